@@ -1,0 +1,4 @@
+//! Inputs: where messages come from. One plugin per file.
+
+pub mod dummy;
+pub mod file;

@@ -1,0 +1,30 @@
+//! gor: capture live HTTP traffic without sitting in its path, then save,
+//! rewrite, relay and replay it. A drop-in re-implementation of GoReplay.
+//!
+//! # How data flows
+//!
+//! `settings` parses GoReplay's command line into [`settings::Settings`];
+//! `registry` builds the inputs and outputs it names; `emitter` runs one copy
+//! loop per input that reads a [`message::Message`], cuts it to
+//! `--copy-buffer-size`, passes it through the middleware and the HTTP
+//! modifier, and hands it to every output (or one, with `--split-output`).
+//! Outputs that produce messages of their own (replayed responses) feed them
+//! back as inputs.
+//!
+//! # Layout
+//!
+//! * `message`, `plugin` — the record format and the Input/Output traits;
+//! * `settings` — flags, Go-style parsing, value syntaxes;
+//! * `input/`, `output/` — one plugin per file;
+//! * `limiter` — the `|N` and `|N%` suffixes;
+//! * `stats` — counters; every drop is counted under a reason.
+
+pub mod http;
+pub mod input;
+pub mod limiter;
+pub mod message;
+pub mod output;
+pub mod plugin;
+pub mod registry;
+pub mod settings;
+pub mod stats;

@@ -1,0 +1,177 @@
+//! Builds the inputs and outputs that the settings name, in GoReplay's order
+//! (spec 3.1): input-dummy, output-stdout, output-null, input-raw, input-tcp,
+//! output-tcp, output-ws, input-file, output-file, input-http, output-http,
+//! output-binary, output-kafka, input-kafka.
+//!
+//! A `|limit` suffix on an address wraps the plugin in a limiter, for the role
+//! the flag has only (a limited input is not also an output; GoReplay's
+//! double role halves rates and stops split pipelines).
+
+use crate::limiter::{Limit, LimitedInput, LimitedOutput};
+use crate::plugin::{Input, Output, Result};
+use crate::settings::{Settings, UsageError};
+use std::sync::Arc;
+
+/// Everything the emitter runs.
+#[derive(Default)]
+pub struct Plugins {
+    /// Inputs named on the command line.
+    pub inputs: Vec<Box<dyn Input>>,
+    /// Outputs, in registration order (the order of broadcast and rotation).
+    pub outputs: Vec<Arc<dyn Output>>,
+    /// Inputs fed by outputs (replayed responses); they finish once their
+    /// output is closed and drained.
+    pub response_inputs: Vec<Box<dyn Input>>,
+}
+
+/// Splits `addr|limit` into the address and the limit text (up to a second
+/// `|`, if any).
+pub fn split_limit(option: &str) -> (&str, Option<&str>) {
+    match option.split_once('|') {
+        Some((addr, rest)) => {
+            let limit = rest.split('|').next().unwrap_or("");
+            (addr, (!limit.is_empty()).then_some(limit))
+        }
+        None => (option, None),
+    }
+}
+
+/// The error for a flag whose plugin a later release adds: honest, one line,
+/// exit 2.
+pub fn not_available(flag: &str, what: &str) -> anyhow::Error {
+    UsageError(format!(
+        "--{flag}: the {what} is not available yet in this build of gor"
+    ))
+    .into()
+}
+
+impl Plugins {
+    fn add_input(
+        &mut self,
+        flag: &str,
+        option: &str,
+        build: impl FnOnce(&str) -> Result<Box<dyn Input>>,
+    ) -> Result<()> {
+        let (addr, limit) = split_limit(option);
+        let input = build(addr)?;
+        self.inputs.push(match limit {
+            Some(l) => Box::new(LimitedInput::new(input, Limit::parse(flag, l)?)),
+            None => input,
+        });
+        Ok(())
+    }
+
+    fn add_output(
+        &mut self,
+        flag: &str,
+        option: &str,
+        build: impl FnOnce(&str) -> Result<Arc<dyn Output>>,
+    ) -> Result<()> {
+        let (addr, limit) = split_limit(option);
+        let output = build(addr)?;
+        self.outputs.push(match limit {
+            Some(l) => Arc::new(LimitedOutput::new(output, Limit::parse(flag, l)?)),
+            None => output,
+        });
+        Ok(())
+    }
+}
+
+/// Builds every plugin the settings name. Errors name the flag.
+pub fn build(settings: &Settings) -> Result<Plugins> {
+    let mut p = Plugins::default();
+    for option in &settings.input_dummy {
+        p.add_input("input-dummy", option, |_| {
+            Ok(Box::new(crate::input::dummy::DummyInput::new()))
+        })?;
+    }
+    if settings.output_stdout {
+        p.outputs
+            .push(Arc::new(crate::output::stdout::StdoutOutput::new()));
+    }
+    if settings.output_null {
+        p.outputs.push(Arc::new(crate::output::null::NullOutput));
+    }
+    if let Some(first) = settings.input_raw.first() {
+        let _ = first;
+        return Err(not_available("input-raw", "raw capture input"));
+    }
+    if !settings.input_tcp.is_empty() {
+        return Err(not_available("input-tcp", "TCP input"));
+    }
+    if !settings.output_tcp.is_empty() {
+        return Err(not_available("output-tcp", "TCP output"));
+    }
+    if !settings.output_ws.is_empty() {
+        return Err(not_available("output-ws", "WebSocket output"));
+    }
+    for option in &settings.input_file {
+        let (_, limit) = split_limit(option);
+        // On a file input `|N%` is a replay speed, not a drop rate (spec 3.2).
+        if let Some(speed) = limit.and_then(|l| l.strip_suffix('%')) {
+            let (addr, _) = split_limit(option);
+            let factor = Limit::percent_value("input-file", speed)? as f64 / 100.0;
+            p.inputs
+                .push(crate::input::file::FileInput::open(addr, factor, settings)?);
+        } else {
+            p.add_input("input-file", option, |addr| {
+                crate::input::file::FileInput::open(addr, 1.0, settings)
+            })?;
+        }
+    }
+    for option in &settings.output_file {
+        p.add_output("output-file", option, |addr| {
+            crate::output::file::FileOutput::open(addr, settings)
+        })?;
+    }
+    if !settings.input_http.is_empty() {
+        return Err(not_available("input-http", "HTTP input"));
+    }
+    if !settings.output_http.is_empty() {
+        return Err(not_available("output-http", "HTTP replay output"));
+    }
+    if !settings.output_http_elasticsearch.is_empty() {
+        return Err(not_available(
+            "output-http-elasticsearch",
+            "ElasticSearch export",
+        ));
+    }
+    if !settings.output_binary.is_empty() {
+        return Err(not_available("output-binary", "binary output"));
+    }
+    if !settings.output_kafka_host.is_empty() || !settings.output_kafka_topic.is_empty() {
+        return Err(not_available("output-kafka-host", "Kafka output"));
+    }
+    if !settings.input_kafka_host.is_empty() || !settings.input_kafka_topic.is_empty() {
+        return Err(not_available("input-kafka-host", "Kafka input"));
+    }
+    if !settings.middleware.is_empty() {
+        return Err(not_available("middleware", "middleware support"));
+    }
+    if settings.has_modifier() {
+        return Err(not_available("http-*", "HTTP filter and rewrite support"));
+    }
+    if settings.prettify_http {
+        return Err(not_available("prettify-http", "HTTP prettifier"));
+    }
+    if p.inputs.is_empty() || p.outputs.is_empty() {
+        return Err(UsageError(
+            "Required at least 1 input and 1 output (e.g. --input-raw :80 --output-stdout)".into(),
+        )
+        .into());
+    }
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_suffix_is_split_at_the_first_bar() {
+        assert_eq!(split_limit("a.gor|200%"), ("a.gor", Some("200%")));
+        assert_eq!(split_limit("http://x|10|junk"), ("http://x", Some("10")));
+        assert_eq!(split_limit("plain"), ("plain", None));
+        assert_eq!(split_limit("empty|"), ("empty", None));
+    }
+}
