@@ -286,6 +286,7 @@ struct CopyLoop {
     stoppable: bool,
     next_output: usize,
     filtered: FilteredIds,
+    read: Counter,
     malformed: Counter,
     write_errors: Counter,
 }
@@ -299,6 +300,7 @@ impl CopyLoop {
         shutdown: Shutdown,
     ) -> Self {
         CopyLoop {
+            read: stats::counter(&format!("{}.messages", input.describe())),
             input,
             outputs,
             options,
@@ -317,7 +319,10 @@ impl CopyLoop {
         let live = self.input.is_live();
         let event = loop {
             let msg = match self.input.read() {
-                Ok(Some(m)) => m,
+                Ok(Some(m)) => {
+                    self.read.inc();
+                    m
+                }
                 Ok(None) => break Event::LoopDone,
                 Err(e) => match e.downcast::<FatalError>() {
                     Ok(fatal) => break Event::Fatal(fatal.0),

@@ -26,6 +26,7 @@ pub mod input;
 pub mod limiter;
 pub mod logging;
 pub mod message;
+pub mod metrics;
 pub mod output;
 pub mod plugin;
 pub mod registry;

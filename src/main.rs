@@ -52,6 +52,9 @@ fn main() -> ExitCode {
 
 fn run(settings: &Settings) -> anyhow::Result<Ending> {
     let plugins = gor::registry::build(settings)?;
+    if !settings.http_pprof.is_empty() {
+        gor::metrics::serve(&settings.http_pprof)?;
+    }
     let steps = Steps::default();
     let emitter = Emitter::start(plugins, Options::from_settings(settings), steps, None);
     let shutdown = emitter.shutdown_handle();

@@ -248,3 +248,49 @@ fn plugins_of_later_releases_say_so_and_exit_2() {
         out.stderr
     );
 }
+
+#[test]
+fn http_pprof_serves_counters_as_json_and_prometheus() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let gor = common::Running::start(&[
+        "--input-dummy",
+        "x",
+        "--output-null",
+        "--http-pprof",
+        &addr,
+        "--exit-after",
+        "5s",
+    ]);
+    let get = |path: &str| -> String {
+        use std::io::{Read, Write};
+        for _ in 0..100 {
+            if let Ok(mut s) = std::net::TcpStream::connect(&addr) {
+                write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+                let mut body = String::new();
+                let _ = s.read_to_string(&mut body);
+                return body;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("--http-pprof never listened on {addr}");
+    };
+    // The dummy input emits its first request and response after a second.
+    let deadline = std::time::Instant::now() + Duration::from_secs(4);
+    let mut vars = get("/debug/vars");
+    while !vars.contains("\"input_dummy.messages\":2") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        vars = get("/debug/vars");
+    }
+    assert!(
+        vars.contains("application/json") && vars.contains("\"input_dummy.messages\":2"),
+        "{vars}"
+    );
+    let metrics = get("/metrics");
+    assert!(metrics.contains("gor_input_dummy_messages 2"), "{metrics}");
+    drop(gor);
+}

@@ -281,6 +281,16 @@ impl Settings {
             &mut self.output_http_rewrite_url,
             &mut self.http_rewrite_url,
         );
+        for (flag, value) in [
+            ("cpuprofile", &self.cpuprofile),
+            ("memprofile", &self.memprofile),
+        ] {
+            if !value.is_empty() {
+                notices.push(format!(
+                    "--{flag} has no effect in gor (it wrote Go profiles): use perf record -p <pid>"
+                ));
+            }
+        }
         for (set, name, why) in [
             (
                 self.input_raw_immediate_mode,
