@@ -23,6 +23,7 @@ pub mod http;
 pub mod input;
 pub mod limiter;
 pub mod message;
+pub mod modifier;
 pub mod output;
 pub mod plugin;
 pub mod registry;
