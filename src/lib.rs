@@ -19,6 +19,7 @@
 //! * `limiter` — the `|N` and `|N%` suffixes;
 //! * `stats` — counters; every drop is counted under a reason.
 
+pub mod capture;
 pub mod emitter;
 pub mod file_server;
 pub mod http;
@@ -34,3 +35,4 @@ pub mod registry;
 pub mod settings;
 pub mod signals;
 pub mod stats;
+pub mod tcp;

@@ -1,0 +1,861 @@
+//! The [`Reassembler`]: TCP segments in, complete HTTP messages out.
+//!
+//! Each connection has two directions, client→server (requests, type 1) and
+//! server→client (responses, type 2), each put back in order by sequence
+//! number ([`super::stream`]) and cut into messages as soon as a message is
+//! complete ([`super::framing`]). GoReplay grouped segments by their ACK
+//! number instead, which splits or merges messages whenever the peer's ACK
+//! moves; here the ACK is used only to name the message (spec 4.3).
+//!
+//! Pairing: a request's id is built from the ports, the client's IPv4 address
+//! (last 4 bytes for IPv6) and the ACK of the segment that carried its first
+//! byte, which is the sequence number of the first byte of its response.
+//! Pipelined requests share that ACK, so a later one gets the ACK plus its
+//! position in the pipeline (still 24 hex characters), and responses take the
+//! ids of the requests waiting on their connection in order. A response whose
+//! request was not seen is named from its own first sequence number, which
+//! is what the request's id would have been.
+
+use super::framing::{self, ChunkProgress, Chunked, HeadScan, StartLine};
+use super::stream::{Assembler, Insert};
+use crate::message::{Message, PayloadType, header_line, hex_id};
+use crate::stats::{self, Counter};
+use bytes::Bytes;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::IpAddr;
+
+/// How the payload of a connection is cut into messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// HTTP/1.x framing: a message is emitted the moment it is complete.
+    Http,
+    /// Anything else: a message is what one side sent before the other side
+    /// answered (or the connection closed, or went idle for the expiry time).
+    Binary,
+}
+
+/// What the reassembler needs to know from `--input-raw-*`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Server ports; empty means every port.
+    pub ports: Vec<u16>,
+    /// Emit responses (type 2).
+    pub track_response: bool,
+    /// The user's own BPF filter decides what is captured: whatever it lets
+    /// through is emitted, responses included.
+    pub custom_filter: bool,
+    pub protocol: Protocol,
+    /// Idle time after which an unfinished message is given up (ns).
+    pub expire_ns: i64,
+    /// Emit unfinished messages at expiry instead of dropping them.
+    pub allow_incomplete: bool,
+    /// Header set on every request to the client's IP address.
+    pub realip_header: Option<Vec<u8>>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            ports: Vec::new(),
+            track_response: true,
+            custom_filter: false,
+            protocol: Protocol::Http,
+            expire_ns: 2_000_000_000,
+            allow_incomplete: false,
+            realip_header: None,
+        }
+    }
+}
+
+/// One decoded TCP segment, borrowed from the captured frame.
+#[derive(Debug, Clone, Copy)]
+pub struct Segment<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub syn: bool,
+    pub ack_flag: bool,
+    pub fin: bool,
+    pub rst: bool,
+    pub payload: &'a [u8],
+    /// Capture time, Unix nanoseconds.
+    pub ts_ns: i64,
+}
+
+/// Counters shown by `--input-raw-stats` and `--stats`.
+#[derive(Clone)]
+pub struct Counters {
+    pub segments: Counter,
+    pub requests: Counter,
+    pub responses: Counter,
+    pub retransmitted: Counter,
+    pub expired_emitted: Counter,
+    pub incomplete: Counter,
+    pub not_http: Counter,
+    pub gap_overflow: Counter,
+    pub too_large: Counter,
+}
+
+impl Counters {
+    fn new() -> Self {
+        Counters {
+            segments: stats::counter("input_raw.tcp_segments"),
+            requests: stats::counter("input_raw.requests"),
+            responses: stats::counter("input_raw.responses"),
+            retransmitted: stats::counter("input_raw.retransmitted_segments"),
+            expired_emitted: stats::counter("input_raw.incomplete_emitted"),
+            incomplete: stats::drop_counter("input_raw.incomplete_messages"),
+            not_http: stats::drop_counter("input_raw.not_http"),
+            gap_overflow: stats::drop_counter("input_raw.segments_beyond_gap"),
+            too_large: stats::drop_counter("input_raw.messages_too_large"),
+        }
+    }
+}
+
+/// Largest message kept (a body beyond this is not buffered).
+const MAX_MESSAGE: u64 = 1 << 30;
+/// Junk held while looking for the next message start.
+const MAX_JUNK: usize = 1024 * 1024;
+/// Requests waiting for their responses, per connection.
+const MAX_WAITING: usize = 4096;
+
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut v = [0u8; 8];
+            v[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(v));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+/// (client ip, client port, server ip, server port)
+type FlowKey = (IpAddr, u16, IpAddr, u16);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    Head {
+        scanned: usize,
+        line_ok: bool,
+    },
+    Length {
+        end: usize,
+    },
+    Chunked(Chunked),
+    UntilClose,
+    /// Bytes that are not HTTP: held until a segment starts a message again.
+    Lost,
+    /// After `101 Switching Protocols`: the rest is not HTTP/1.
+    Tunnel,
+}
+
+impl Default for Phase {
+    fn default() -> Self {
+        Phase::Head {
+            scanned: 0,
+            line_ok: false,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Current {
+    ts: i64,
+    id: [u8; 12],
+    delete_expect: bool,
+    /// A response to a request still waiting (1xx interim: the request keeps
+    /// waiting for its final response).
+    switches_protocol: bool,
+}
+
+#[derive(Default)]
+struct Half {
+    asm: Assembler,
+    phase: Phase,
+    current: Option<Current>,
+    last_ts: i64,
+    fin_abs: Option<i64>,
+    closed: bool,
+}
+
+struct Waiting {
+    id: [u8; 12],
+    is_head: bool,
+}
+
+struct Connection {
+    client: (IpAddr, u16),
+    server: (IpAddr, u16),
+    halves: [Half; 2],
+    waiting: VecDeque<Waiting>,
+    last_request_ack: Option<u32>,
+    pipelined: u32,
+    last_ts: i64,
+}
+
+impl Connection {
+    fn new(key: FlowKey) -> Self {
+        Connection {
+            client: (key.0, key.1),
+            server: (key.2, key.3),
+            halves: [Half::default(), Half::default()],
+            waiting: VecDeque::new(),
+            last_request_ack: None,
+            pipelined: 0,
+            last_ts: 0,
+        }
+    }
+
+    fn id(&self, n: u32) -> [u8; 12] {
+        let mut id = [0u8; 12];
+        id[0..2].copy_from_slice(&self.client.1.to_be_bytes());
+        id[2..4].copy_from_slice(&self.server.1.to_be_bytes());
+        let ip = match self.client.0 {
+            IpAddr::V4(a) => a.octets(),
+            IpAddr::V6(a) => {
+                let o = a.octets();
+                [o[12], o[13], o[14], o[15]]
+            }
+        };
+        id[4..8].copy_from_slice(&ip);
+        id[8..12].copy_from_slice(&n.to_be_bytes());
+        id
+    }
+}
+
+/// Turns captured TCP segments into HTTP messages. Feed it with
+/// [`Reassembler::push`], call [`Reassembler::expire`] now and then (every
+/// 100 ms is plenty), and [`Reassembler::finish`] at the end of a file.
+pub struct Reassembler {
+    config: Config,
+    conns: HashMap<FlowKey, Connection, BuildHasherDefault<FxHasher>>,
+    counters: Counters,
+    emit_responses: bool,
+}
+
+/// Where messages go.
+pub type Sink<'a> = dyn FnMut(Message) + 'a;
+
+const REQ: usize = 0;
+const RESP: usize = 1;
+
+impl Reassembler {
+    pub fn new(config: Config) -> Self {
+        Reassembler {
+            emit_responses: config.track_response || config.custom_filter,
+            config,
+            conns: HashMap::default(),
+            counters: Counters::new(),
+        }
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Connections currently tracked.
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Which way a segment goes: `Some(true)` client→server, `Some(false)`
+    /// server→client, `None` unknown yet; `Err(())` not ours.
+    fn direction(&self, seg: &Segment) -> Result<Option<bool>, ()> {
+        if self.config.ports.is_empty() {
+            return Ok(None);
+        }
+        if self.config.ports.contains(&seg.dst_port) {
+            Ok(Some(true))
+        } else if self.config.ports.contains(&seg.src_port) {
+            if self.emit_responses {
+                Ok(Some(false))
+            } else {
+                Err(())
+            }
+        } else if self.config.custom_filter {
+            Ok(None)
+        } else {
+            Err(())
+        }
+    }
+
+    /// Adds one segment; complete messages go to `out` at once.
+    pub fn push(&mut self, seg: &Segment, out: &mut Sink) {
+        self.counters.segments.inc();
+        let Ok(dir) = self.direction(seg) else {
+            return;
+        };
+        let fwd: FlowKey = (seg.src, seg.src_port, seg.dst, seg.dst_port);
+        let rev: FlowKey = (seg.dst, seg.dst_port, seg.src, seg.src_port);
+        let (key, side) = match dir {
+            Some(true) => (fwd, REQ),
+            Some(false) => (rev, RESP),
+            None if self.conns.contains_key(&fwd) => (fwd, REQ),
+            None if self.conns.contains_key(&rev) => (rev, RESP),
+            None => {
+                if client_sent(seg) {
+                    (fwd, REQ)
+                } else {
+                    (rev, RESP)
+                }
+            }
+        };
+        // A SYN on a connection we already know: the ports were reused, the
+        // old connection is over.
+        if seg.syn
+            && let Some(old) = self.conns.get(&key)
+            && old.halves[side].asm.is_started()
+            && old.halves[side].asm.seq_of(0) != seg.seq.wrapping_add(1)
+        {
+            if let Some(old) = self.conns.remove(&key) {
+                self.give_up(old, out);
+            }
+        }
+        if !self.conns.contains_key(&key) {
+            if seg.payload.is_empty() && !seg.syn {
+                return; // a bare ACK or FIN of a connection we never saw
+            }
+            self.conns.insert(key, Connection::new(key));
+        }
+        let Some(mut conn) = self.conns.remove(&key) else {
+            return;
+        };
+        let keep = self.on_segment(&mut conn, side, seg, out);
+        if keep {
+            self.conns.insert(key, conn);
+        }
+    }
+
+    /// Returns false when the connection is over.
+    fn on_segment(
+        &mut self,
+        conn: &mut Connection,
+        side: usize,
+        seg: &Segment,
+        out: &mut Sink,
+    ) -> bool {
+        conn.last_ts = seg.ts_ns;
+        if seg.syn {
+            conn.halves[side].asm.anchor(seg.seq.wrapping_add(1));
+        }
+        if !seg.payload.is_empty() {
+            if self.config.protocol == Protocol::Binary {
+                self.binary_turn(conn, 1 - side, out);
+            }
+            let half = &mut conn.halves[side];
+            half.last_ts = seg.ts_ns;
+            match half.asm.insert(seg.seq, seg.payload, seg.ack, seg.ts_ns) {
+                Insert::Appended { at } => {
+                    let starts_here = at == half.asm.abs_of(seg.seq);
+                    self.advance(conn, side, starts_here.then_some(at), out);
+                }
+                Insert::Rebased => {
+                    let half = &mut conn.halves[side];
+                    if matches!(half.phase, Phase::Lost | Phase::Head { .. }) {
+                        half.phase = Phase::default();
+                        half.current = None;
+                    }
+                    self.advance(conn, side, None, out);
+                }
+                Insert::Buffered => {}
+                Insert::Old => self.counters.retransmitted.inc(),
+                Insert::Overflow => self
+                    .counters
+                    .gap_overflow
+                    .drop_one(&"a TCP segment arrived too far beyond a missing one"),
+            }
+        }
+        if seg.fin {
+            let half = &mut conn.halves[side];
+            let abs = half.asm.abs_of(seg.seq) + seg.payload.len() as i64;
+            half.fin_abs = Some(abs);
+        }
+        for s in [REQ, RESP] {
+            let half = &conn.halves[s];
+            if !half.closed && half.fin_abs.is_some_and(|f| f <= half.asm.end()) {
+                self.on_close(conn, s, out);
+            }
+        }
+        if seg.rst {
+            self.on_close(conn, side, out);
+            let other = 1 - side;
+            if !conn.halves[other].closed {
+                self.on_close(conn, other, out);
+            }
+            return false;
+        }
+        !(conn.halves[REQ].closed && conn.halves[RESP].closed)
+    }
+
+    /// Binary protocol: the other side speaks, so what this side said is a
+    /// message.
+    fn binary_turn(&mut self, conn: &mut Connection, side: usize, out: &mut Sink) {
+        if conn.halves[side].asm.buf.is_empty() {
+            return;
+        }
+        let n = conn.halves[side].asm.buf.len();
+        self.start_binary(conn, side);
+        self.complete(conn, side, n, out);
+    }
+
+    fn start_binary(&mut self, conn: &mut Connection, side: usize) {
+        if conn.halves[side].current.is_some() {
+            return;
+        }
+        let half = &conn.halves[side];
+        let mark = half.asm.mark_at(half.asm.buf_abs);
+        let ts = mark.map_or(half.last_ts, |m| m.ts);
+        let id = if side == REQ {
+            let id = conn.id(mark.map_or(0, |m| m.ack));
+            if self.emit_responses {
+                push_waiting(conn, id, false);
+            }
+            id
+        } else {
+            let seq = half.asm.seq_of(half.asm.buf_abs);
+            conn.waiting.pop_front().map_or(conn.id(seq), |w| w.id)
+        };
+        conn.halves[side].current = Some(Current {
+            ts,
+            id,
+            delete_expect: false,
+            switches_protocol: false,
+        });
+    }
+
+    /// Cuts every complete message out of one direction. `boundary` is where
+    /// the segment just added began, if it began at new bytes (used to find
+    /// HTTP again after bytes that were not).
+    fn advance(
+        &mut self,
+        conn: &mut Connection,
+        side: usize,
+        mut boundary: Option<i64>,
+        out: &mut Sink,
+    ) {
+        if self.config.protocol == Protocol::Binary {
+            return;
+        }
+        let is_req = side == REQ;
+        loop {
+            let half = &mut conn.halves[side];
+            if half.asm.buf.is_empty() {
+                return;
+            }
+            match half.phase.clone() {
+                Phase::Tunnel => {
+                    let n = half.asm.buf.len();
+                    half.asm.take(n);
+                    return;
+                }
+                Phase::Lost => {
+                    let held = half.asm.buf.len();
+                    if let Some(b) = boundary.take() {
+                        let at = b - half.asm.buf_abs;
+                        if at >= 0
+                            && (at as usize) < held
+                            && framing::looks_like_start(&half.asm.buf[at as usize..], is_req)
+                        {
+                            half.asm.take(at as usize);
+                            half.phase = Phase::default();
+                            half.current = None;
+                            continue;
+                        }
+                    }
+                    // Junk is kept only while an earlier segment may still
+                    // arrive and go in front of it (capture began mid-stream).
+                    if half.asm.is_anchored() || held > MAX_JUNK {
+                        half.asm.take(held);
+                    }
+                    return;
+                }
+                Phase::Head { scanned, line_ok } => {
+                    if half.current.is_none() {
+                        let mark = half.asm.mark_at(half.asm.buf_abs);
+                        half.current = Some(Current {
+                            ts: mark.map_or(half.last_ts, |m| m.ts),
+                            id: [0; 12],
+                            delete_expect: false,
+                            switches_protocol: false,
+                        });
+                    }
+                    let mut line_ok = line_ok;
+                    // Capture began mid-connection: only a segment that
+                    // clearly starts a message may start one (the bytes
+                    // before it may be the tail of a body).
+                    if !line_ok && !half.asm.is_anchored() {
+                        match framing::maybe_start(&half.asm.buf, is_req) {
+                            Some(true) => {}
+                            Some(false) => {
+                                self.lose(conn, side);
+                                continue;
+                            }
+                            None => return,
+                        }
+                    }
+                    let half = &mut conn.halves[side];
+                    if !line_ok {
+                        match framing::start_line_ok(&half.asm.buf, is_req) {
+                            Some(true) => line_ok = true,
+                            Some(false) => {
+                                self.lose(conn, side);
+                                continue;
+                            }
+                            None => return,
+                        }
+                    }
+                    let half = &mut conn.halves[side];
+                    match framing::scan_head(&half.asm.buf, scanned, is_req) {
+                        HeadScan::NeedMore { scanned } => {
+                            half.phase = Phase::Head { scanned, line_ok };
+                            return;
+                        }
+                        HeadScan::NotHttp => {
+                            self.lose(conn, side);
+                            continue;
+                        }
+                        HeadScan::Found(head) => {
+                            if !self.on_head(conn, side, head) {
+                                self.lose(conn, side);
+                            }
+                        }
+                    }
+                }
+                Phase::Length { end } => {
+                    if half.asm.buf.len() < end {
+                        return;
+                    }
+                    self.complete(conn, side, end, out);
+                }
+                Phase::Chunked(mut walk) => {
+                    let progress = walk.advance(&half.asm.buf);
+                    match progress {
+                        ChunkProgress::NeedMore => {
+                            half.phase = Phase::Chunked(walk);
+                            return;
+                        }
+                        ChunkProgress::Done(end) => self.complete(conn, side, end, out),
+                        ChunkProgress::Invalid => self.lose(conn, side),
+                    }
+                }
+                Phase::UntilClose => return,
+            }
+        }
+    }
+
+    /// A head was found: name the message and decide where its body ends.
+    /// False when its framing cannot be known.
+    fn on_head(&mut self, conn: &mut Connection, side: usize, head: framing::Head) -> bool {
+        if head.bad_length && !head.chunked {
+            return false;
+        }
+        let body = head.content_length.unwrap_or(0);
+        if body > MAX_MESSAGE {
+            self.counters
+                .too_large
+                .drop_one(&"an HTTP message larger than 1 GiB was not captured");
+            return false;
+        }
+        let half = &conn.halves[side];
+        let first_abs = half.asm.buf_abs;
+        let mark = half.asm.mark_at(first_abs);
+        let mut cur = half.current.unwrap_or(Current {
+            ts: half.last_ts,
+            id: [0; 12],
+            delete_expect: false,
+            switches_protocol: false,
+        });
+        let length_end = head.len + body as usize;
+        let phase = match head.start {
+            StartLine::Request { is_head, .. } => {
+                let ack = mark.map_or(0, |m| m.ack);
+                if conn.last_request_ack == Some(ack) {
+                    conn.pipelined = conn.pipelined.wrapping_add(1);
+                } else {
+                    conn.pipelined = 0;
+                }
+                conn.last_request_ack = Some(ack);
+                cur.id = conn.id(ack.wrapping_add(conn.pipelined));
+                cur.delete_expect = head.expect_continue;
+                if self.emit_responses {
+                    push_waiting(conn, cur.id, is_head);
+                }
+                if head.chunked {
+                    Phase::Chunked(Chunked::new(head.len))
+                } else {
+                    Phase::Length { end: length_end }
+                }
+            }
+            StartLine::Response { status } => {
+                let own = conn.id(half.asm.seq_of(first_abs));
+                let interim = (100..200).contains(&status) && status != 101;
+                let is_head_req;
+                if interim {
+                    cur.id = conn.waiting.front().map_or(own, |w| w.id);
+                    is_head_req = false;
+                } else {
+                    let w = conn.waiting.pop_front();
+                    cur.id = w.as_ref().map_or(own, |w| w.id);
+                    is_head_req = w.is_some_and(|w| w.is_head);
+                }
+                cur.switches_protocol = status == 101;
+                if interim || is_head_req || status == 204 || status == 304 || status == 101 {
+                    Phase::Length { end: head.len }
+                } else if head.chunked {
+                    Phase::Chunked(Chunked::new(head.len))
+                } else if head.content_length.is_some() {
+                    Phase::Length { end: length_end }
+                } else {
+                    Phase::UntilClose
+                }
+            }
+        };
+        let half = &mut conn.halves[side];
+        half.current = Some(cur);
+        half.phase = phase;
+        true
+    }
+
+    /// The bytes at the head of this direction are not HTTP.
+    fn lose(&mut self, conn: &mut Connection, side: usize) {
+        let half = &mut conn.halves[side];
+        if half.phase != Phase::Lost {
+            self.counters
+                .not_http
+                .drop_one(&"bytes that are not HTTP/1.x were seen on a captured port");
+        }
+        half.phase = Phase::Lost;
+        half.current = None;
+    }
+
+    /// The first `end` bytes of this direction are one complete message.
+    fn complete(&mut self, conn: &mut Connection, side: usize, end: usize, out: &mut Sink) {
+        let half = &mut conn.halves[side];
+        let cur = half.current.take();
+        let data = half.asm.take(end);
+        half.phase = Phase::default();
+        let last_ts = half.last_ts;
+        let Some(cur) = cur else {
+            return;
+        };
+        if cur.switches_protocol {
+            conn.halves[REQ].phase = Phase::Tunnel;
+            conn.halves[RESP].phase = Phase::Tunnel;
+        }
+        self.emit(conn, side, cur, data, last_ts, out);
+    }
+
+    fn emit(
+        &mut self,
+        conn: &Connection,
+        side: usize,
+        cur: Current,
+        data: Bytes,
+        last_ts: i64,
+        out: &mut Sink,
+    ) {
+        let kind = if side == REQ {
+            PayloadType::Request
+        } else {
+            PayloadType::Response
+        };
+        if kind == PayloadType::Response && !self.emit_responses {
+            return;
+        }
+        let mut data = data;
+        if kind == PayloadType::Request && self.config.protocol == Protocol::Http {
+            if cur.delete_expect {
+                // GoReplay removes it too: a replayed request must not wait
+                // for a `100 Continue` the replay target may never send.
+                data = crate::http::headers::delete_header(&data, b"Expect").into();
+            }
+            if let Some(name) = &self.config.realip_header {
+                let ip = conn.client.0.to_string();
+                data = crate::http::headers::set_header(&data, name, ip.as_bytes()).into();
+            }
+            self.counters.requests.inc();
+        } else if kind == PayloadType::Request {
+            self.counters.requests.inc();
+        } else {
+            self.counters.responses.inc();
+        }
+        let meta = header_line(
+            kind,
+            &hex_id(&cur.id),
+            cur.ts,
+            last_ts.saturating_sub(cur.ts).max(0),
+        );
+        out(Message {
+            meta: meta.into(),
+            data,
+        });
+    }
+
+    /// All bytes of this direction up to its FIN are in.
+    fn on_close(&mut self, conn: &mut Connection, side: usize, out: &mut Sink) {
+        if conn.halves[side].closed {
+            return;
+        }
+        conn.halves[side].closed = true;
+        let half = &conn.halves[side];
+        if half.asm.buf.is_empty() && !half.asm.has_waiting() {
+            return;
+        }
+        if self.config.protocol == Protocol::Binary {
+            self.binary_turn(conn, side, out);
+            return;
+        }
+        if half.phase == Phase::UntilClose && !half.asm.has_waiting() {
+            let n = half.asm.buf.len();
+            self.complete(conn, side, n, out);
+            return;
+        }
+        self.unfinished(conn, side, out);
+    }
+
+    /// A message that will never be finished: dropped and counted, or
+    /// emitted as it is with `--input-raw-allow-incomplete`.
+    fn unfinished(&mut self, conn: &mut Connection, side: usize, out: &mut Sink) {
+        let half = &mut conn.halves[side];
+        if half.asm.is_empty() {
+            return;
+        }
+        let lost = half.phase == Phase::Lost || half.phase == Phase::Tunnel;
+        let mut cur = half.current.take();
+        let first_ts = half.asm.first_ts().unwrap_or(half.last_ts);
+        let first_ack = half.asm.first_ack().unwrap_or(0);
+        let first_seq = half.asm.seq_of(half.asm.buf_abs);
+        let data = half.asm.take_all_with_gaps();
+        half.phase = Phase::default();
+        let last_ts = half.last_ts;
+        if lost {
+            return;
+        }
+        if self.config.protocol == Protocol::Binary {
+            if cur.is_none() {
+                // a message is named from its first segment
+                let id = if side == REQ {
+                    conn.id(first_ack)
+                } else {
+                    conn.waiting
+                        .pop_front()
+                        .map_or(conn.id(first_seq), |w| w.id)
+                };
+                cur = Some(Current {
+                    ts: first_ts,
+                    id,
+                    delete_expect: false,
+                    switches_protocol: false,
+                });
+            }
+            if let Some(cur) = cur {
+                self.emit(conn, side, cur, data, last_ts, out);
+            }
+            return;
+        }
+        if !self.config.allow_incomplete {
+            self.counters.incomplete.drop_one(
+                &"an HTTP message was still unfinished when its connection went idle or closed",
+            );
+            return;
+        }
+        let id = match cur {
+            Some(c) if c.id != [0; 12] => c.id,
+            _ if side == REQ => conn.id(first_ack),
+            _ => conn.id(first_seq),
+        };
+        self.counters.expired_emitted.inc();
+        let cur = Current {
+            ts: first_ts,
+            id,
+            delete_expect: false,
+            switches_protocol: false,
+        };
+        self.emit(conn, side, cur, data, last_ts, out);
+    }
+
+    fn give_up(&mut self, mut conn: Connection, out: &mut Sink) {
+        for side in [REQ, RESP] {
+            if self.config.protocol == Protocol::Binary {
+                self.binary_turn(&mut conn, side, out);
+            }
+            self.unfinished(&mut conn, side, out);
+        }
+    }
+
+    /// Ends connections idle for longer than the expiry time at `now_ns`
+    /// (capture clock): their unfinished messages are dropped (counted) or,
+    /// with allow-incomplete or the binary protocol, emitted.
+    pub fn expire(&mut self, now_ns: i64, out: &mut Sink) {
+        let limit = now_ns.saturating_sub(self.config.expire_ns);
+        let idle: Vec<FlowKey> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.last_ts < limit)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in idle {
+            if let Some(conn) = self.conns.remove(&key) {
+                self.give_up(conn, out);
+            }
+        }
+    }
+
+    /// The capture is over: every connection ends as if it expired.
+    pub fn finish(&mut self, out: &mut Sink) {
+        let keys: Vec<FlowKey> = self.conns.keys().copied().collect();
+        for key in keys {
+            if let Some(conn) = self.conns.remove(&key) {
+                self.give_up(conn, out);
+            }
+        }
+    }
+}
+
+fn push_waiting(conn: &mut Connection, id: [u8; 12], is_head: bool) {
+    if conn.waiting.len() >= MAX_WAITING {
+        conn.waiting.pop_front();
+    }
+    conn.waiting.push_back(Waiting { id, is_head });
+}
+
+/// For a connection seen for the first time without a known server port:
+/// did this segment come from the client?
+fn client_sent(seg: &Segment) -> bool {
+    if seg.syn {
+        return !seg.ack_flag;
+    }
+    if framing::looks_like_start(seg.payload, true) {
+        return true;
+    }
+    if framing::looks_like_start(seg.payload, false) {
+        return false;
+    }
+    // Servers usually listen on the lower port.
+    seg.src_port > seg.dst_port
+}
