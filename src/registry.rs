@@ -92,9 +92,10 @@ pub fn build(settings: &Settings) -> Result<Plugins> {
     if settings.output_null {
         p.outputs.push(Arc::new(crate::output::null::NullOutput));
     }
-    if let Some(first) = settings.input_raw.first() {
-        let _ = first;
-        return Err(not_available("input-raw", "raw capture input"));
+    for option in &settings.input_raw {
+        p.add_input("input-raw", option, |addr| {
+            crate::input::raw::RawInput::open(addr, settings)
+        })?;
     }
     if !settings.input_tcp.is_empty() {
         return Err(not_available("input-tcp", "TCP input"));

@@ -1,1 +1,129 @@
-//! Packet sources.
+//! Packet sources: where captured frames come from, behind one trait so the
+//! reassembler is fed the same way by libpcap, an AF_PACKET ring, a pcap
+//! file, a VXLAN listener, or a test that crafts frames in memory.
+//!
+//! * [`address`] — `--input-raw` address forms;
+//! * [`filter`] — the automatic BPF filter (spec 8.3);
+//! * [`decode`] — link, IP and TCP headers with etherparse;
+//! * [`pcap_live`], [`pcap_file`], [`af_packet`], [`vxlan`] — the engines.
+
+pub mod address;
+pub mod af_packet;
+pub mod decode;
+pub mod filter;
+pub mod pcap_file;
+pub mod pcap_live;
+pub mod vxlan;
+
+/// Tcpdump's default snap length: whole super-packets from GRO/TSO and
+/// loopback's 64 KiB MTU are kept (GoReplay's MTU+200 truncated them).
+pub const SNAPLEN: i32 = 262_144;
+/// Kernel buffer when `--input-raw-buffer-size` is 0: enough for bursts
+/// while the reassembler catches up.
+pub const DEFAULT_BUFFER: usize = 32 * 1024 * 1024;
+
+/// How a frame starts (the pcap link type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkType {
+    Ethernet,
+    /// BSD loopback: 4-byte address family in host byte order.
+    Null,
+    /// OpenBSD loopback: the family in network byte order.
+    Loop,
+    /// No link header: the frame starts with the IP header.
+    RawIp,
+    /// Linux "cooked" capture, version 1 (16 bytes).
+    LinuxSll,
+    /// Linux "cooked" capture, version 2 (20 bytes).
+    LinuxSll2,
+}
+
+impl LinkType {
+    /// From a pcap DLT / LINKTYPE value; `None` for links gor cannot read.
+    pub fn from_dlt(dlt: i32) -> Option<Self> {
+        Some(match dlt {
+            1 => LinkType::Ethernet,
+            0 => LinkType::Null,
+            108 => LinkType::Loop,
+            12 | 14 | 101 | 228 | 229 => LinkType::RawIp,
+            113 => LinkType::LinuxSll,
+            276 => LinkType::LinuxSll2,
+            _ => return None,
+        })
+    }
+}
+
+/// One captured frame, borrowed from the source's buffer until the next call.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    pub data: &'a [u8],
+    /// Capture time, Unix nanoseconds.
+    pub ts_ns: i64,
+    pub link: LinkType,
+}
+
+/// What a source has next.
+pub enum Next<'a> {
+    Frame(Frame<'a>),
+    /// Nothing arrived for a while (a chance to expire idle connections).
+    Idle,
+    /// The source is exhausted (end of a file).
+    End,
+}
+
+/// A source of frames; each runs on its own capture thread.
+pub trait PacketSource: Send {
+    fn next(&mut self) -> anyhow::Result<Next<'_>>;
+    /// How the user would name it (`lo`, `capture.pcap`, `vxlan :4789`).
+    fn name(&self) -> &str;
+}
+
+/// A source made of frames held in memory, for tests.
+pub struct MemorySource {
+    frames: std::collections::VecDeque<(Vec<u8>, i64)>,
+    current: Vec<u8>,
+    link: LinkType,
+}
+
+impl MemorySource {
+    pub fn new(link: LinkType, frames: Vec<(Vec<u8>, i64)>) -> Self {
+        MemorySource {
+            frames: frames.into(),
+            current: Vec::new(),
+            link,
+        }
+    }
+}
+
+impl PacketSource for MemorySource {
+    fn next(&mut self) -> anyhow::Result<Next<'_>> {
+        match self.frames.pop_front() {
+            Some((data, ts_ns)) => {
+                self.current = data;
+                Ok(Next::Frame(Frame {
+                    data: &self.current,
+                    ts_ns,
+                    link: self.link,
+                }))
+            }
+            None => Ok(Next::End),
+        }
+    }
+
+    fn name(&self) -> &str {
+        "memory"
+    }
+}
+
+/// The one-line error for a capture the kernel refused for lack of rights.
+pub fn privilege_error(what: &str, detail: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "--input-raw: capturing on {what} needs the CAP_NET_RAW capability ({detail}); run gor as root, or grant it with: sudo setcap cap_net_raw,cap_net_admin=eip $(which gor)"
+    )
+}
+
+/// True when an error text says the kernel refused for lack of rights.
+pub fn is_permission_error(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    t.contains("permission") || t.contains("operation not permitted")
+}

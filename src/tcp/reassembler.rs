@@ -325,26 +325,21 @@ impl Reassembler {
                 }
             }
         };
+        let mut conn = match self.conns.remove(&key) {
+            Some(c) => c,
+            // a bare ACK or FIN of a connection we never saw
+            None if seg.payload.is_empty() && !seg.syn => return,
+            None => Connection::new(key),
+        };
         // A SYN on a connection we already know: the ports were reused, the
         // old connection is over.
         if seg.syn
-            && let Some(old) = self.conns.get(&key)
-            && old.halves[side].asm.is_started()
-            && old.halves[side].asm.seq_of(0) != seg.seq.wrapping_add(1)
+            && conn.halves[side].asm.is_started()
+            && conn.halves[side].asm.seq_of(0) != seg.seq.wrapping_add(1)
         {
-            if let Some(old) = self.conns.remove(&key) {
-                self.give_up(old, out);
-            }
+            let old = std::mem::replace(&mut conn, Connection::new(key));
+            self.give_up(old, out);
         }
-        if !self.conns.contains_key(&key) {
-            if seg.payload.is_empty() && !seg.syn {
-                return; // a bare ACK or FIN of a connection we never saw
-            }
-            self.conns.insert(key, Connection::new(key));
-        }
-        let Some(mut conn) = self.conns.remove(&key) else {
-            return;
-        };
         let keep = self.on_segment(&mut conn, side, seg, out);
         if keep {
             self.conns.insert(key, conn);

@@ -1,0 +1,128 @@
+//! The `libpcap` engine: one live pcap handle per interface.
+//!
+//! Immediate mode by default (GoReplay's 2 s read timeout held requests back
+//! at low traffic), a 32 MiB kernel buffer unless told otherwise, snap length
+//! 262144, nanosecond timestamps.
+
+use super::{Frame, LinkType, Next, PacketSource};
+use pcap::{Active, Capture, Device, Precision, TimestampType};
+
+pub struct LiveOptions {
+    pub snaplen: i32,
+    pub buffer_size: usize,
+    /// `Some` = `--input-raw-buffer-timeout` (batched delivery); `None` =
+    /// immediate mode.
+    pub timeout_ms: Option<i32>,
+    pub promisc: bool,
+    pub monitor: bool,
+    pub timestamp_type: Option<TimestampType>,
+    /// `--input-raw-timestamp-type go`: wall clock at read time.
+    pub wall_clock: bool,
+}
+
+/// Maps `--input-raw-timestamp-type` to libpcap's source; unknown names fall
+/// back to `host` (as libpcap does), with a warning.
+pub fn timestamp_type(name: &str) -> Option<TimestampType> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "" | "go" => return None,
+        "host" => TimestampType::Host,
+        "host_lowprec" => TimestampType::HostLowPrec,
+        "host_hiprec" => TimestampType::HostHighPrec,
+        "adapter" => TimestampType::Adapter,
+        "adapter_unsynced" => TimestampType::AdapterUnsynced,
+        other => {
+            tracing::warn!(
+                "--input-raw-timestamp-type {other}: unknown; using host (known: host, host_lowprec, host_hiprec, adapter, adapter_unsynced, go)"
+            );
+            TimestampType::Host
+        }
+    })
+}
+
+pub struct PcapLive {
+    cap: Capture<Active>,
+    link: LinkType,
+    name: String,
+    wall_clock: bool,
+}
+
+impl PcapLive {
+    /// Opens and activates a handle on `device` with `filter` applied.
+    pub fn open(device: Device, opts: &LiveOptions, filter: &str) -> anyhow::Result<PcapLive> {
+        let name = device.name.clone();
+        let mut inactive = Capture::from_device(device)?
+            .snaplen(opts.snaplen)
+            .promisc(opts.promisc)
+            .buffer_size(opts.buffer_size.min(i32::MAX as usize) as i32)
+            .precision(Precision::Nano);
+        inactive = match opts.timeout_ms {
+            Some(ms) => inactive.timeout(ms.max(1)),
+            // Immediate delivery; the timeout only wakes the thread up to
+            // expire idle connections.
+            None => inactive.immediate_mode(true).timeout(100),
+        };
+        if opts.monitor {
+            inactive = inactive.rfmon(true);
+        }
+        if let Some(t) = opts.timestamp_type {
+            inactive = inactive.tstamp_type(t);
+        }
+        let mut cap = match inactive.open() {
+            Ok(c) => c,
+            Err(e) if opts.monitor && e.to_string().contains("rfmon") => {
+                // GoReplay ignores "cannot set rfmon" too.
+                Capture::from_device(name.as_str())?
+                    .snaplen(opts.snaplen)
+                    .promisc(opts.promisc)
+                    .immediate_mode(opts.timeout_ms.is_none())
+                    .timeout(opts.timeout_ms.unwrap_or(100))
+                    .precision(Precision::Nano)
+                    .open()?
+            }
+            Err(e) if super::is_permission_error(&e.to_string()) => {
+                return Err(super::privilege_error(&name, &e.to_string()));
+            }
+            Err(e) => return Err(anyhow::anyhow!("{name}: {e}")),
+        };
+        let dlt = cap.get_datalink().0;
+        let link = LinkType::from_dlt(dlt).ok_or_else(|| {
+            anyhow::anyhow!("can not identify link type of an interface '{name}' (DLT {dlt})")
+        })?;
+        if !filter.is_empty() {
+            cap.filter(filter, true)
+                .map_err(|e| anyhow::anyhow!("{name}: BPF filter '{filter}': {e}"))?;
+        }
+        Ok(PcapLive {
+            cap,
+            link,
+            name,
+            wall_clock: opts.wall_clock,
+        })
+    }
+}
+
+impl PacketSource for PcapLive {
+    fn next(&mut self) -> anyhow::Result<Next<'_>> {
+        match self.cap.next_packet() {
+            Ok(p) => {
+                let ts_ns = if self.wall_clock {
+                    crate::message::now_ns()
+                } else {
+                    p.header.ts.tv_sec * 1_000_000_000 + p.header.ts.tv_usec
+                };
+                Ok(Next::Frame(Frame {
+                    data: p.data,
+                    ts_ns,
+                    link: self.link,
+                }))
+            }
+            Err(pcap::Error::TimeoutExpired) => Ok(Next::Idle),
+            Err(pcap::Error::NoMorePackets) => Ok(Next::End),
+            Err(e) => Err(anyhow::anyhow!("{}: {e}", self.name)),
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}

@@ -1,0 +1,407 @@
+//! `--input-raw`: live HTTP capture (spec section 8), without sitting in the
+//! traffic's path.
+//!
+//! One capture thread per interface (or file, or VXLAN port) reads frames
+//! from its engine, decodes them and feeds one shared [`Reassembler`]; the
+//! same flow seen on two interfaces, or twice on loopback, is then just a
+//! retransmission and is emitted once. Complete messages go through a
+//! bounded channel that [`Input::read`] drains. A capture thread never waits
+//! for the consumer: when the channel is full the message is dropped and
+//! counted (`input_raw.queue_full`). A pcap file is the exception: it is
+//! finite, nothing is lost by waiting, so its thread waits.
+
+use crate::capture::address::{self, Address, Host};
+use crate::capture::decode::{Decoded, decode};
+use crate::capture::filter::{FilterSpec, build as build_filter};
+use crate::capture::{self, Next, PacketSource};
+use crate::message::Message;
+use crate::plugin::{Input, Result};
+use crate::settings::{Settings, UsageError};
+use crate::stats::{self, Counter};
+use crate::tcp::{Config, Protocol, Reassembler};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Messages waiting for the copy loop.
+const QUEUE: usize = 16_384;
+/// How often idle connections are looked for.
+const EXPIRE_EVERY_NS: i64 = 100_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Libpcap,
+    RawSocket,
+    PcapFile,
+    Vxlan,
+}
+
+impl Engine {
+    pub fn parse(s: &str) -> std::result::Result<Engine, UsageError> {
+        Ok(match s {
+            "" | "libpcap" => Engine::Libpcap,
+            "raw_socket" | "af_packet" => Engine::RawSocket,
+            "pcap_file" => Engine::PcapFile,
+            "vxlan" => Engine::Vxlan,
+            other => {
+                return Err(UsageError(format!(
+                    "--input-raw-engine: invalid engine {other} (libpcap, raw_socket, af_packet, pcap_file, vxlan)"
+                )));
+            }
+        })
+    }
+}
+
+struct Counters {
+    packets: Counter,
+    not_tcp: Counter,
+    malformed: Counter,
+    queue_full: Counter,
+}
+
+struct Shared {
+    reassembler: Mutex<Reassembler>,
+    counters: Counters,
+    error: Mutex<Option<String>>,
+}
+
+pub struct RawInput {
+    rx: Receiver<Message>,
+    shared: Arc<Shared>,
+    finite: bool,
+    description: String,
+}
+
+impl RawInput {
+    /// Starts capturing on `addr` as the settings say. Errors (a bad address,
+    /// no interface, no capture rights) are one line.
+    pub fn open(addr: &str, settings: &Settings) -> Result<Box<dyn Input>> {
+        let address = address::parse(addr).map_err(UsageError)?;
+        let mut engine = Engine::parse(&settings.input_raw_engine)?;
+        if address.file.is_some() {
+            engine = Engine::PcapFile;
+        }
+        let protocol = match settings.input_raw_protocol.as_str() {
+            "" | "http" => Protocol::Http,
+            "binary" => Protocol::Binary,
+            other => {
+                return Err(UsageError(format!(
+                    "--input-raw-protocol: unsupported protocol {other} (http, binary)"
+                ))
+                .into());
+            }
+        };
+        let custom = settings.input_raw_bpf_filter.trim().to_string();
+        let expire = if settings.input_raw_expire.is_zero() {
+            Duration::from_secs(1)
+        } else {
+            settings.input_raw_expire
+        };
+        let config = Config {
+            ports: address.ports.clone(),
+            track_response: settings.input_raw_track_response,
+            custom_filter: !custom.is_empty(),
+            protocol,
+            expire_ns: expire.as_nanos().min(i64::MAX as u128) as i64,
+            allow_incomplete: settings.input_raw_allow_incomplete,
+            realip_header: (!settings.input_raw_realip_header.is_empty())
+                .then(|| settings.input_raw_realip_header.clone().into_bytes()),
+        };
+        let sources = open_sources(engine, &address, addr, settings, &custom)?;
+        let shared = Arc::new(Shared {
+            reassembler: Mutex::new(Reassembler::new(config)),
+            counters: Counters {
+                packets: stats::counter("input_raw.packets"),
+                not_tcp: stats::counter("input_raw.not_tcp_packets"),
+                malformed: stats::drop_counter("input_raw.malformed_packets"),
+                queue_full: stats::drop_counter("input_raw.queue_full"),
+            },
+            error: Mutex::new(None),
+        });
+        let finite = engine == Engine::PcapFile;
+        let (tx, rx) = crossbeam_channel::bounded(QUEUE);
+        for source in sources {
+            let shared = shared.clone();
+            let tx = tx.clone();
+            std::thread::Builder::new()
+                .name(format!("capture {}", source.name()))
+                .spawn(move || capture_loop(source, &shared, &tx, finite))?;
+        }
+        if settings.input_raw_stats {
+            print_stats_at_exit();
+        }
+        Ok(Box::new(RawInput {
+            rx,
+            shared,
+            finite,
+            description: "input_raw".into(),
+        }))
+    }
+}
+
+fn open_sources(
+    engine: Engine,
+    address: &Address,
+    addr: &str,
+    settings: &Settings,
+    custom: &str,
+) -> Result<Vec<Box<dyn PacketSource>>> {
+    let filter_for = |hosts: &[IpAddr]| {
+        if !custom.is_empty() {
+            return custom.to_string();
+        }
+        build_filter(&FilterSpec {
+            ports: &address.ports,
+            hosts: if settings.input_raw_promisc {
+                &[]
+            } else {
+                hosts
+            },
+            track_response: settings.input_raw_track_response,
+            vlan: settings.input_raw_vlan,
+            vlan_vids: &settings.input_raw_vlan_vid,
+        })
+    };
+    let buffer = match settings.input_raw_buffer_size {
+        0 => capture::DEFAULT_BUFFER,
+        n => n.min(usize::MAX as u64) as usize,
+    };
+    let mut sources: Vec<Box<dyn PacketSource>> = Vec::new();
+    match engine {
+        Engine::PcapFile => {
+            let path = address.file.clone().unwrap_or_else(|| addr.to_string());
+            let filter = filter_for(&[]);
+            tracing::info!("BPF Filter: {filter}");
+            sources.push(Box::new(capture::pcap_file::PcapFile::open(
+                &path, &filter,
+            )?));
+        }
+        Engine::Vxlan => {
+            let port = match settings.input_raw_vxlan_port {
+                0 => 4789,
+                p => u16::try_from(p).map_err(|_| {
+                    UsageError(format!("--input-raw-vxlan-port: {p} is not a UDP port"))
+                })?,
+            };
+            sources.push(Box::new(capture::vxlan::Vxlan::open(
+                port,
+                settings.input_raw_vxlan_vni.clone(),
+            )?));
+        }
+        Engine::Libpcap | Engine::RawSocket => {
+            let devices = select_devices(&address.host, &settings.input_raw_ignore_interface)?;
+            let opts = capture::pcap_live::LiveOptions {
+                snaplen: capture::SNAPLEN,
+                buffer_size: buffer,
+                timeout_ms: (!settings.input_raw_buffer_timeout.is_zero()).then(|| {
+                    settings
+                        .input_raw_buffer_timeout
+                        .as_millis()
+                        .min(i32::MAX as u128) as i32
+                }),
+                promisc: settings.input_raw_promisc || settings.input_raw_monitor,
+                monitor: settings.input_raw_monitor,
+                timestamp_type: capture::pcap_live::timestamp_type(
+                    &settings.input_raw_timestamp_type,
+                ),
+                wall_clock: settings.input_raw_timestamp_type.eq_ignore_ascii_case("go"),
+            };
+            let mut errors = Vec::new();
+            for device in devices {
+                let hosts: Vec<IpAddr> = match &address.host {
+                    Host::Ip(ip) => vec![*ip],
+                    _ => device.addresses.iter().map(|a| a.addr).collect(),
+                };
+                let filter = filter_for(&hosts);
+                let name = device.name.clone();
+                let opened: anyhow::Result<Box<dyn PacketSource>> = if engine == Engine::Libpcap {
+                    capture::pcap_live::PcapLive::open(device, &opts, &filter)
+                        .map(|s| Box::new(s) as Box<dyn PacketSource>)
+                } else {
+                    capture::af_packet::AfPacket::open(&name, buffer, opts.promisc, &filter)
+                        .map(|s| Box::new(s) as Box<dyn PacketSource>)
+                };
+                match opened {
+                    Ok(s) => {
+                        tracing::info!("Interface: {name} . BPF Filter: {filter}");
+                        sources.push(s);
+                    }
+                    // Without the right to capture, no interface will work:
+                    // say so once, plainly.
+                    Err(e) if e.to_string().contains("CAP_NET_RAW") => return Err(e),
+                    Err(e) => errors.push(format!("{e:#}")),
+                }
+            }
+            if sources.is_empty() {
+                anyhow::bail!(
+                    "--input-raw {addr}: pcap handles error: {}",
+                    errors.join("; ")
+                );
+            }
+            for e in errors {
+                tracing::warn!("--input-raw {addr}: {e}");
+            }
+        }
+    }
+    Ok(sources)
+}
+
+/// The interfaces an address names: the one whose name, name prefix or
+/// address matches the host; otherwise every interface that is up and has
+/// an address (spec 8.2).
+fn select_devices(host: &Host, ignore: &[String]) -> Result<Vec<pcap::Device>> {
+    let all: Vec<pcap::Device> = pcap::Device::list()
+        .map_err(|e| anyhow::anyhow!("--input-raw: cannot list interfaces: {e}"))?
+        .into_iter()
+        .filter(|d| d.name != "any" && !ignore.contains(&d.name))
+        .collect();
+    let matched: Vec<pcap::Device> = all
+        .iter()
+        .filter(|d| match host {
+            Host::Interface { name, prefix: true } => d.name.starts_with(name.as_str()),
+            Host::Interface {
+                name,
+                prefix: false,
+            } => d.name == *name,
+            Host::Ip(ip) => d.addresses.iter().any(|a| a.addr == *ip),
+            Host::Any => false,
+        })
+        .cloned()
+        .collect();
+    if !matched.is_empty() {
+        return Ok(matched);
+    }
+    if let Host::Interface { name, prefix } = host {
+        anyhow::bail!(
+            "--input-raw: no interface named {name}{}",
+            if *prefix { "*" } else { "" }
+        );
+    }
+    let up: Vec<pcap::Device> = all
+        .into_iter()
+        .filter(|d| d.flags.is_up() && !d.addresses.is_empty())
+        .collect();
+    if up.is_empty() {
+        anyhow::bail!("--input-raw: no usable interface (none is up with an address)");
+    }
+    Ok(up)
+}
+
+fn capture_loop(
+    mut source: Box<dyn PacketSource>,
+    shared: &Shared,
+    tx: &Sender<Message>,
+    finite: bool,
+) {
+    let c = &shared.counters;
+    let mut sink = |m: Message| {
+        if finite {
+            let _ = tx.send(m);
+        } else if let Err(TrySendError::Full(_)) = tx.try_send(m) {
+            c.queue_full
+                .drop_one(&"captured messages arrive faster than the outputs take them");
+        }
+    };
+    // A file is replayed on its own clock; live capture runs on the wall clock.
+    let mut clock = 0i64;
+    let mut last_expire = 0i64;
+    loop {
+        let next = match source.next() {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!("capture on {} stopped: {e:#}", source.name());
+                let mut slot = shared.error.lock().unwrap_or_else(|p| p.into_inner());
+                slot.get_or_insert(format!("capture on {} stopped: {e:#}", source.name()));
+                break;
+            }
+        };
+        match next {
+            Next::Frame(frame) => {
+                c.packets.inc();
+                if finite {
+                    clock = clock.max(frame.ts_ns);
+                }
+                match decode(&frame) {
+                    Decoded::Tcp(seg) => {
+                        let mut r = shared.reassembler.lock().unwrap_or_else(|p| p.into_inner());
+                        r.push(&seg, &mut sink);
+                    }
+                    Decoded::Other => c.not_tcp.inc(),
+                    Decoded::Malformed => c
+                        .malformed
+                        .drop_one(&"a captured packet has cut-short or broken headers"),
+                }
+            }
+            Next::Idle => {}
+            Next::End => break,
+        }
+        let now = if finite {
+            clock
+        } else {
+            crate::message::now_ns()
+        };
+        if now - last_expire >= EXPIRE_EVERY_NS {
+            last_expire = now;
+            let mut r = shared.reassembler.lock().unwrap_or_else(|p| p.into_inner());
+            r.expire(now, &mut sink);
+        }
+    }
+    if finite {
+        let mut r = shared.reassembler.lock().unwrap_or_else(|p| p.into_inner());
+        r.finish(&mut sink);
+    }
+}
+
+/// `--input-raw-stats`: the capture counters, one line.
+pub fn stats_line() -> String {
+    let parts: Vec<String> = stats::snapshot()
+        .into_iter()
+        .filter(|(name, _, _)| name.starts_with("input_raw."))
+        .map(|(name, v, _)| format!("{}={v}", &name["input_raw.".len()..]))
+        .collect();
+    format!("input_raw stats: {}", parts.join(" "))
+}
+
+extern "C" fn print_stats_now() {
+    eprintln!("{}", stats_line());
+}
+
+/// The summary is printed however gor ends (end of file, signal, timeout).
+fn print_stats_at_exit() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: registering a plain function that only formats counters.
+        unsafe {
+            libc::atexit(print_stats_now);
+        }
+    });
+}
+
+impl Input for RawInput {
+    fn read(&mut self) -> Result<Option<Message>> {
+        match self.rx.recv() {
+            Ok(m) => Ok(Some(m)),
+            Err(_) => {
+                let err = self
+                    .shared
+                    .error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take();
+                match err {
+                    Some(e) if !self.finite => Err(anyhow::anyhow!(e)),
+                    _ => Ok(None),
+                }
+            }
+        }
+    }
+
+    fn is_live(&self) -> bool {
+        !self.finite
+    }
+
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+}
