@@ -41,6 +41,11 @@ pub fn build(spec: &FilterSpec) -> String {
         f = format!("{f} or {}", part("src", spec));
     }
     if spec.vlan || !spec.vlan_vids.is_empty() {
+        // GoReplay prefixed `vlan and ` without parentheses, so the response
+        // half escaped the VLAN test (`and` binds tighter than `or`).
+        if spec.track_response {
+            f = format!("({f})");
+        }
         if spec.vlan_vids.is_empty() {
             f = format!("vlan and {f}");
         }
