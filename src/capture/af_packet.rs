@@ -112,9 +112,24 @@ impl AfPacket {
                 .compile(filter, true)
                 .map_err(|e| anyhow::anyhow!("raw_socket: BPF filter '{filter}': {e}"))?;
             let insns = prog.get_instructions();
+            // SAFETY: pcap's bpf_insn and the kernel's sock_filter have the
+            // same layout (u16 code, u8 jt, u8 jf, u32 k).
+            let mut code: Vec<libc::sock_filter> = insns
+                .iter()
+                .map(|i| unsafe {
+                    std::ptr::read(i as *const pcap::BpfInstruction as *const libc::sock_filter)
+                })
+                .collect();
+            // A filter's accept value is the snap length; pcap compiled it
+            // for 65535, which would cut loopback's 64 KiB super-packets.
+            for insn in &mut code {
+                if insn.code == (libc::BPF_RET | libc::BPF_K) as u16 && insn.k != 0 {
+                    insn.k = super::SNAPLEN as u32;
+                }
+            }
             let fprog = libc::sock_fprog {
-                len: insns.len() as u16,
-                filter: insns.as_ptr() as *mut libc::sock_filter,
+                len: code.len() as u16,
+                filter: code.as_mut_ptr(),
             };
             if setsockopt(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog) != 0 {
                 return Err(os_error("SO_ATTACH_FILTER", name));

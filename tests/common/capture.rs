@@ -308,7 +308,8 @@ pub fn run_gor(args: &[&str], deadline: Duration) -> Ran {
 /// start-up line; killed when dropped.
 pub struct Gor {
     child: Option<Child>,
-    stdout: Option<std::thread::JoinHandle<Vec<u8>>>,
+    stdout: Option<std::thread::JoinHandle<()>>,
+    out: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
     stderr_path: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -326,15 +327,22 @@ impl Gor {
             .spawn()
             .expect("starting gor");
         // Read stdout as it comes, so a big capture never blocks gor.
-        let mut out = child.stdout.take().expect("stdout");
+        let mut pipe = child.stdout.take().expect("stdout");
+        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = out.clone();
         let stdout = std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = out.read_to_end(&mut v);
-            v
+            let mut buf = vec![0u8; 1 << 16];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
         });
         Gor {
             child: Some(child),
             stdout: Some(stdout),
+            out,
             stderr_path,
             _dir: dir,
         }
@@ -362,6 +370,28 @@ impl Gor {
         }
     }
 
+    /// What gor printed on stdout so far.
+    pub fn stdout_so_far(&self) -> Vec<u8> {
+        self.out.lock().unwrap().clone()
+    }
+
+    /// Waits until gor printed at least `n` records; panics after `deadline`.
+    pub fn wait_records(&self, n: usize, deadline: Duration) {
+        let start = Instant::now();
+        loop {
+            let got = records(&self.stdout_so_far()).len();
+            if got >= n {
+                return;
+            }
+            assert!(
+                start.elapsed() < deadline,
+                "only {got} of {n} records within {deadline:?}:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Asks gor to stop (SIGINT) when `interrupt`, then waits for it.
     pub fn finish(mut self, deadline: Duration, interrupt: bool) -> Ran {
         let mut child = self.child.take().expect("child");
@@ -372,6 +402,7 @@ impl Gor {
             }
         }
         let reader = self.stdout.take().expect("stdout reader");
+        let out = self.out.clone();
         let start = Instant::now();
         let status = loop {
             if let Some(s) = child.try_wait().expect("wait") {
@@ -386,7 +417,10 @@ impl Gor {
         };
         Ran {
             code: status.code(),
-            stdout: reader.join().unwrap_or_default(),
+            stdout: {
+                let _ = reader.join();
+                out.lock().unwrap().clone()
+            },
             stderr: self.stderr(),
         }
     }

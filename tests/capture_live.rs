@@ -1,0 +1,324 @@
+//! Live capture on loopback: a real client talks to a real server (both
+//! written here with std::net) while gor captures with each engine; every
+//! request and response must come out exactly once, byte for byte, paired.
+
+#[path = "common/capture.rs"]
+mod capture_common;
+
+use capture_common::*;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+/// Reads one HTTP message head (up to and including the blank line).
+fn read_head(r: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        if r.read_until(b'\n', &mut line).ok()? == 0 {
+            return None;
+        }
+        head.extend_from_slice(&line);
+        if line == b"\r\n" {
+            return Some(head);
+        }
+    }
+}
+
+fn header(head: &[u8], name: &str) -> Option<String> {
+    String::from_utf8_lossy(head).lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
+
+fn read_chunked(r: &mut BufReader<TcpStream>) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let size = usize::from_str_radix(line.trim().split(';').next().unwrap(), 16).unwrap();
+        if size == 0 {
+            let mut end = String::new();
+            r.read_line(&mut end).unwrap();
+            return body;
+        }
+        let mut chunk = vec![0; size + 2];
+        r.read_exact(&mut chunk).unwrap();
+        body.extend_from_slice(&chunk[..size]);
+    }
+}
+
+/// The answer the test server gives to a request.
+fn response_for(method: &str, path: &str, body_len: usize) -> Vec<u8> {
+    let body = format!("{method} {path} got {body_len} bytes");
+    if method == "HEAD" {
+        return format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+            body.len() + 1000
+        )
+        .into_bytes();
+    }
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn serve(stream: TcpStream) {
+    let mut w = stream.try_clone().unwrap();
+    let mut r = BufReader::new(stream);
+    while let Some(head) = read_head(&mut r) {
+        let line = String::from_utf8_lossy(&head)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let mut parts = line.split(' ');
+        let method = parts.next().unwrap_or("").to_string();
+        let path = parts.next().unwrap_or("").to_string();
+        if header(&head, "Expect").is_some() {
+            w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").unwrap();
+        }
+        let body = if header(&head, "Transfer-Encoding").is_some() {
+            read_chunked(&mut r)
+        } else {
+            let n: usize = header(&head, "Content-Length").map_or(0, |v| v.parse().unwrap());
+            let mut b = vec![0; n];
+            r.read_exact(&mut b).unwrap();
+            b
+        };
+        w.write_all(&response_for(&method, &path, body.len()))
+            .unwrap();
+    }
+}
+
+fn start_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            std::thread::spawn(move || serve(s));
+        }
+    });
+    port
+}
+
+/// A client connection that sends raw requests and reads each response.
+struct Client {
+    w: TcpStream,
+    r: BufReader<TcpStream>,
+}
+
+impl Client {
+    fn connect(port: u16) -> Client {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Client {
+            w: s.try_clone().unwrap(),
+            r: BufReader::new(s),
+        }
+    }
+
+    fn response(&mut self, head_request: bool) -> Vec<u8> {
+        let head = read_head(&mut self.r).expect("response");
+        let n: usize = header(&head, "Content-Length").map_or(0, |v| v.parse().unwrap());
+        let mut body = vec![0; if head_request { 0 } else { n }];
+        self.r.read_exact(&mut body).unwrap();
+        [head, body].concat()
+    }
+
+    fn exchange(&mut self, req: &[u8]) -> Vec<u8> {
+        self.w.write_all(req).unwrap();
+        self.response(req.starts_with(b"HEAD "))
+    }
+}
+
+/// What the client sent and got, in order.
+struct Sent {
+    requests: Vec<Vec<u8>>,
+    responses: Vec<Vec<u8>>,
+    interim: usize,
+}
+
+impl Sent {
+    fn send(&mut self, c: &mut Client, req: Vec<u8>) {
+        self.responses.push(c.exchange(&req));
+        self.requests.push(req);
+    }
+}
+
+fn drive_traffic(port: u16) -> Sent {
+    let host = format!("Host: 127.0.0.1:{port}\r\n");
+    let mut sent = Sent {
+        requests: Vec::new(),
+        responses: Vec::new(),
+        interim: 1,
+    };
+    let mut c = Client::connect(port);
+    sent.send(
+        &mut c,
+        format!("GET /search?q=caf%C3%A9&page=2 HTTP/1.1\r\n{host}Accept: */*\r\n\r\n")
+            .into_bytes(),
+    );
+    let json = br#"{"user":"ana","items":[1,2,3],"note":"hello"}"#;
+    sent.send(
+        &mut c,
+        [
+            format!("POST /api/orders HTTP/1.1\r\n{host}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n", json.len()).as_bytes(),
+            json,
+        ]
+        .concat(),
+    );
+    let big: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    sent.send(
+        &mut c,
+        [
+            format!(
+                "PUT /files/big.bin HTTP/1.1\r\n{host}Content-Length: {}\r\n\r\n",
+                big.len()
+            )
+            .as_bytes(),
+            &big,
+        ]
+        .concat(),
+    );
+    sent.send(
+        &mut c,
+        format!("HEAD /files/big.bin HTTP/1.1\r\n{host}\r\n").into_bytes(),
+    );
+    // chunked upload written chunk by chunk
+    let chunked_head = format!("POST /upload HTTP/1.1\r\n{host}Transfer-Encoding: chunked\r\n\r\n");
+    let chunks: [&[u8]; 3] = [b"5\r\nhello\r\n", b"6\r\n world\r\n", b"0\r\n\r\n"];
+    c.w.write_all(chunked_head.as_bytes()).unwrap();
+    for ch in chunks {
+        std::thread::sleep(Duration::from_millis(5));
+        c.w.write_all(ch).unwrap();
+    }
+    sent.responses.push(c.response(false));
+    sent.requests
+        .push([chunked_head.as_bytes(), &chunks.concat()].concat());
+    // 100-continue: the body only after the interim response
+    let cont_body = b"expected body";
+    let cont_head = format!(
+        "PUT /continue HTTP/1.1\r\n{host}Expect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        cont_body.len()
+    );
+    c.w.write_all(cont_head.as_bytes()).unwrap();
+    let interim = read_head(&mut c.r).unwrap();
+    assert_eq!(interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    c.w.write_all(cont_body).unwrap();
+    sent.responses.push(c.response(false));
+    // gor removes Expect, as GoReplay does
+    sent.requests.push(
+        [
+            format!(
+                "PUT /continue HTTP/1.1\r\n{host}Content-Length: {}\r\n\r\n",
+                cont_body.len()
+            )
+            .as_bytes(),
+            cont_body,
+        ]
+        .concat(),
+    );
+    // 50 keep-alive requests on a second connection
+    let mut k = Client::connect(port);
+    for i in 0..50 {
+        sent.send(
+            &mut k,
+            format!("GET /item/{i} HTTP/1.1\r\n{host}\r\n").into_bytes(),
+        );
+    }
+    sent
+}
+
+fn with_realip(req: &[u8]) -> Vec<u8> {
+    let i = req.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+    [&req[..i], b"X-Real-IP: 127.0.0.1\r\n", &req[i..]].concat()
+}
+
+fn live_capture_is_exact(engine: &str) {
+    let port = start_server();
+    let addr = format!("127.0.0.1:{port}");
+    let mut gor = Gor::start(&[
+        "--input-raw",
+        &addr,
+        "--input-raw-engine",
+        engine,
+        "--input-raw-track-response",
+        "--input-raw-realip-header",
+        "X-Real-IP",
+        "--input-raw-expire",
+        "1s",
+        "--output-stdout",
+    ]);
+    gor.wait_for("BPF Filter", Duration::from_secs(15));
+    let sent = drive_traffic(port);
+    let want = sent.requests.len() + sent.responses.len() + sent.interim;
+    gor.wait_records(want, Duration::from_secs(20));
+    // anything extra (a duplicate) would arrive right behind
+    std::thread::sleep(Duration::from_millis(200));
+    let ran = gor.finish(Duration::from_secs(10), true);
+    let recs = records(&ran.stdout);
+    assert_eq!(
+        recs.len(),
+        want,
+        "no duplicates, nothing missing:\n{}",
+        ran.stderr
+    );
+    let reqs: Vec<_> = recs.iter().filter(|r| r.0 == b'1').collect();
+    assert_eq!(reqs.len(), sent.requests.len());
+    // requests of one connection come in order; the two connections ran one
+    // after the other
+    for (got, want) in reqs.iter().zip(&sent.requests) {
+        assert!(
+            got.2 == with_realip(want),
+            "request differs:\n{}\n---\n{}",
+            String::from_utf8_lossy(&got.2[..got.2.len().min(300)]),
+            String::from_utf8_lossy(&want[..want.len().min(300)])
+        );
+    }
+    let mut by_id: HashMap<&str, Vec<&[u8]>> = HashMap::new();
+    for r in recs.iter().filter(|r| r.0 == b'2') {
+        by_id.entry(&r.1).or_default().push(&r.2);
+    }
+    for (req, want) in reqs.iter().zip(&sent.responses) {
+        let got = by_id
+            .get(req.1.as_str())
+            .unwrap_or_else(|| panic!("no response for {}", req.1));
+        assert_eq!(got.last().unwrap(), &&want[..], "response of {}", req.1);
+    }
+    let ids: std::collections::HashSet<_> = reqs.iter().map(|r| &r.1).collect();
+    assert_eq!(ids.len(), reqs.len(), "every request has its own id");
+}
+
+#[test]
+fn libpcap_engine_captures_loopback_traffic_exactly_once() {
+    live_capture_is_exact("libpcap");
+}
+
+#[test]
+fn raw_socket_engine_captures_loopback_traffic_exactly_once() {
+    live_capture_is_exact("raw_socket");
+}
+
+#[test]
+fn without_capture_rights_the_error_names_the_capability() {
+    let status = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", GOR])
+        .args(["--input-raw", ":80", "--output-stdout"])
+        .output()
+        .expect("setpriv");
+    let err = String::from_utf8_lossy(&status.stderr);
+    assert_eq!(status.status.code(), Some(1), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("CAP_NET_RAW"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        line.contains("setcap cap_net_raw,cap_net_admin=eip"),
+        "{line}"
+    );
+}
