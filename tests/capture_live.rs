@@ -322,3 +322,75 @@ fn without_capture_rights_the_error_names_the_capability() {
         "{line}"
     );
 }
+
+#[test]
+fn all_interfaces_capture_emits_each_loopback_request_once() {
+    let port = start_server();
+    let addr = format!(":{port}");
+    let mut gor = Gor::start(&["--input-raw", &addr, "--input-raw-track-response", "--output-stdout"]);
+    gor.wait_for("BPF Filter", Duration::from_secs(15));
+    // every interface is opened before the line for the last one is logged
+    std::thread::sleep(Duration::from_millis(200));
+    let mut c = Client::connect(port);
+    for i in 0..5 {
+        c.exchange(format!("GET /all/{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+    }
+    gor.wait_records(10, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(200));
+    let ran = gor.finish(Duration::from_secs(10), true);
+    let recs = records(&ran.stdout);
+    assert_eq!(recs.len(), 10, "{}", ran.stderr);
+    for i in 0..5 {
+        let want = format!("GET /all/{i} HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(recs.iter().filter(|r| r.2 == want.as_bytes()).count(), 1);
+    }
+}
+
+#[test]
+fn junk_and_unfinished_connections_do_not_stop_the_rest() {
+    let port = start_junk_tolerant_server();
+    let addr = format!("127.0.0.1:{port}");
+    let mut gor = Gor::start(&[
+        "--input-raw",
+        &addr,
+        "--input-raw-expire",
+        "200ms",
+        "--input-raw-stats",
+        "--output-stdout",
+    ]);
+    gor.wait_for("BPF Filter", Duration::from_secs(15));
+    let mut junk = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    junk.write_all(b"\x16\x03\x01\x00\x05hello\x00\x00\xff binary junk\r\n\r\n").unwrap();
+    let mut unfinished = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    unfinished
+        .write_all(b"POST /never HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part")
+        .unwrap();
+    let mut good = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let req = b"GET /fine HTTP/1.1\r\nHost: x\r\n\r\n";
+    good.write_all(req).unwrap();
+    gor.wait_records(1, Duration::from_secs(20));
+    // let the unfinished one expire
+    std::thread::sleep(Duration::from_millis(600));
+    let ran = gor.finish(Duration::from_secs(10), true);
+    let recs = records(&ran.stdout);
+    assert_eq!(recs.len(), 1, "{}", ran.stderr);
+    assert_eq!(recs[0].2, req);
+    assert!(ran.stderr.contains("not_http=1"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("incomplete_messages=1"), "{}", ran.stderr);
+    drop((junk, unfinished, good));
+}
+
+/// A server that reads and discards whatever arrives.
+fn start_junk_tolerant_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    port
+}

@@ -6,6 +6,7 @@
 
 use super::{Frame, LinkType, Next, PacketSource};
 use pcap::{Active, Capture, Device, Precision, TimestampType};
+use std::os::fd::AsRawFd;
 
 pub struct LiveOptions {
     pub snaplen: i32,
@@ -41,6 +42,7 @@ pub fn timestamp_type(name: &str) -> Option<TimestampType> {
 
 pub struct PcapLive {
     cap: Capture<Active>,
+    fd: std::os::fd::RawFd,
     link: LinkType,
     name: String,
     wall_clock: bool,
@@ -92,7 +94,11 @@ impl PcapLive {
             cap.filter(filter, true)
                 .map_err(|e| anyhow::anyhow!("{name}: BPF filter '{filter}': {e}"))?;
         }
+        // Non-blocking, with our own poll: in immediate mode libpcap may
+        // block forever, and idle connections must still expire.
+        let cap = cap.setnonblock()?;
         Ok(PcapLive {
+            fd: cap.as_raw_fd(),
             cap,
             link,
             name,
@@ -116,7 +122,16 @@ impl PacketSource for PcapLive {
                     link: self.link,
                 }))
             }
-            Err(pcap::Error::TimeoutExpired) => Ok(Next::Idle),
+            Err(pcap::Error::TimeoutExpired) => {
+                let mut pfd = libc::pollfd {
+                    fd: self.fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: polling the handle's own descriptor.
+                unsafe { libc::poll(&mut pfd, 1, 100) };
+                Ok(Next::Idle)
+            }
             Err(pcap::Error::NoMorePackets) => Ok(Next::End),
             Err(e) => Err(anyhow::anyhow!("{}: {e}", self.name)),
         }
