@@ -327,7 +327,12 @@ fn without_capture_rights_the_error_names_the_capability() {
 fn all_interfaces_capture_emits_each_loopback_request_once() {
     let port = start_server();
     let addr = format!(":{port}");
-    let mut gor = Gor::start(&["--input-raw", &addr, "--input-raw-track-response", "--output-stdout"]);
+    let mut gor = Gor::start(&[
+        "--input-raw",
+        &addr,
+        "--input-raw-track-response",
+        "--output-stdout",
+    ]);
     gor.wait_for("BPF Filter", Duration::from_secs(15));
     // every interface is opened before the line for the last one is logged
     std::thread::sleep(Duration::from_millis(200));
@@ -360,7 +365,8 @@ fn junk_and_unfinished_connections_do_not_stop_the_rest() {
     ]);
     gor.wait_for("BPF Filter", Duration::from_secs(15));
     let mut junk = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    junk.write_all(b"\x16\x03\x01\x00\x05hello\x00\x00\xff binary junk\r\n\r\n").unwrap();
+    junk.write_all(b"\x16\x03\x01\x00\x05hello\x00\x00\xff binary junk\r\n\r\n")
+        .unwrap();
     let mut unfinished = TcpStream::connect(("127.0.0.1", port)).unwrap();
     unfinished
         .write_all(b"POST /never HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part")
@@ -376,7 +382,11 @@ fn junk_and_unfinished_connections_do_not_stop_the_rest() {
     assert_eq!(recs.len(), 1, "{}", ran.stderr);
     assert_eq!(recs[0].2, req);
     assert!(ran.stderr.contains("not_http=1"), "{}", ran.stderr);
-    assert!(ran.stderr.contains("incomplete_messages=1"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("incomplete_messages=1"),
+        "{}",
+        ran.stderr
+    );
     drop((junk, unfinished, good));
 }
 

@@ -60,6 +60,11 @@ fn vxlan_frames_are_captured_and_filtered_by_vni() {
     let ran = gor.finish(Duration::from_secs(10), true);
     let recs = records(&ran.stdout);
     let got: Vec<(u8, &[u8])> = recs.iter().map(|r| (r.0, &r.2[..])).collect();
-    assert_eq!(got, vec![(b'1', &get[..]), (b'2', &ok[..])], "{}", ran.stderr);
+    assert_eq!(
+        got,
+        vec![(b'1', &get[..]), (b'2', &ok[..])],
+        "{}",
+        ran.stderr
+    );
     assert_eq!(recs[0].1, recs[1].1);
 }

@@ -252,8 +252,14 @@ impl Connection {
 /// [`Reassembler::push`], call [`Reassembler::expire`] now and then (every
 /// 100 ms is plenty), and [`Reassembler::finish`] at the end of a file.
 pub struct Reassembler {
-    config: Config,
+    ctx: Ctx,
     conns: HashMap<FlowKey, Connection, BuildHasherDefault<FxHasher>>,
+}
+
+/// Everything but the connection table, so a connection can be borrowed
+/// from the table while the rules run.
+struct Ctx {
+    config: Config,
     counters: Counters,
     emit_responses: bool,
 }
@@ -267,15 +273,17 @@ const RESP: usize = 1;
 impl Reassembler {
     pub fn new(config: Config) -> Self {
         Reassembler {
-            emit_responses: config.track_response || config.custom_filter,
-            config,
+            ctx: Ctx {
+                emit_responses: config.track_response || config.custom_filter,
+                config,
+                counters: Counters::new(),
+            },
             conns: HashMap::default(),
-            counters: Counters::new(),
         }
     }
 
     pub fn counters(&self) -> &Counters {
-        &self.counters
+        &self.ctx.counters
     }
 
     /// Connections currently tracked.
@@ -283,6 +291,76 @@ impl Reassembler {
         self.conns.len()
     }
 
+    /// Adds one segment; complete messages go to `out` at once.
+    pub fn push(&mut self, seg: &Segment, out: &mut Sink) {
+        self.ctx.counters.segments.inc();
+        let Ok(dir) = self.ctx.direction(seg) else {
+            return;
+        };
+        let fwd: FlowKey = (seg.src, seg.src_port, seg.dst, seg.dst_port);
+        let rev: FlowKey = (seg.dst, seg.dst_port, seg.src, seg.src_port);
+        let (key, side) = match dir {
+            Some(true) => (fwd, REQ),
+            Some(false) => (rev, RESP),
+            None if self.conns.contains_key(&fwd) => (fwd, REQ),
+            None if self.conns.contains_key(&rev) => (rev, RESP),
+            None => {
+                if client_sent(seg) {
+                    (fwd, REQ)
+                } else {
+                    (rev, RESP)
+                }
+            }
+        };
+        let conn = match self.conns.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            // a bare ACK or FIN of a connection we never saw
+            std::collections::hash_map::Entry::Vacant(_) if seg.payload.is_empty() && !seg.syn => {
+                return;
+            }
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(Connection::new(key)),
+        };
+        // A SYN on a connection we already know: the ports were reused, the
+        // old connection is over.
+        if seg.syn
+            && conn.halves[side].asm.is_started()
+            && conn.halves[side].asm.seq_of(0) != seg.seq.wrapping_add(1)
+        {
+            let old = std::mem::replace(conn, Connection::new(key));
+            self.ctx.give_up(old, out);
+        }
+        if !self.ctx.on_segment(conn, side, seg, out) {
+            self.conns.remove(&key);
+        }
+    }
+
+    /// Ends connections idle for longer than the expiry time at `now_ns`
+    /// (capture clock): their unfinished messages are dropped (counted) or,
+    /// with allow-incomplete or the binary protocol, emitted.
+    pub fn expire(&mut self, now_ns: i64, out: &mut Sink) {
+        let limit = now_ns.saturating_sub(self.ctx.config.expire_ns);
+        let idle: Vec<FlowKey> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.last_ts < limit)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in idle {
+            if let Some(conn) = self.conns.remove(&key) {
+                self.ctx.give_up(conn, out);
+            }
+        }
+    }
+
+    /// The capture is over: every connection ends as if it expired.
+    pub fn finish(&mut self, out: &mut Sink) {
+        for (_, conn) in self.conns.drain() {
+            self.ctx.give_up(conn, out);
+        }
+    }
+}
+
+impl Ctx {
     /// Which way a segment goes: `Some(true)` client→server, `Some(false)`
     /// server→client, `None` unknown yet; `Err(())` not ours.
     fn direction(&self, seg: &Segment) -> Result<Option<bool>, ()> {
@@ -301,48 +379,6 @@ impl Reassembler {
             Ok(None)
         } else {
             Err(())
-        }
-    }
-
-    /// Adds one segment; complete messages go to `out` at once.
-    pub fn push(&mut self, seg: &Segment, out: &mut Sink) {
-        self.counters.segments.inc();
-        let Ok(dir) = self.direction(seg) else {
-            return;
-        };
-        let fwd: FlowKey = (seg.src, seg.src_port, seg.dst, seg.dst_port);
-        let rev: FlowKey = (seg.dst, seg.dst_port, seg.src, seg.src_port);
-        let (key, side) = match dir {
-            Some(true) => (fwd, REQ),
-            Some(false) => (rev, RESP),
-            None if self.conns.contains_key(&fwd) => (fwd, REQ),
-            None if self.conns.contains_key(&rev) => (rev, RESP),
-            None => {
-                if client_sent(seg) {
-                    (fwd, REQ)
-                } else {
-                    (rev, RESP)
-                }
-            }
-        };
-        let mut conn = match self.conns.remove(&key) {
-            Some(c) => c,
-            // a bare ACK or FIN of a connection we never saw
-            None if seg.payload.is_empty() && !seg.syn => return,
-            None => Connection::new(key),
-        };
-        // A SYN on a connection we already know: the ports were reused, the
-        // old connection is over.
-        if seg.syn
-            && conn.halves[side].asm.is_started()
-            && conn.halves[side].asm.seq_of(0) != seg.seq.wrapping_add(1)
-        {
-            let old = std::mem::replace(&mut conn, Connection::new(key));
-            self.give_up(old, out);
-        }
-        let keep = self.on_segment(&mut conn, side, seg, out);
-        if keep {
-            self.conns.insert(key, conn);
         }
     }
 
@@ -800,34 +836,6 @@ impl Reassembler {
                 self.binary_turn(&mut conn, side, out);
             }
             self.unfinished(&mut conn, side, out);
-        }
-    }
-
-    /// Ends connections idle for longer than the expiry time at `now_ns`
-    /// (capture clock): their unfinished messages are dropped (counted) or,
-    /// with allow-incomplete or the binary protocol, emitted.
-    pub fn expire(&mut self, now_ns: i64, out: &mut Sink) {
-        let limit = now_ns.saturating_sub(self.config.expire_ns);
-        let idle: Vec<FlowKey> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.last_ts < limit)
-            .map(|(k, _)| *k)
-            .collect();
-        for key in idle {
-            if let Some(conn) = self.conns.remove(&key) {
-                self.give_up(conn, out);
-            }
-        }
-    }
-
-    /// The capture is over: every connection ends as if it expired.
-    pub fn finish(&mut self, out: &mut Sink) {
-        let keys: Vec<FlowKey> = self.conns.keys().copied().collect();
-        for key in keys {
-            if let Some(conn) = self.conns.remove(&key) {
-                self.give_up(conn, out);
-            }
         }
     }
 }
