@@ -41,6 +41,10 @@ pub fn timestamp_type(name: &str) -> Option<TimestampType> {
 }
 
 pub struct PcapLive {
+    kernel_drops: crate::stats::Counter,
+    reported_drops: u32,
+    idle_calls: u32,
+    calls: u32,
     cap: Capture<Active>,
     fd: std::os::fd::RawFd,
     link: LinkType,
@@ -98,6 +102,10 @@ impl PcapLive {
         // block forever, and idle connections must still expire.
         let cap = cap.setnonblock()?;
         Ok(PcapLive {
+            kernel_drops: crate::stats::drop_counter("input_raw.kernel_drops"),
+            reported_drops: 0,
+            idle_calls: 0,
+            calls: 0,
             fd: cap.as_raw_fd(),
             cap,
             link,
@@ -107,8 +115,30 @@ impl PcapLive {
     }
 }
 
+impl PcapLive {
+    /// Packets the kernel could not queue for us (buffer full).
+    fn count_kernel_drops(&mut self) {
+        if let Ok(s) = self.cap.stats() {
+            let new = s.dropped.wrapping_sub(self.reported_drops);
+            if new > 0 && new < u32::MAX / 2 {
+                self.kernel_drops.drop_one(&format_args!(
+                    "{}: the kernel dropped packets before gor could read them (raise --input-raw-buffer-size)",
+                    self.name
+                ));
+                self.kernel_drops.add(u64::from(new) - 1);
+                self.reported_drops = s.dropped;
+            }
+        }
+    }
+}
+
 impl PacketSource for PcapLive {
     fn next(&mut self) -> anyhow::Result<Next<'_>> {
+        self.calls = self.calls.wrapping_add(1);
+        if self.idle_calls > 0 || self.calls % 65_536 == 0 {
+            self.idle_calls = 0;
+            self.count_kernel_drops();
+        }
         match self.cap.next_packet() {
             Ok(p) => {
                 let ts_ns = if self.wall_clock {
@@ -130,6 +160,7 @@ impl PacketSource for PcapLive {
                 };
                 // SAFETY: polling the handle's own descriptor.
                 unsafe { libc::poll(&mut pfd, 1, 100) };
+                self.idle_calls += 1;
                 Ok(Next::Idle)
             }
             Err(pcap::Error::NoMorePackets) => Ok(Next::End),

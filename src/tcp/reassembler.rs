@@ -97,6 +97,7 @@ pub struct Counters {
     pub incomplete: Counter,
     pub not_http: Counter,
     pub gap_overflow: Counter,
+    pub lost: Counter,
     pub too_large: Counter,
 }
 
@@ -111,6 +112,7 @@ impl Counters {
             incomplete: stats::drop_counter("input_raw.incomplete_messages"),
             not_http: stats::drop_counter("input_raw.not_http"),
             gap_overflow: stats::drop_counter("input_raw.segments_beyond_gap"),
+            lost: stats::drop_counter("input_raw.missing_segments_skipped"),
             too_large: stats::drop_counter("input_raw.messages_too_large"),
         }
     }
@@ -122,6 +124,13 @@ const MAX_MESSAGE: u64 = 1 << 30;
 const MAX_JUNK: usize = 1024 * 1024;
 /// Requests waiting for their responses, per connection.
 const MAX_WAITING: usize = 4096;
+/// How long bytes may wait behind a missing segment. A segment lost on the
+/// network is retransmitted within TCP's minimum timeout (200 ms); one the
+/// capture missed (kernel buffer full) never comes, and waiting for it would
+/// hold up the connection forever.
+const GAP_WAIT_NS: i64 = 300_000_000;
+/// Bytes that may wait behind a missing segment before it is given up.
+const GAP_BYTES: usize = 8 * 1024 * 1024;
 
 #[derive(Default)]
 struct FxHasher(u64);
@@ -203,8 +212,11 @@ struct Half {
     closed: bool,
 }
 
+#[derive(Clone, Copy)]
 struct Waiting {
     id: [u8; 12],
+    /// The request's ACK: the sequence number its response starts at.
+    ack: u32,
     is_head: bool,
 }
 
@@ -338,6 +350,13 @@ impl Reassembler {
     /// (capture clock): their unfinished messages are dropped (counted) or,
     /// with allow-incomplete or the binary protocol, emitted.
     pub fn expire(&mut self, now_ns: i64, out: &mut Sink) {
+        for conn in self.conns.values_mut() {
+            for side in [REQ, RESP] {
+                if conn.halves[side].asm.has_waiting() {
+                    self.ctx.check_gap(conn, side, now_ns, out);
+                }
+            }
+        }
         let limit = now_ns.saturating_sub(self.ctx.config.expire_ns);
         let idle: Vec<FlowKey> = self
             .conns
@@ -413,7 +432,7 @@ impl Ctx {
                     }
                     self.advance(conn, side, None, out);
                 }
-                Insert::Buffered => {}
+                Insert::Buffered => self.check_gap(conn, side, seg.ts_ns, out),
                 Insert::Old => self.counters.retransmitted.inc(),
                 Insert::Overflow => self
                     .counters
@@ -443,6 +462,32 @@ impl Ctx {
         !(conn.halves[REQ].closed && conn.halves[RESP].closed)
     }
 
+    /// Bytes have waited behind a missing segment for too long: the segment
+    /// will not come (the capture missed it). The message it belonged to is
+    /// lost (counted); the stream goes on after the gap.
+    fn check_gap(&mut self, conn: &mut Connection, side: usize, now_ns: i64, out: &mut Sink) {
+        let half = &mut conn.halves[side];
+        let Some(oldest) = half.asm.oldest_waiting_ts() else {
+            return;
+        };
+        if now_ns - oldest < GAP_WAIT_NS && half.asm.waiting_bytes() < GAP_BYTES {
+            return;
+        }
+        if self.config.protocol == Protocol::Binary {
+            self.binary_turn(conn, side, out);
+        }
+        let half = &mut conn.halves[side];
+        self.counters.lost.drop_one(
+            &"packets of a connection were never captured (kernel buffer full?); the messages they belonged to are lost",
+        );
+        let Some(at) = half.asm.skip_gap() else {
+            return;
+        };
+        half.phase = Phase::Lost;
+        half.current = None;
+        self.advance(conn, side, Some(at), out);
+    }
+
     /// Binary protocol: the other side speaks, so what this side said is a
     /// message.
     fn binary_turn(&mut self, conn: &mut Connection, side: usize, out: &mut Sink) {
@@ -462,14 +507,15 @@ impl Ctx {
         let mark = half.asm.mark_at(half.asm.buf_abs);
         let ts = mark.map_or(half.last_ts, |m| m.ts);
         let id = if side == REQ {
-            let id = conn.id(mark.map_or(0, |m| m.ack));
+            let ack = mark.map_or(0, |m| m.ack);
+            let id = conn.id(ack);
             if self.emit_responses {
-                push_waiting(conn, id, false);
+                push_waiting(conn, id, ack, false);
             }
             id
         } else {
             let seq = half.asm.seq_of(half.asm.buf_abs);
-            conn.waiting.pop_front().map_or(conn.id(seq), |w| w.id)
+            request_for(conn, seq, true).map_or(conn.id(seq), |w| w.id)
         };
         conn.halves[side].current = Some(Current {
             ts,
@@ -634,7 +680,7 @@ impl Ctx {
                 cur.id = conn.id(ack.wrapping_add(conn.pipelined));
                 cur.delete_expect = head.expect_continue;
                 if self.emit_responses {
-                    push_waiting(conn, cur.id, is_head);
+                    push_waiting(conn, cur.id, ack, is_head);
                 }
                 if head.chunked {
                     Phase::Chunked(Chunked::new(head.len))
@@ -643,17 +689,12 @@ impl Ctx {
                 }
             }
             StartLine::Response { status } => {
-                let own = conn.id(half.asm.seq_of(first_abs));
+                let seq = half.asm.seq_of(first_abs);
+                let own = conn.id(seq);
                 let interim = (100..200).contains(&status) && status != 101;
-                let is_head_req;
-                if interim {
-                    cur.id = conn.waiting.front().map_or(own, |w| w.id);
-                    is_head_req = false;
-                } else {
-                    let w = conn.waiting.pop_front();
-                    cur.id = w.as_ref().map_or(own, |w| w.id);
-                    is_head_req = w.is_some_and(|w| w.is_head);
-                }
+                let w = request_for(conn, seq, !interim);
+                cur.id = w.map_or(own, |w| w.id);
+                let is_head_req = !interim && w.is_some_and(|w| w.is_head);
                 cur.switches_protocol = status == 101;
                 if interim || is_head_req || status == 204 || status == 304 || status == 101 {
                     Phase::Length { end: head.len }
@@ -793,9 +834,7 @@ impl Ctx {
                 let id = if side == REQ {
                     conn.id(first_ack)
                 } else {
-                    conn.waiting
-                        .pop_front()
-                        .map_or(conn.id(first_seq), |w| w.id)
+                    request_for(conn, first_seq, true).map_or(conn.id(first_seq), |w| w.id)
                 };
                 cur = Some(Current {
                     ts: first_ts,
@@ -840,11 +879,34 @@ impl Ctx {
     }
 }
 
-fn push_waiting(conn: &mut Connection, id: [u8; 12], is_head: bool) {
+fn push_waiting(conn: &mut Connection, id: [u8; 12], ack: u32, is_head: bool) {
     if conn.waiting.len() >= MAX_WAITING {
         conn.waiting.pop_front();
     }
-    conn.waiting.push_back(Waiting { id, is_head });
+    conn.waiting.push_back(Waiting { id, ack, is_head });
+}
+
+/// The request a response starting at sequence `seq` answers: the one
+/// whose ACK is `seq` (requests before it lost their responses), else the
+/// oldest waiting one sent before `seq` (pipelined requests share an ACK).
+/// `take` removes it from the queue (a final response) or not (1xx).
+fn request_for(conn: &mut Connection, seq: u32, take: bool) -> Option<Waiting> {
+    let exact = conn.waiting.iter().position(|w| w.ack == seq);
+    let i = match exact {
+        Some(i) => i,
+        None => {
+            let front = conn.waiting.front()?;
+            if (seq.wrapping_sub(front.ack) as i32) < 0 {
+                return None; // that request came after this response began
+            }
+            0
+        }
+    };
+    if !take {
+        return conn.waiting.get(i).map(|w| Waiting { ..*w });
+    }
+    conn.waiting.drain(..i);
+    conn.waiting.pop_front()
 }
 
 /// For a connection seen for the first time without a known server port:

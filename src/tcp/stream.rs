@@ -197,6 +197,27 @@ impl Assembler {
         self.drain_waiting();
     }
 
+    /// Capture time of the oldest segment waiting behind a gap.
+    pub fn oldest_waiting_ts(&self) -> Option<i64> {
+        self.waiting.iter().map(|w| w.ts).min()
+    }
+
+    pub fn waiting_bytes(&self) -> usize {
+        self.waiting_bytes
+    }
+
+    /// Gives up on missing bytes: what is held before the gap is dropped
+    /// and the stream goes on at the first segment after it. Returns that
+    /// segment's offset.
+    pub fn skip_gap(&mut self) -> Option<i64> {
+        let first = self.waiting.first()?.abs;
+        let n = self.buf.len();
+        self.take(n);
+        self.buf_abs = first;
+        self.drain_waiting();
+        Some(first)
+    }
+
     /// Takes the first `n` contiguous bytes out (a finished message).
     pub fn take(&mut self, n: usize) -> Bytes {
         let n = n.min(self.buf.len());
@@ -283,6 +304,18 @@ mod tests {
         assert_eq!(a.insert(499, b"_", 7, 1), Insert::Appended { at: -1 });
         assert_eq!(&a.buf[..], b"HEAD:10by_BODY");
         assert_eq!(a.mark_at(a.buf_abs).map(|m| m.ts), Some(1));
+    }
+
+    #[test]
+    fn skipping_a_gap_continues_after_it() {
+        let mut a = Assembler::default();
+        a.anchor(0);
+        a.insert(0, b"ab", 0, 1);
+        a.insert(5, b"fg", 0, 2);
+        a.insert(7, b"h", 0, 3);
+        assert_eq!(a.skip_gap(), Some(5));
+        assert_eq!(&a.buf[..], b"fgh");
+        assert_eq!(a.insert(8, b"i", 0, 4), Insert::Appended { at: 8 });
     }
 
     #[test]

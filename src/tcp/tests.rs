@@ -661,3 +661,46 @@ fn webdav_method_is_a_request() {
     let msgs = feed(&w, &segs);
     assert_eq!(kinds_and_data(&msgs), vec![(b'1', req.to_vec())]);
 }
+
+#[test]
+fn a_segment_the_capture_missed_loses_only_its_own_message() {
+    let mut w = Wire::new();
+    let mut r = Reassembler::new(config());
+    let before = r.counters().lost.get();
+    let mut segs = w.handshake();
+    segs.extend(w.client(GET));
+    segs.extend(w.server(OK));
+    let _missed = w.client(POST);
+    segs.extend(w.server(OK));
+    let third = b"GET /third HTTP/1.1\r\nHost: x\r\n\r\n";
+    segs.extend(w.client(third));
+    segs.extend(w.server(OK));
+    let mut msgs = feed_on(&mut r, &w, &segs);
+    r.expire(w.ts + 400_000_000, &mut |m| msgs.push(m));
+    let reqs: Vec<_> = msgs.iter().filter(|m| m.is_request()).collect();
+    let resps: Vec<_> = msgs.iter().filter(|m| !m.is_request()).collect();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(&reqs[0].data[..], GET);
+    assert_eq!(&reqs[1].data[..], third);
+    assert_eq!(resps.len(), 3);
+    assert_eq!(reqs[0].id(), resps[0].id());
+    assert_eq!(reqs[1].id(), resps[2].id(), "pairing survives the loss");
+    assert!(r.counters().lost.get() > before);
+}
+
+#[test]
+fn a_lost_response_does_not_shift_the_pairing_of_later_ones() {
+    let mut w = Wire::new();
+    let mut segs = w.handshake();
+    segs.extend(w.client(GET));
+    let _missed = w.server(OK);
+    segs.extend(w.client(POST));
+    segs.extend(w.server(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"));
+    let mut r = Reassembler::new(config());
+    let mut msgs = feed_on(&mut r, &w, &segs);
+    r.expire(w.ts + 400_000_000, &mut |m| msgs.push(m));
+    let reqs: Vec<_> = msgs.iter().filter(|m| m.is_request()).collect();
+    let resps: Vec<_> = msgs.iter().filter(|m| !m.is_request()).collect();
+    assert_eq!(resps.len(), 1);
+    assert_eq!(resps[0].id(), reqs[1].id());
+}
