@@ -21,11 +21,15 @@ use crate::stats::{self, Counter};
 use crate::tcp::{Config, Protocol, Reassembler};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::net::IpAddr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Messages waiting for the copy loop.
-const QUEUE: usize = 16_384;
+/// Messages waiting for the copy loop: many small ones absorb a burst (a
+/// capture block holds thousands), and a byte budget bounds the memory that
+/// big ones may take.
+const QUEUE: usize = 262_144;
+const QUEUE_BYTES: usize = 512 * 1024 * 1024;
 /// How often idle connections are looked for.
 const EXPIRE_EVERY_NS: i64 = 100_000_000;
 
@@ -62,6 +66,8 @@ struct Counters {
 
 struct Shared {
     reassembler: Mutex<Reassembler>,
+    /// Payload bytes in the queue.
+    queued_bytes: std::sync::atomic::AtomicUsize,
     counters: Counters,
     error: Mutex<Option<String>>,
 }
@@ -111,6 +117,7 @@ impl RawInput {
         let sources = open_sources(engine, &address, addr, settings, &custom)?;
         let shared = Arc::new(Shared {
             reassembler: Mutex::new(Reassembler::new(config)),
+            queued_bytes: Default::default(),
             counters: Counters {
                 packets: stats::counter("input_raw.packets"),
                 not_tcp: stats::counter("input_raw.not_tcp_packets"),
@@ -295,10 +302,22 @@ fn capture_loop(
     finite: bool,
 ) {
     let c = &shared.counters;
+    let queued = &shared.queued_bytes;
     let mut sink = |m: Message| {
+        let len = m.data.len();
         if finite {
+            queued.fetch_add(len, Ordering::Relaxed);
             let _ = tx.send(m);
-        } else if let Err(TrySendError::Full(_)) = tx.try_send(m) {
+            return;
+        }
+        let full = queued.load(Ordering::Relaxed) + len > QUEUE_BYTES;
+        if !full {
+            queued.fetch_add(len, Ordering::Relaxed);
+        }
+        if full || matches!(tx.try_send(m), Err(TrySendError::Full(_))) {
+            if !full {
+                queued.fetch_sub(len, Ordering::Relaxed);
+            }
             c.queue_full
                 .drop_one(&"captured messages arrive faster than the outputs take them");
         }
@@ -381,7 +400,12 @@ fn print_stats_at_exit() {
 impl Input for RawInput {
     fn read(&mut self) -> Result<Option<Message>> {
         match self.rx.recv() {
-            Ok(m) => Ok(Some(m)),
+            Ok(m) => {
+                self.shared
+                    .queued_bytes
+                    .fetch_sub(m.data.len(), Ordering::Relaxed);
+                Ok(Some(m))
+            }
             Err(_) => {
                 let err = self
                     .shared
