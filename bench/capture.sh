@@ -10,6 +10,7 @@
 # gor's peak RSS. Goal: 1.000 everywhere, CPU ratio <= 0.25.
 # Prints one summary line (details on stderr).
 # Environment: DURATION (10 s per mix), CONNS (16), ENGINE (libpcap),
+# GOR_ARGS (extra gor flags, e.g. "--input-raw-buffer-size 256mb"),
 # STEADY=1 adds a 60 s small-GET run reporting RSS at 10 s and 60 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -141,10 +142,15 @@ PY
 run_mix() {
   local name=$1; shift
   local out="$work/$name.gor"
-  "$GOR" --input-raw "127.0.0.1:$port" --input-raw-engine "$ENGINE" --input-raw-track-response \
-    --input-raw-stats --output-stdout > "$out" 2> "$work/$name.err" &
+  if [ "$use_file" = 1 ]; then
+    "$GOR" --input-raw "127.0.0.1:$port" --input-raw-engine "$ENGINE" --input-raw-track-response \
+      --input-raw-stats ${GOR_ARGS:-} --output-file "$out" --output-file-append 2> "$work/$name.err" &
+  else
+    "$GOR" --input-raw "127.0.0.1:$port" --input-raw-engine "$ENGINE" --input-raw-track-response \
+      --input-raw-stats ${GOR_ARGS:-} --output-stdout > "$out" 2> "$work/$name.err" &
+  fi
   gor_pid=$!
-  for _ in $(seq 200); do grep -q "BPF Filter" "$work/$name.err" && break; sleep 0.05; done
+  for _ in $(seq 200); do grep -qs "BPF Filter" "$work/$name.err" && break; sleep 0.05; done
   local n0 g0
   n0=$(nginx_ticks); g0=$(ticks "$gor_pid")
   wrk -t1 -c"$CONNS" -d"${DURATION}s" "$@" "http://127.0.0.1:$port/" > "$work/$name.wrk" 2>&1
@@ -159,6 +165,13 @@ run_mix() {
   rm -f "$out"; grep -h "input_raw stats" "$work/$name.err" >&2 || true
   echo "$captured $intact $paired $completed $((g1 - g0)) $((n1 - n0)) $rss"
 }
+
+# --output-file when this build has it (buffered writes), else stdout.
+use_file=0
+if timeout 5 "$GOR" --input-dummy x --output-file "$work/probe.gor" --exit-after 200ms >/dev/null 2>&1; then
+  use_file=1
+fi
+output=$([ "$use_file" = 1 ] && echo output-file || echo output-stdout)
 
 summary=""
 for mix in get post pipeline; do
@@ -186,7 +199,7 @@ if [ "${STEADY:-0}" = 1 ]; then
   "$GOR" --input-raw "127.0.0.1:$port" --input-raw-engine "$ENGINE" --input-raw-track-response \
     --output-null 2> "$work/steady.err" &
   gor_pid=$!
-  for _ in $(seq 200); do grep -q "BPF Filter" "$work/steady.err" && break; sleep 0.05; done
+  for _ in $(seq 200); do grep -qs "BPF Filter" "$work/steady.err" && break; sleep 0.05; done
   wrk -t1 -c"$CONNS" -d60s "http://127.0.0.1:$port/" > /dev/null 2>&1 &
   sleep 10; r10=$(awk '/VmRSS/ {print int($2/1024)}' "/proc/$gor_pid/status")
   sleep 50; r60=$(awk '/VmRSS/ {print int($2/1024)}' "/proc/$gor_pid/status")
@@ -195,4 +208,4 @@ if [ "${STEADY:-0}" = 1 ]; then
   summary="$summary; steady RSS ${r10} MB at 10 s, ${r60} MB at 60 s"
 fi
 
-echo "capture ($ENGINE, ${DURATION}s per mix, goal 1.000 and CPU ratio <= 0.25): $summary"
+echo "capture ($ENGINE, --$output, ${DURATION}s per mix, goal 1.000 and CPU ratio <= 0.25): $summary"
