@@ -18,7 +18,7 @@
 
 use super::framing::{self, ChunkProgress, Chunked, HeadScan, StartLine};
 use super::stream::{Assembler, Insert};
-use crate::message::{Message, PayloadType, header_line, hex_id};
+use crate::message::{Message, PayloadType};
 use crate::stats::{self, Counter};
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
@@ -708,6 +708,11 @@ impl Ctx {
             }
         };
         let half = &mut conn.halves[side];
+        if let Phase::Length { end } = phase {
+            // one allocation for the whole body instead of repeated doubling
+            let want = end.saturating_sub(half.asm.buf.len()).min(64 << 20);
+            half.asm.buf.reserve(want);
+        }
         half.current = Some(cur);
         half.phase = phase;
         true
@@ -776,16 +781,8 @@ impl Ctx {
         } else {
             self.counters.responses.inc();
         }
-        let meta = header_line(
-            kind,
-            &hex_id(&cur.id),
-            cur.ts,
-            last_ts.saturating_sub(cur.ts).max(0),
-        );
-        out(Message {
-            meta: meta.into(),
-            data,
-        });
+        let meta = meta_line(kind, &cur.id, cur.ts, last_ts.saturating_sub(cur.ts).max(0));
+        out(Message { meta, data });
     }
 
     /// All bytes of this direction up to its FIN are in.
@@ -879,6 +876,44 @@ impl Ctx {
     }
 }
 
+/// The header line (`<type> <id> <timestamp> <latency>\n`, as
+/// [`crate::message::header_line`] writes it) without the formatting
+/// machinery: it is built once per message on the capture thread.
+fn meta_line(kind: PayloadType, id: &[u8; 12], ts: i64, latency: i64) -> Bytes {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut m = Vec::with_capacity(64);
+    m.push(kind.as_byte());
+    m.push(b' ');
+    for b in id {
+        m.push(HEX[usize::from(b >> 4)]);
+        m.push(HEX[usize::from(b & 15)]);
+    }
+    m.push(b' ');
+    push_int(&mut m, ts);
+    m.push(b' ');
+    push_int(&mut m, latency);
+    m.push(b'\n');
+    m.into()
+}
+
+fn push_int(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    let mut v = n.unsigned_abs();
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
 fn push_waiting(conn: &mut Connection, id: [u8; 12], ack: u32, is_head: bool) {
     if conn.waiting.len() >= MAX_WAITING {
         conn.waiting.pop_front();
@@ -923,4 +958,9 @@ fn client_sent(seg: &Segment) -> bool {
     }
     // Servers usually listen on the lower port.
     seg.src_port > seg.dst_port
+}
+
+#[cfg(test)]
+pub(crate) fn tests_meta_line(kind: PayloadType, id: &[u8; 12], ts: i64, latency: i64) -> Bytes {
+    meta_line(kind, id, ts, latency)
 }

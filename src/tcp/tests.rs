@@ -704,3 +704,28 @@ fn a_lost_response_does_not_shift_the_pairing_of_later_ones() {
     assert_eq!(resps.len(), 1);
     assert_eq!(resps[0].id(), reqs[1].id());
 }
+
+#[test]
+fn header_line_is_the_one_message_rs_writes() {
+    for (ts, lat) in [
+        (0i64, 0i64),
+        (1_700_000_000_123_456_789, 42),
+        (5, -1),
+        (i64::MAX, i64::MIN),
+    ] {
+        let id = [0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3, 0xff, 0x10, 0x0a, 0x7f];
+        let ours = super::reassembler::tests_meta_line(
+            crate::message::PayloadType::Response,
+            &id,
+            ts,
+            lat,
+        );
+        let theirs = crate::message::header_line(
+            crate::message::PayloadType::Response,
+            &crate::message::hex_id(&id),
+            ts,
+            lat,
+        );
+        assert_eq!(&ours[..], theirs.as_bytes());
+    }
+}
