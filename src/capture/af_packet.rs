@@ -232,7 +232,8 @@ impl PacketSource for AfPacket {
     fn next(&mut self) -> anyhow::Result<Next<'_>> {
         loop {
             if self.in_block {
-                if self.left == 0 {
+                // 64: the packet header and the address that follows it
+                if self.left == 0 || self.offset + 64 > BLOCK_SIZE {
                     self.release_block();
                     continue;
                 }

@@ -708,6 +708,7 @@ impl Ctx {
             }
         };
         let half = &mut conn.halves[side];
+        half.asm.pin();
         if let Phase::Length { end } = phase {
             // one allocation for the whole body instead of repeated doubling
             let want = end.saturating_sub(half.asm.buf.len()).min(64 << 20);

@@ -75,6 +75,12 @@ impl Assembler {
         };
     }
 
+    /// From now on nothing may go in front of the bytes held (a message
+    /// head was found at the front).
+    pub fn pin(&mut self) {
+        self.anchored = true;
+    }
+
     /// Nothing can go in front of the bytes held any more.
     pub fn is_anchored(&self) -> bool {
         self.anchored
