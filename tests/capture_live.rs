@@ -325,8 +325,17 @@ fn without_capture_rights_the_error_names_the_capability() {
 
 #[test]
 fn all_interfaces_capture_emits_each_loopback_request_once() {
+    capture_once_on("");
+}
+
+#[test]
+fn any_device_capture_emits_each_loopback_request_once() {
+    capture_once_on("any");
+}
+
+fn capture_once_on(host: &str) {
     let port = start_server();
-    let addr = format!(":{port}");
+    let addr = format!("{host}:{port}");
     let mut gor = Gor::start(&[
         "--input-raw",
         &addr,

@@ -27,7 +27,15 @@ pub fn decode<'a>(frame: &Frame<'a>) -> Decoded<'a> {
             }
             SlicedPacket::from_ip(&data[4..])
         }
-        LinkType::LinuxSll => SlicedPacket::from_linux_sll(data),
+        // The protocol field is an EtherType for the hardware types that
+        // carry IP (etherparse refuses loopback's, which `any` captures).
+        LinkType::LinuxSll => {
+            if data.len() < 16 {
+                return Decoded::Malformed;
+            }
+            let proto = u16::from_be_bytes([data[14], data[15]]);
+            SlicedPacket::from_ether_type(EtherType(proto), &data[16..])
+        }
         LinkType::LinuxSll2 => {
             if data.len() < 20 {
                 return Decoded::Malformed;

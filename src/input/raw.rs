@@ -261,7 +261,11 @@ fn select_devices(host: &Host, ignore: &[String]) -> Result<Vec<pcap::Device>> {
     let all: Vec<pcap::Device> = pcap::Device::list()
         .map_err(|e| anyhow::anyhow!("--input-raw: cannot list interfaces: {e}"))?
         .into_iter()
-        .filter(|d| d.name != "any" && !ignore.contains(&d.name))
+        // `any` only when asked for by name: it would see every packet again
+        .filter(|d| {
+            (d.name != "any" || matches!(host, Host::Interface { name, prefix: false } if name == "any"))
+                && !ignore.contains(&d.name)
+        })
         .collect();
     let matched: Vec<pcap::Device> = all
         .iter()
