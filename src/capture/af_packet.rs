@@ -44,6 +44,7 @@ pub struct AfPacket {
     offset: usize,
     name: String,
     skipped: crate::stats::Counter,
+    kernel_drops: crate::stats::Counter,
 }
 
 // The ring is owned by this value alone and only touched by its thread.
@@ -102,6 +103,7 @@ impl AfPacket {
             offset: 0,
             name: name.to_string(),
             skipped: crate::stats::counter("input_raw.loopback_outgoing_copies"),
+            kernel_drops: crate::stats::drop_counter("input_raw.kernel_drops"),
         };
         if setsockopt(fd, libc::SOL_PACKET, libc::PACKET_VERSION, &TPACKET_V3) != 0 {
             return Err(os_error("PACKET_VERSION", name));
@@ -209,6 +211,31 @@ impl AfPacket {
         v
     }
 
+    /// Packets the kernel dropped because the ring was full (reading the
+    /// statistics resets them).
+    fn count_kernel_drops(&self) {
+        // tpacket_stats_v3: packets, drops, freeze_q_cnt
+        let mut st = [0u32; 3];
+        let mut len = std::mem::size_of_val(&st) as libc::socklen_t;
+        // SAFETY: reading PACKET_STATISTICS into a buffer of the right size.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd,
+                libc::SOL_PACKET,
+                libc::PACKET_STATISTICS,
+                st.as_mut_ptr() as *mut libc::c_void,
+                &mut len,
+            )
+        };
+        if rc == 0 && st[1] > 0 {
+            self.kernel_drops.drop_one(&format_args!(
+                "{}: the kernel dropped packets before gor could read them (raise --input-raw-buffer-size)",
+                self.name
+            ));
+            self.kernel_drops.add(u64::from(st[1]) - 1);
+        }
+    }
+
     fn release_block(&mut self) {
         std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
         // SAFETY: handing the block back to the kernel (status = TP_STATUS_KERNEL).
@@ -269,6 +296,9 @@ impl PacketSource for AfPacket {
                 }));
             }
             if self.block_status(self.block) & TP_STATUS_USER != 0 {
+                if self.block == 0 {
+                    self.count_kernel_drops();
+                }
                 let b = self.block_ptr(self.block);
                 self.left = rd32(b, 12);
                 self.offset = rd32(b, 16) as usize;
@@ -283,6 +313,7 @@ impl PacketSource for AfPacket {
             // SAFETY: polling our own socket.
             let rc = unsafe { libc::poll(&mut pfd, 1, 100) };
             if rc == 0 {
+                self.count_kernel_drops();
                 return Ok(Next::Idle);
             }
             if rc < 0 {
