@@ -19,8 +19,8 @@ const ARPHRD_LOOPBACK: u16 = 772;
 /// Every block holds whole packets; it must exceed the snap length.
 const BLOCK_SIZE: usize = 1 << 20;
 /// A block is handed over after this long even if not full, so a lone
-/// request is not held back.
-const BLOCK_TIMEOUT_MS: u32 = 10;
+/// request is not held back (`--input-raw-buffer-timeout` overrides it).
+pub const BLOCK_TIMEOUT_MS: u32 = 10;
 
 #[repr(C)]
 struct TpacketReq3 {
@@ -143,7 +143,7 @@ impl AfPacket {
             block_nr: blocks as u32,
             frame_size: 2048,
             frame_nr: (BLOCK_SIZE / 2048 * blocks) as u32,
-            retire_blk_tov: BLOCK_TIMEOUT_MS,
+            retire_blk_tov: block_timeout_ms.max(1),
             sizeof_priv: 0,
             feature_req_word: 0,
         };

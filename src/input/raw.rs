@@ -226,8 +226,17 @@ fn open_sources(
                     capture::pcap_live::PcapLive::open(device, &opts, &filter)
                         .map(|s| Box::new(s) as Box<dyn PacketSource>)
                 } else {
-                    capture::af_packet::AfPacket::open(&name, buffer, opts.promisc, &filter)
-                        .map(|s| Box::new(s) as Box<dyn PacketSource>)
+                    let block_ms = opts
+                        .timeout_ms
+                        .map_or(capture::af_packet::BLOCK_TIMEOUT_MS, |ms| ms as u32);
+                    capture::af_packet::AfPacket::open(
+                        &name,
+                        buffer,
+                        block_ms,
+                        opts.promisc,
+                        &filter,
+                    )
+                    .map(|s| Box::new(s) as Box<dyn PacketSource>)
                 };
                 match opened {
                     Ok(s) => {
@@ -263,7 +272,8 @@ fn select_devices(host: &Host, ignore: &[String]) -> Result<Vec<pcap::Device>> {
         .into_iter()
         // `any` only when asked for by name: it would see every packet again
         .filter(|d| {
-            (d.name != "any" || matches!(host, Host::Interface { name, prefix: false } if name == "any"))
+            (d.name != "any"
+                || matches!(host, Host::Interface { name, prefix: false } if name == "any"))
                 && !ignore.contains(&d.name)
         })
         .collect();
