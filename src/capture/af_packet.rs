@@ -77,6 +77,7 @@ impl AfPacket {
     pub fn open(
         name: &str,
         buffer_size: usize,
+        block_timeout_ms: u32,
         promisc: bool,
         filter: &str,
     ) -> anyhow::Result<AfPacket> {
