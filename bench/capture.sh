@@ -11,7 +11,7 @@
 # Prints one summary line (details on stderr).
 # Environment: DURATION (10 s per mix), CONNS (16), ENGINE (libpcap),
 # GOR_ARGS (extra gor flags, e.g. "--input-raw-buffer-size 256mb"),
-# STEADY=1 adds a 60 s small-GET run reporting RSS at 10 s and 60 s.
+# STEADY=1 adds a 60 s (STEADY_SECONDS) small-GET run reporting RSS at 10 s and at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -196,16 +196,18 @@ PY
 done
 
 if [ "${STEADY:-0}" = 1 ]; then
+  long=${STEADY_SECONDS:-60}
   "$GOR" --input-raw "127.0.0.1:$port" --input-raw-engine "$ENGINE" --input-raw-track-response \
     --output-null 2> "$work/steady.err" &
   gor_pid=$!
   for _ in $(seq 200); do grep -qs "BPF Filter" "$work/steady.err" && break; sleep 0.05; done
-  wrk -t1 -c"$CONNS" -d60s "http://127.0.0.1:$port/" > /dev/null 2>&1 &
+  wrk -t1 -c"$CONNS" -d"${long}s" "http://127.0.0.1:$port/" > /dev/null 2>&1 &
+  wrk_pid=$!
   sleep 10; r10=$(awk '/VmRSS/ {print int($2/1024)}' "/proc/$gor_pid/status")
-  sleep 50; r60=$(awk '/VmRSS/ {print int($2/1024)}' "/proc/$gor_pid/status")
-  wait %2 2>/dev/null || true
+  sleep $((long - 11)); r60=$(awk '/VmRSS/ {print int($2/1024)}' "/proc/$gor_pid/status")
+  wait "$wrk_pid" 2>/dev/null || true
   kill -INT "$gor_pid"; wait "$gor_pid" 2>/dev/null || true; gor_pid=""
-  summary="$summary; steady RSS ${r10} MB at 10 s, ${r60} MB at 60 s"
+  summary="$summary; steady small GETs: RSS ${r10} MB at 10 s, ${r60} MB at $((long - 1)) s"
 fi
 
 echo "capture ($ENGINE, --$output, ${DURATION}s per mix, goal 1.000 and CPU ratio <= 0.25): $summary"
