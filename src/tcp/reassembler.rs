@@ -274,6 +274,9 @@ struct Ctx {
     config: Config,
     counters: Counters,
     emit_responses: bool,
+    /// Header lines are written here and split off, one allocation for
+    /// many messages.
+    metas: bytes::BytesMut,
 }
 
 /// Where messages go.
@@ -289,6 +292,7 @@ impl Reassembler {
                 emit_responses: config.track_response || config.custom_filter,
                 config,
                 counters: Counters::new(),
+                metas: bytes::BytesMut::new(),
             },
             conns: HashMap::default(),
         }
@@ -782,7 +786,13 @@ impl Ctx {
         } else {
             self.counters.responses.inc();
         }
-        let meta = meta_line(kind, &cur.id, cur.ts, last_ts.saturating_sub(cur.ts).max(0));
+        let meta = meta_line(
+            &mut self.metas,
+            kind,
+            &cur.id,
+            cur.ts,
+            last_ts.saturating_sub(cur.ts).max(0),
+        );
         out(Message { meta, data });
     }
 
@@ -880,26 +890,35 @@ impl Ctx {
 /// The header line (`<type> <id> <timestamp> <latency>\n`, as
 /// [`crate::message::header_line`] writes it) without the formatting
 /// machinery: it is built once per message on the capture thread.
-fn meta_line(kind: PayloadType, id: &[u8; 12], ts: i64, latency: i64) -> Bytes {
+fn meta_line(
+    buf: &mut bytes::BytesMut,
+    kind: PayloadType,
+    id: &[u8; 12],
+    ts: i64,
+    latency: i64,
+) -> Bytes {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut m = Vec::with_capacity(64);
-    m.push(kind.as_byte());
-    m.push(b' ');
-    for b in id {
-        m.push(HEX[usize::from(b >> 4)]);
-        m.push(HEX[usize::from(b & 15)]);
+    if buf.capacity() < 64 {
+        buf.reserve(8192);
     }
-    m.push(b' ');
-    push_int(&mut m, ts);
-    m.push(b' ');
-    push_int(&mut m, latency);
-    m.push(b'\n');
-    m.into()
+    buf.extend_from_slice(&[kind.as_byte(), b' ']);
+    let mut hex = [0u8; 24];
+    for (i, b) in id.iter().enumerate() {
+        hex[2 * i] = HEX[usize::from(b >> 4)];
+        hex[2 * i + 1] = HEX[usize::from(b & 15)];
+    }
+    buf.extend_from_slice(&hex);
+    buf.extend_from_slice(b" ");
+    push_int(buf, ts);
+    buf.extend_from_slice(b" ");
+    push_int(buf, latency);
+    buf.extend_from_slice(b"\n");
+    buf.split().freeze()
 }
 
-fn push_int(out: &mut Vec<u8>, n: i64) {
+fn push_int(out: &mut bytes::BytesMut, n: i64) {
     if n < 0 {
-        out.push(b'-');
+        out.extend_from_slice(b"-");
     }
     let mut v = n.unsigned_abs();
     let mut digits = [0u8; 20];
@@ -963,5 +982,5 @@ fn client_sent(seg: &Segment) -> bool {
 
 #[cfg(test)]
 pub(crate) fn tests_meta_line(kind: PayloadType, id: &[u8; 12], ts: i64, latency: i64) -> Bytes {
-    meta_line(kind, id, ts, latency)
+    meta_line(&mut bytes::BytesMut::new(), kind, id, ts, latency)
 }

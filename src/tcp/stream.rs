@@ -16,6 +16,8 @@ use std::collections::VecDeque;
 /// Most bytes waiting behind a gap, per direction; beyond this a lost
 /// segment is given up on (the message will expire).
 pub const MAX_PENDING: usize = 32 * 1024 * 1024;
+/// Smallest buffer growth.
+const CHUNK: usize = 16 * 1024;
 /// How far before the first byte seen a late segment may still go in front.
 const REBASE_WINDOW: i64 = 16 * 1024 * 1024;
 
@@ -156,6 +158,11 @@ impl Assembler {
     fn append(&mut self, bytes: &[u8], at: i64, ack: u32, ts: i64) {
         if bytes.is_empty() {
             return;
+        }
+        if self.buf.capacity() - self.buf.len() < bytes.len() {
+            // Room for several small messages at once: each finished message
+            // is split off this buffer without a copy or an allocation.
+            self.buf.reserve(bytes.len().max(CHUNK));
         }
         self.buf.extend_from_slice(bytes);
         self.marks.push_back(Mark { abs: at, ack, ts });
