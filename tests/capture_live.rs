@@ -413,3 +413,45 @@ fn start_junk_tolerant_server() -> u16 {
     });
     port
 }
+
+#[test]
+fn ipv6_loopback_requests_are_captured_with_their_responses() {
+    let listener = match TcpListener::bind("[::1]:0") {
+        Ok(l) => l,
+        Err(e) => panic!("this machine has no IPv6 loopback: {e}"),
+    };
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            std::thread::spawn(move || serve(s));
+        }
+    });
+    let addr = format!("[::1]:{port}");
+    let mut gor = Gor::start(&[
+        "--input-raw",
+        &addr,
+        "--input-raw-track-response",
+        "--input-raw-realip-header",
+        "X-Real-IP",
+        "--output-stdout",
+    ]);
+    gor.wait_for("BPF Filter", Duration::from_secs(15));
+    let s = TcpStream::connect(("::1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut c = Client {
+        w: s.try_clone().unwrap(),
+        r: BufReader::new(s),
+    };
+    let req = b"GET /v6?x=1 HTTP/1.1\r\nHost: [::1]\r\n\r\n";
+    let resp = c.exchange(req);
+    gor.wait_records(2, Duration::from_secs(20));
+    let ran = gor.finish(Duration::from_secs(10), true);
+    let recs = records(&ran.stdout);
+    assert_eq!(recs.len(), 2, "{}", ran.stderr);
+    assert_eq!(
+        recs[0].2,
+        b"GET /v6?x=1 HTTP/1.1\r\nX-Real-IP: ::1\r\nHost: [::1]\r\n\r\n"
+    );
+    assert_eq!(recs[1].2, resp);
+    assert_eq!(recs[0].1, recs[1].1);
+}
