@@ -218,6 +218,8 @@ struct Waiting {
     /// The request's ACK: the sequence number its response starts at.
     ack: u32,
     is_head: bool,
+    /// A CONNECT: a 2xx answer turns the connection into a tunnel.
+    is_connect: bool,
 }
 
 struct Connection {
@@ -277,6 +279,9 @@ struct Ctx {
     /// Header lines are written here and split off, one allocation for
     /// many messages.
     metas: bytes::BytesMut,
+    /// Streams found not to be HTTP by this reassembler (the global counter
+    /// is shared by every capture).
+    not_http: u64,
 }
 
 /// Where messages go.
@@ -293,6 +298,7 @@ impl Reassembler {
                 config,
                 counters: Counters::new(),
                 metas: bytes::BytesMut::new(),
+                not_http: 0,
             },
             conns: HashMap::default(),
         }
@@ -300,6 +306,11 @@ impl Reassembler {
 
     pub fn counters(&self) -> &Counters {
         &self.ctx.counters
+    }
+
+    /// Streams this reassembler found not to be HTTP.
+    pub fn not_http_streams(&self) -> u64 {
+        self.ctx.not_http
     }
 
     /// Connections currently tracked.
@@ -514,7 +525,7 @@ impl Ctx {
             let ack = mark.map_or(0, |m| m.ack);
             let id = conn.id(ack);
             if self.emit_responses {
-                push_waiting(conn, id, ack, false);
+                push_waiting(conn, id, ack, false, false);
             }
             id
         } else {
@@ -673,7 +684,10 @@ impl Ctx {
         });
         let length_end = head.len + body as usize;
         let phase = match head.start {
-            StartLine::Request { is_head, .. } => {
+            StartLine::Request {
+                is_head,
+                is_connect,
+            } => {
                 let ack = mark.map_or(0, |m| m.ack);
                 if conn.last_request_ack == Some(ack) {
                     conn.pipelined = conn.pipelined.wrapping_add(1);
@@ -684,7 +698,7 @@ impl Ctx {
                 cur.id = conn.id(ack.wrapping_add(conn.pipelined));
                 cur.delete_expect = head.expect_continue;
                 if self.emit_responses {
-                    push_waiting(conn, cur.id, ack, is_head);
+                    push_waiting(conn, cur.id, ack, is_head, is_connect);
                 }
                 if head.chunked {
                     Phase::Chunked(Chunked::new(head.len))
@@ -699,8 +713,16 @@ impl Ctx {
                 let w = request_for(conn, seq, !interim);
                 cur.id = w.map_or(own, |w| w.id);
                 let is_head_req = !interim && w.is_some_and(|w| w.is_head);
-                cur.switches_protocol = status == 101;
-                if interim || is_head_req || status == 204 || status == 304 || status == 101 {
+                let tunnel =
+                    !interim && (200..300).contains(&status) && w.is_some_and(|w| w.is_connect);
+                cur.switches_protocol = status == 101 || tunnel;
+                if interim
+                    || is_head_req
+                    || tunnel
+                    || status == 204
+                    || status == 304
+                    || status == 101
+                {
                     Phase::Length { end: head.len }
                 } else if head.chunked {
                     Phase::Chunked(Chunked::new(head.len))
@@ -727,6 +749,7 @@ impl Ctx {
     fn lose(&mut self, conn: &mut Connection, side: usize) {
         let half = &mut conn.halves[side];
         if half.phase != Phase::Lost {
+            self.not_http += 1;
             self.counters
                 .not_http
                 .drop_one(&"bytes that are not HTTP/1.x were seen on a captured port");
@@ -934,11 +957,16 @@ fn push_int(out: &mut bytes::BytesMut, n: i64) {
     out.extend_from_slice(&digits[i..]);
 }
 
-fn push_waiting(conn: &mut Connection, id: [u8; 12], ack: u32, is_head: bool) {
+fn push_waiting(conn: &mut Connection, id: [u8; 12], ack: u32, is_head: bool, is_connect: bool) {
     if conn.waiting.len() >= MAX_WAITING {
         conn.waiting.pop_front();
     }
-    conn.waiting.push_back(Waiting { id, ack, is_head });
+    conn.waiting.push_back(Waiting {
+        id,
+        ack,
+        is_head,
+        is_connect,
+    });
 }
 
 /// The request a response starting at sequence `seq` answers: the one
