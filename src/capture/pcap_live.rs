@@ -12,6 +12,7 @@ use std::os::fd::AsRawFd;
 /// Longest time a captured packet waits in the kernel before delivery.
 const DELIVERY_MS: i32 = 10;
 
+#[derive(Clone)]
 pub struct LiveOptions {
     pub snaplen: i32,
     pub buffer_size: usize,

@@ -70,6 +70,9 @@ struct Shared {
     queued_bytes: std::sync::atomic::AtomicUsize,
     counters: Counters,
     error: Mutex<Option<String>>,
+    /// Sources being captured now (a vanished interface leaves this list,
+    /// so it is picked up again if it comes back).
+    active: Mutex<Vec<String>>,
 }
 
 pub struct RawInput {
@@ -114,7 +117,7 @@ impl RawInput {
             realip_header: (!settings.input_raw_realip_header.is_empty())
                 .then(|| settings.input_raw_realip_header.clone().into_bytes()),
         };
-        let sources = open_sources(engine, &address, addr, settings, &custom)?;
+        let (sources, watcher) = open_sources(engine, &address, addr, settings, &custom)?;
         let shared = Arc::new(Shared {
             reassembler: Mutex::new(Reassembler::new(config)),
             queued_bytes: Default::default(),
@@ -125,15 +128,15 @@ impl RawInput {
                 queue_full: stats::drop_counter("input_raw.queue_full"),
             },
             error: Mutex::new(None),
+            active: Mutex::new(Vec::new()),
         });
         let finite = engine == Engine::PcapFile;
         let (tx, rx) = crossbeam_channel::bounded(QUEUE);
         for source in sources {
-            let shared = shared.clone();
-            let tx = tx.clone();
-            std::thread::Builder::new()
-                .name(format!("capture {}", source.name()))
-                .spawn(move || capture_loop(source, &shared, &tx, finite))?;
+            spawn_capture(source, shared.clone(), tx.clone(), finite);
+        }
+        if let Some((opener, failed)) = watcher {
+            watch_new_interfaces(opener, failed, shared.clone(), tx.clone());
         }
         if settings.input_raw_stats {
             print_stats_at_exit();
@@ -153,23 +156,23 @@ fn open_sources(
     addr: &str,
     settings: &Settings,
     custom: &str,
-) -> Result<Vec<Box<dyn PacketSource>>> {
+) -> Result<(
+    Vec<Box<dyn PacketSource>>,
+    Option<(DeviceOpener, Vec<String>)>,
+)> {
     let filter_for = |hosts: &[IpAddr]| {
         if !custom.is_empty() {
             return custom.to_string();
         }
         build_filter(&FilterSpec {
             ports: &address.ports,
-            hosts: if settings.input_raw_promisc {
-                &[]
-            } else {
-                hosts
-            },
+            hosts,
             track_response: settings.input_raw_track_response,
             vlan: settings.input_raw_vlan,
             vlan_vids: &settings.input_raw_vlan_vid,
         })
     };
+    let mut watcher = None;
     let buffer = match settings.input_raw_buffer_size {
         0 => capture::DEFAULT_BUFFER,
         n => n.min(usize::MAX as u64) as usize,
@@ -198,7 +201,78 @@ fn open_sources(
         }
         Engine::Libpcap | Engine::RawSocket => {
             let devices = select_devices(&address.host, &settings.input_raw_ignore_interface)?;
-            let opts = capture::pcap_live::LiveOptions {
+            let opener = DeviceOpener::new(engine, address, settings, custom, buffer);
+            let mut errors = Vec::new();
+            let mut failed = Vec::new();
+            for device in devices {
+                let name = device.name.clone();
+                match opener.open(device) {
+                    Ok(s) => sources.push(s),
+                    // Without the right to capture, no interface will work:
+                    // say so once, plainly.
+                    Err(e) if e.to_string().contains("CAP_NET_RAW") => return Err(e),
+                    Err(e) => {
+                        failed.push(name);
+                        errors.push(format!("{e:#}"));
+                    }
+                }
+            }
+            if sources.is_empty() {
+                anyhow::bail!(
+                    "--input-raw {addr}: pcap handles error: {}",
+                    errors.join("; ")
+                );
+            }
+            for e in errors {
+                tracing::warn!("--input-raw {addr}: {e}");
+            }
+            if matches!(
+                address.host,
+                Host::Any | Host::Interface { prefix: true, .. }
+            ) {
+                watcher = Some((opener, failed));
+            }
+        }
+    }
+    Ok((sources, watcher))
+}
+
+/// Opens a live capture on one interface with the filter for it.
+#[derive(Clone)]
+struct DeviceOpener {
+    engine: Engine,
+    host: Host,
+    ports: Vec<u16>,
+    custom: String,
+    promisc: bool,
+    track_response: bool,
+    vlan: bool,
+    vlan_vids: Vec<i64>,
+    ignore: Vec<String>,
+    buffer: usize,
+    opts: capture::pcap_live::LiveOptions,
+}
+
+impl DeviceOpener {
+    fn new(
+        engine: Engine,
+        address: &Address,
+        settings: &Settings,
+        custom: &str,
+        buffer: usize,
+    ) -> Self {
+        DeviceOpener {
+            engine,
+            host: address.host.clone(),
+            ports: address.ports.clone(),
+            custom: custom.to_string(),
+            promisc: settings.input_raw_promisc,
+            track_response: settings.input_raw_track_response,
+            vlan: settings.input_raw_vlan,
+            vlan_vids: settings.input_raw_vlan_vid.clone(),
+            ignore: settings.input_raw_ignore_interface.clone(),
+            buffer,
+            opts: capture::pcap_live::LiveOptions {
                 snaplen: capture::SNAPLEN,
                 buffer_size: buffer,
                 timeout_ms: (!settings.input_raw_buffer_timeout.is_zero()).then(|| {
@@ -213,54 +287,113 @@ fn open_sources(
                     &settings.input_raw_timestamp_type,
                 ),
                 wall_clock: settings.input_raw_timestamp_type.eq_ignore_ascii_case("go"),
-            };
-            let mut errors = Vec::new();
-            for device in devices {
-                let hosts: Vec<IpAddr> = match &address.host {
-                    Host::Ip(ip) => vec![*ip],
-                    _ => device.addresses.iter().map(|a| a.addr).collect(),
-                };
-                let filter = filter_for(&hosts);
-                let name = device.name.clone();
-                let opened: anyhow::Result<Box<dyn PacketSource>> = if engine == Engine::Libpcap {
-                    capture::pcap_live::PcapLive::open(device, &opts, &filter)
-                        .map(|s| Box::new(s) as Box<dyn PacketSource>)
-                } else {
-                    let block_ms = opts
-                        .timeout_ms
-                        .map_or(capture::af_packet::BLOCK_TIMEOUT_MS, |ms| ms as u32);
-                    capture::af_packet::AfPacket::open(
-                        &name,
-                        buffer,
-                        block_ms,
-                        opts.promisc,
-                        &filter,
-                    )
-                    .map(|s| Box::new(s) as Box<dyn PacketSource>)
-                };
-                match opened {
-                    Ok(s) => {
-                        tracing::info!("Interface: {name} . BPF Filter: {filter}");
-                        sources.push(s);
-                    }
-                    // Without the right to capture, no interface will work:
-                    // say so once, plainly.
-                    Err(e) if e.to_string().contains("CAP_NET_RAW") => return Err(e),
-                    Err(e) => errors.push(format!("{e:#}")),
-                }
-            }
-            if sources.is_empty() {
-                anyhow::bail!(
-                    "--input-raw {addr}: pcap handles error: {}",
-                    errors.join("; ")
-                );
-            }
-            for e in errors {
-                tracing::warn!("--input-raw {addr}: {e}");
-            }
+            },
         }
     }
-    Ok(sources)
+
+    fn filter(&self, hosts: &[IpAddr]) -> String {
+        if !self.custom.is_empty() {
+            return self.custom.clone();
+        }
+        build_filter(&FilterSpec {
+            ports: &self.ports,
+            hosts: if self.promisc { &[] } else { hosts },
+            track_response: self.track_response,
+            vlan: self.vlan,
+            vlan_vids: &self.vlan_vids,
+        })
+    }
+
+    fn open(&self, device: pcap::Device) -> anyhow::Result<Box<dyn PacketSource>> {
+        let hosts: Vec<IpAddr> = match &self.host {
+            Host::Ip(ip) => vec![*ip],
+            _ => device.addresses.iter().map(|a| a.addr).collect(),
+        };
+        let filter = self.filter(&hosts);
+        let name = device.name.clone();
+        let source: Box<dyn PacketSource> = if self.engine == Engine::Libpcap {
+            Box::new(capture::pcap_live::PcapLive::open(
+                device, &self.opts, &filter,
+            )?)
+        } else {
+            let block_ms = self
+                .opts
+                .timeout_ms
+                .map_or(capture::af_packet::BLOCK_TIMEOUT_MS, |ms| ms as u32);
+            Box::new(capture::af_packet::AfPacket::open(
+                &name,
+                self.buffer,
+                block_ms,
+                self.opts.promisc,
+                &filter,
+            )?)
+        };
+        tracing::info!("Interface: {name} . BPF Filter: {filter}");
+        Ok(source)
+    }
+}
+
+/// Interfaces that appear later (a container's veth, a VPN) are captured
+/// too: the list is looked at every second (spec 8.2).
+fn watch_new_interfaces(
+    opener: DeviceOpener,
+    mut failed: Vec<String>,
+    shared: Arc<Shared>,
+    tx: Sender<Message>,
+) {
+    let spawned = std::thread::Builder::new()
+        .name("interface watch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+                let Ok(devices) = select_devices(&opener.host, &opener.ignore) else {
+                    continue;
+                };
+                for device in devices {
+                    let active = shared.active.lock().unwrap_or_else(|p| p.into_inner());
+                    if active.contains(&device.name) || failed.contains(&device.name) {
+                        continue;
+                    }
+                    drop(active);
+                    tracing::info!("Found new interface: {}", device.name);
+                    let name = device.name.clone();
+                    match opener.open(device) {
+                        Ok(source) => spawn_capture(source, shared.clone(), tx.clone(), false),
+                        Err(e) => {
+                            tracing::warn!("{e:#}");
+                            failed.push(name);
+                        }
+                    }
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot watch for new interfaces: {e}");
+    }
+}
+
+fn spawn_capture(
+    source: Box<dyn PacketSource>,
+    shared: Arc<Shared>,
+    tx: Sender<Message>,
+    finite: bool,
+) {
+    let name = source.name().to_string();
+    shared
+        .active
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(name.clone());
+    let spawned = std::thread::Builder::new()
+        .name(format!("capture {name}"))
+        .spawn(move || {
+            capture_loop(source, &shared, &tx, finite);
+            let mut active = shared.active.lock().unwrap_or_else(|p| p.into_inner());
+            active.retain(|n| *n != name);
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start a capture thread: {e}");
+    }
 }
 
 /// The interfaces an address names: the one whose name, name prefix or
@@ -343,7 +476,7 @@ fn capture_loop(
         let next = match source.next() {
             Ok(n) => n,
             Err(e) => {
-                tracing::error!("capture on {} stopped: {e:#}", source.name());
+                tracing::warn!("capture on {} stopped: {e:#}", source.name());
                 let mut slot = shared.error.lock().unwrap_or_else(|p| p.into_inner());
                 slot.get_or_insert(format!("capture on {} stopped: {e:#}", source.name()));
                 break;
