@@ -150,16 +150,20 @@ impl RawInput {
     }
 }
 
+/// The sources opened at start-up, and what watching for new interfaces
+/// needs (the opener and the interfaces that failed to open).
+type Opened = (
+    Vec<Box<dyn PacketSource>>,
+    Option<(DeviceOpener, Vec<String>)>,
+);
+
 fn open_sources(
     engine: Engine,
     address: &Address,
     addr: &str,
     settings: &Settings,
     custom: &str,
-) -> Result<(
-    Vec<Box<dyn PacketSource>>,
-    Option<(DeviceOpener, Vec<String>)>,
-)> {
+) -> Result<Opened> {
     let filter_for = |hosts: &[IpAddr]| {
         if !custom.is_empty() {
             return custom.to_string();
