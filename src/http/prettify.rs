@@ -65,10 +65,7 @@ pub fn prettify(data: &[u8]) -> Option<Cow<'_, [u8]>> {
 /// the last-chunk or at the first malformed chunk, keeping what was decoded.
 pub fn decode_chunked(mut body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len());
-    loop {
-        let Some(eol) = super::edit::find(body, b"\r\n") else {
-            break;
-        };
+    while let Some(eol) = super::edit::find(body, b"\r\n") {
         let size_text = body[..eol]
             .split(|b| *b == b';')
             .next()
