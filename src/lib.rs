@@ -19,13 +19,18 @@
 //! * `limiter` — the `|N` and `|N%` suffixes;
 //! * `stats` — counters; every drop is counted under a reason.
 
+pub mod emitter;
+pub mod file_server;
 pub mod http;
 pub mod input;
 pub mod limiter;
+pub mod logging;
 pub mod message;
+pub mod metrics;
 pub mod modifier;
 pub mod output;
 pub mod plugin;
 pub mod registry;
 pub mod settings;
+pub mod signals;
 pub mod stats;

@@ -178,6 +178,10 @@ impl Output for LimitedOutput {
         self.inner.close()
     }
 
+    fn produces_responses(&self) -> bool {
+        self.inner.produces_responses()
+    }
+
     fn describe(&self) -> String {
         self.inner.describe()
     }

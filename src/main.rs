@@ -1,1 +1,105 @@
-fn main() {}
+//! The `gor` binary: parse the command line, build the plugins, run the
+//! emitter, turn the outcome into an exit status (2: usage error, 1: runtime
+//! failure, 0: done or stopped cleanly).
+
+use gor::emitter::{Emitter, Ending, Options, Steps};
+use gor::settings::{self, Command, Settings, UsageError};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (settings, notices) = match settings::parse(&args) {
+        Ok(Command::Run { settings, notices }) => (settings, notices),
+        Ok(Command::Help(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::FileServer(addr)) => return exit_on(gor::file_server::serve(&addr)),
+        Err(e) => return usage_error(&e),
+    };
+    gor::logging::init(settings.verbose);
+    for notice in notices {
+        tracing::warn!("{notice}");
+    }
+    tracing::info!(
+        "[PPID {} and PID {}] Version:{}",
+        std::os::unix::process::parent_id(),
+        std::process::id(),
+        env!("CARGO_PKG_VERSION")
+    );
+    match run(&settings) {
+        Ok(Ending::InputsDone) => {
+            tracing::info!("every input is done; outputs flushed");
+            report_and(ExitCode::SUCCESS)
+        }
+        Ok(Ending::Stopped(why)) => {
+            tracing::info!("{why}; outputs flushed");
+            report_and(ExitCode::SUCCESS)
+        }
+        Ok(Ending::Failed(why)) => {
+            tracing::error!("{why}");
+            report_and(ExitCode::FAILURE)
+        }
+        Err(e) => match e.downcast_ref::<UsageError>() {
+            Some(u) => usage_error(u),
+            None => {
+                eprintln!("gor: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn run(settings: &Settings) -> anyhow::Result<Ending> {
+    let plugins = gor::registry::build(settings)?;
+    if !settings.http_pprof.is_empty() {
+        gor::metrics::serve(&settings.http_pprof)?;
+    }
+    let steps = Steps::default();
+    let emitter = Emitter::start(plugins, Options::from_settings(settings), steps, None);
+    let shutdown = emitter.shutdown_handle();
+    gor::signals::on_stop(shutdown.clone())?;
+    if !settings.exit_after.is_zero() {
+        let after = settings.exit_after;
+        tracing::info!(
+            "Running gor for a duration of {}",
+            gor::settings::values::format_duration(after.as_nanos() as i64)
+        );
+        std::thread::spawn(move || {
+            std::thread::sleep(after);
+            shutdown.stop(format!(
+                "gor run timeout {}",
+                gor::settings::values::format_duration(after.as_nanos() as i64)
+            ));
+        });
+    }
+    if settings.stats {
+        gor::stats::spawn_reporter(std::time::Duration::from_secs(5));
+    }
+    Ok(emitter.wait())
+}
+
+/// Whatever was dropped is reported once at exit, never silently lost.
+fn report_and(code: ExitCode) -> ExitCode {
+    let drops = gor::stats::summary_line(true);
+    if !drops.is_empty() {
+        tracing::warn!("dropped or skipped: {drops}");
+    }
+    code
+}
+
+fn usage_error(e: &UsageError) -> ExitCode {
+    eprintln!("gor: {e}");
+    eprintln!("Run 'gor --help' for the list of flags.");
+    ExitCode::from(2)
+}
+
+fn exit_on(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gor: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

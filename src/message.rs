@@ -143,9 +143,9 @@ impl Message {
 /// Formats a header line exactly as GoReplay does: `%c %s %d %d\n`.
 pub fn header_line(kind: PayloadType, id: &str, timestamp_ns: i64, latency_ns: i64) -> String {
     let mut s = String::with_capacity(id.len() + 48);
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "{} {} {} {}\n",
+        "{} {} {} {}",
         kind.as_byte() as char,
         id,
         timestamp_ns,

@@ -47,6 +47,26 @@ pub trait Output: Send + Sync {
     /// `&self`, not `&mut self`, because every copy loop holds the output.
     fn close(&self) {}
 
+    /// True for outputs that feed an input of their own (replayed
+    /// responses): at shutdown they are closed first, so that what they still
+    /// produce reaches the other outputs before those close.
+    fn produces_responses(&self) -> bool {
+        false
+    }
+
     /// How the user named this output, for logs and stats.
     fn describe(&self) -> String;
 }
+
+/// An error that must stop gor (exit status 1) rather than just end one copy
+/// loop: a middleware that died, for instance.
+#[derive(Debug)]
+pub struct FatalError(pub String);
+
+impl std::fmt::Display for FatalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FatalError {}

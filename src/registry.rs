@@ -155,10 +155,9 @@ pub fn build(settings: &Settings) -> Result<Plugins> {
         return Err(not_available("prettify-http", "HTTP prettifier"));
     }
     if p.inputs.is_empty() || p.outputs.is_empty() {
-        return Err(UsageError(
-            "Required at least 1 input and 1 output (e.g. --input-raw :80 --output-stdout)".into(),
-        )
-        .into());
+        anyhow::bail!(
+            "Required at least 1 input and 1 output (e.g. --input-raw :80 --output-stdout)"
+        );
     }
     Ok(p)
 }

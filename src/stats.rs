@@ -102,6 +102,18 @@ pub fn summary_line(only_drops: bool) -> String {
         .join(" ")
 }
 
+/// With `--stats`: every `period`, one line of every non-zero counter.
+pub fn spawn_reporter(period: std::time::Duration) {
+    let _ = std::thread::Builder::new()
+        .name("stats".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(period);
+                tracing::info!("stats: {}", summary_line(false));
+            }
+        });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

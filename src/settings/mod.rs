@@ -203,6 +203,13 @@ impl Settings {
                 "needs at least 1 worker",
             ));
         }
+        if self.output_http_stats_ms < 1000 {
+            return Err(UsageError::invalid_value(
+                "output-http-stats-ms",
+                &self.output_http_stats_ms.to_string(),
+                "the stats period is at least 1000 ms",
+            ));
+        }
         let mut seen = std::collections::HashSet::new();
         for f in &self.input_file {
             if !seen.insert(f) {
@@ -281,6 +288,16 @@ impl Settings {
             &mut self.output_http_rewrite_url,
             &mut self.http_rewrite_url,
         );
+        for (flag, value) in [
+            ("cpuprofile", &self.cpuprofile),
+            ("memprofile", &self.memprofile),
+        ] {
+            if !value.is_empty() {
+                notices.push(format!(
+                    "--{flag} has no effect in gor (it wrote Go profiles): use perf record -p <pid>"
+                ));
+            }
+        }
         for (set, name, why) in [
             (
                 self.input_raw_immediate_mode,
@@ -512,6 +529,16 @@ mod tests {
             );
         }
         assert!(help.contains("[default: 5mb]"));
+    }
+
+    #[test]
+    fn stats_period_under_a_second_is_an_error() {
+        assert!(
+            run(&["--output-http-stats-ms", "500"])
+                .unwrap_err()
+                .0
+                .contains("-output-http-stats-ms")
+        );
     }
 
     #[test]

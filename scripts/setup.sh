@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what building and testing gor needs on a fresh Debian machine:
+# libpcap's headers (the pcap crate links libpcap). Run as root; a no-op when
+# everything is there already.
+set -euo pipefail
+need=()
+[ -e /usr/include/pcap.h ] || need+=(libpcap-dev)
+for extra in "$@"; do
+  dpkg -s "$extra" >/dev/null 2>&1 || need+=("$extra")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}" >&2
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "setup: cargo not found: install Rust from rustup.rs" >&2; exit 1; }
