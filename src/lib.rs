@@ -27,6 +27,7 @@ pub mod limiter;
 pub mod logging;
 pub mod message;
 pub mod metrics;
+pub mod middleware;
 pub mod modifier;
 pub mod output;
 pub mod plugin;

@@ -323,6 +323,17 @@ impl HttpModifier {
     }
 }
 
+impl HttpModifier {
+    /// [`rewrite`](Self::rewrite) for a shared payload: an unchanged request
+    /// is the same `Bytes` (no copy), a rewritten one a new buffer.
+    pub fn rewrite_bytes(&self, data: &bytes::Bytes) -> Option<bytes::Bytes> {
+        Some(match self.rewrite(data)? {
+            Cow::Borrowed(_) => data.clone(),
+            Cow::Owned(v) => v.into(),
+        })
+    }
+}
+
 /// Standard base64 decoded up to the first byte outside the alphabet (`=`
 /// padding included), keeping what was decoded so far: GoReplay ignores
 /// decoding errors and matches the partial output.

@@ -145,15 +145,6 @@ pub fn build(settings: &Settings) -> Result<Plugins> {
     if !settings.input_kafka_host.is_empty() || !settings.input_kafka_topic.is_empty() {
         return Err(not_available("input-kafka-host", "Kafka input"));
     }
-    if !settings.middleware.is_empty() {
-        return Err(not_available("middleware", "middleware support"));
-    }
-    if settings.has_modifier() {
-        return Err(not_available("http-*", "HTTP filter and rewrite support"));
-    }
-    if settings.prettify_http {
-        return Err(not_available("prettify-http", "HTTP prettifier"));
-    }
     if p.inputs.is_empty() || p.outputs.is_empty() {
         anyhow::bail!(
             "Required at least 1 input and 1 output (e.g. --input-raw :80 --output-stdout)"

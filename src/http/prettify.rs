@@ -61,6 +61,15 @@ pub fn prettify(data: &[u8]) -> Option<Cow<'_, [u8]>> {
     Some(Cow::Owned(head))
 }
 
+/// [`prettify`] for a shared payload: an unchanged message is the same
+/// `Bytes` (no copy).
+pub fn prettify_bytes(data: &bytes::Bytes) -> Option<bytes::Bytes> {
+    Some(match prettify(data)? {
+        Cow::Borrowed(_) => data.clone(),
+        Cow::Owned(v) => v.into(),
+    })
+}
+
 /// Decodes a chunked body: `size[;ext]\r\n data \r\n ... 0\r\n`. Stops at
 /// the last-chunk or at the first malformed chunk, keeping what was decoded.
 pub fn decode_chunked(mut body: &[u8]) -> Vec<u8> {

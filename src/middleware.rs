@@ -1,0 +1,315 @@
+//! `--middleware "cmd args"`: every message goes through an external program
+//! that may rewrite, drop or add messages (spec section 12).
+//!
+//! Protocol (kept byte for byte from GoReplay, so existing middleware works):
+//! gor writes each message to the program's stdin as one line, the lowercase
+//! hex of `Meta ‖ Data` followed by `\n`; the program writes the messages it
+//! wants delivered to its stdout the same way (hex in either case). A line
+//! that is not hex is skipped, counted as `middleware.garbage_lines` and the
+//! first one logged (a trailing `\r` is tolerated). The program's stderr is
+//! gor's stderr.
+//!
+//! The command is split like a shell would (quotes work, no expansion); the
+//! program is found on `PATH`.
+//!
+//! Shape: [`start`] returns the *feed*, an [`Output`] the emitter writes every
+//! input's messages to, and the *echo*, an [`Input`] the emitter's copy loop
+//! reads what the program sent back from. A writer thread moves messages from
+//! the feed's bounded queue into the pipe and a reader thread decodes lines
+//! into the echo's bounded queue, so a slow program slows gor down (file
+//! inputs wait, live inputs drop and count at the feed) but never deadlocks
+//! it.
+//!
+//! Ending: closing the feed closes the program's stdin; when the program then
+//! exits with status 0 the echo returns `Ok(None)`. If the program exits in
+//! any other way — by itself while gor is still feeding it, or with a failure
+//! status — the echo's `read` returns a [`FatalError`] whose text is one line
+//! naming the command and its exit status; the emitter turns it into exit 1
+//! (GoReplay keeps running with the traffic silently stopped).
+
+use crate::message::Message;
+use crate::plugin::{FatalError, Input, Output, Result};
+use crate::settings::UsageError;
+use crate::stats::{self, Counter};
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Messages waiting in each direction; enough to absorb bursts, small
+/// enough that a stalled program applies back-pressure quickly.
+const QUEUE: usize = 4096;
+
+/// Starts the middleware program and returns its feed and its echo.
+/// A command that cannot be split (unbalanced quotes) or is empty is a usage
+/// error (exit 2); a program that cannot be started is an error naming it
+/// (exit 1).
+pub fn start(command: &str) -> Result<(Arc<dyn Output>, Box<dyn Input>)> {
+    let argv = shlex::split(command)
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| {
+            UsageError::invalid_value(
+                "middleware",
+                command,
+                "expected a program and its arguments, quoted as in a shell",
+            )
+        })?;
+    let mut child = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("middleware {command:?} failed to start: {e}"))?;
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        let _ = child.kill();
+        anyhow::bail!("middleware {command:?} failed to start: no pipes");
+    };
+    let closing = Arc::new(AtomicBool::new(false));
+    let (feed_tx, feed_rx) = bounded::<Message>(QUEUE);
+    let (echo_tx, echo_rx) = bounded::<Echo>(QUEUE);
+    let cmd = command.to_string();
+    std::thread::Builder::new()
+        .name("middleware-writer".into())
+        .spawn(move || write_loop(stdin, feed_rx))?;
+    let reader_closing = closing.clone();
+    std::thread::Builder::new()
+        .name("middleware-reader".into())
+        .spawn(move || read_loop(cmd, child, stdout, echo_tx, reader_closing))?;
+    let feed = MiddlewareFeed {
+        command: command.to_string(),
+        queue: Mutex::new(Some(feed_tx)),
+        closing,
+        full: stats::drop_counter("middleware.queue_full"),
+    };
+    let echo = MiddlewareEcho {
+        command: command.to_string(),
+        queue: echo_rx,
+        ended: false,
+    };
+    Ok((Arc::new(feed), Box::new(echo)))
+}
+
+/// What the reader thread hands to the echo input.
+enum Echo {
+    Message(Message),
+    /// The program ended; `Some` is the one-line reason it is fatal.
+    Ended(Option<String>),
+}
+
+/// The feeding side: messages written here go to the program's stdin.
+pub struct MiddlewareFeed {
+    command: String,
+    queue: Mutex<Option<Sender<Message>>>,
+    closing: Arc<AtomicBool>,
+    full: Counter,
+}
+
+impl MiddlewareFeed {
+    fn sender(&self) -> Result<Sender<Message>> {
+        self.queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("middleware {:?} is closed", self.command))
+    }
+
+    fn gone(&self) -> anyhow::Error {
+        anyhow::anyhow!("middleware {:?} no longer reads its input", self.command)
+    }
+}
+
+impl Output for MiddlewareFeed {
+    fn write(&self, msg: &Message) -> Result<()> {
+        self.sender()?.send(msg.clone()).map_err(|_| self.gone())
+    }
+
+    fn offer(&self, msg: &Message) -> Result<()> {
+        match self.sender()?.try_send(msg.clone()) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => {
+                self.full.drop_one(&format_args!(
+                    "middleware {:?} is not keeping up: dropping live messages",
+                    self.command
+                ));
+                Ok(())
+            }
+            Err(TrySendError::Disconnected(_)) => Err(self.gone()),
+        }
+    }
+
+    /// Closes the program's stdin once everything queued was written; the
+    /// program is expected to finish and exit 0.
+    fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+
+    fn describe(&self) -> String {
+        format!("middleware {:?}", self.command)
+    }
+}
+
+/// The echoing side: what the program wrote back, as messages.
+pub struct MiddlewareEcho {
+    command: String,
+    queue: Receiver<Echo>,
+    ended: bool,
+}
+
+impl Input for MiddlewareEcho {
+    fn read(&mut self) -> Result<Option<Message>> {
+        if self.ended {
+            return Ok(None);
+        }
+        match self.queue.recv() {
+            Ok(Echo::Message(m)) => Ok(Some(m)),
+            Ok(Echo::Ended(None)) | Err(_) => {
+                self.ended = true;
+                Ok(None)
+            }
+            Ok(Echo::Ended(Some(why))) => {
+                self.ended = true;
+                Err(FatalError(why).into())
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("middleware {:?}", self.command)
+    }
+}
+
+/// Lowercase hex digits.
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends the hex of `data` to `out`.
+pub fn encode_hex(data: &[u8], out: &mut Vec<u8>) {
+    out.reserve(data.len() * 2);
+    for b in data {
+        out.push(HEX[usize::from(b >> 4)]);
+        out.push(HEX[usize::from(b & 15)]);
+    }
+}
+
+fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes one hex line (either case); the error says what is wrong.
+pub fn decode_hex(line: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    if line.len() % 2 != 0 {
+        return Err("encoding/hex: odd length hex string".into());
+    }
+    let mut out = Vec::with_capacity(line.len() / 2);
+    for (i, pair) in line.chunks_exact(2).enumerate() {
+        match (hex_value(pair[0]), hex_value(pair[1])) {
+            (Some(h), Some(l)) => out.push(h << 4 | l),
+            _ => {
+                let at = if hex_value(pair[0]).is_none() {
+                    2 * i
+                } else {
+                    2 * i + 1
+                };
+                return Err(format!(
+                    "encoding/hex: invalid byte: {:#04X} at offset {at}",
+                    line[at]
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Feed queue → program stdin, one hex line per message. Flushes whenever
+/// the queue is momentarily empty, so a lone message is not held back.
+fn write_loop(stdin: ChildStdin, queue: Receiver<Message>) {
+    let mut pipe = BufWriter::with_capacity(1 << 16, stdin);
+    let mut line = Vec::new();
+    while let Ok(mut msg) = queue.recv() {
+        loop {
+            line.clear();
+            encode_hex(&msg.meta, &mut line);
+            encode_hex(&msg.data, &mut line);
+            line.push(b'\n');
+            if pipe.write_all(&line).is_err() {
+                // The program is gone; the reader reports how it ended.
+                return;
+            }
+            match queue.try_recv() {
+                Ok(next) => msg = next,
+                Err(_) => break,
+            }
+        }
+        if pipe.flush().is_err() {
+            return;
+        }
+    }
+    // Dropping the pipe closes the program's stdin: its signal to finish.
+    let _ = pipe.flush();
+}
+
+/// Program stdout → echo queue; then reports how the program ended.
+fn read_loop(
+    command: String,
+    mut child: Child,
+    stdout: ChildStdout,
+    echo: Sender<Echo>,
+    closing: Arc<AtomicBool>,
+) {
+    let garbage = stats::drop_counter("middleware.garbage_lines");
+    let mut pipe = BufReader::with_capacity(1 << 16, stdout);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match pipe.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!("[MIDDLEWARE] command[{command:?}] read error: {e}");
+                break;
+            }
+        }
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        let decoded = if text.is_empty() {
+            Err("empty line".to_string())
+        } else {
+            decode_hex(text)
+        };
+        match decoded {
+            Ok(bytes) => {
+                if echo
+                    .send(Echo::Message(Message::from_record(bytes)))
+                    .is_err()
+                {
+                    // Nobody reads the echo any more: gor is ending.
+                    break;
+                }
+            }
+            Err(e) => garbage.drop_one(&format_args!(
+                "[MIDDLEWARE] command[{command:?}] failed to decode err: {e:?}; the line is skipped"
+            )),
+        }
+    }
+    let status = child.wait();
+    let fatal = match status {
+        Ok(s) if s.success() && closing.load(Ordering::SeqCst) => None,
+        Ok(s) => Some(format!(
+            "middleware {command:?} exited ({s}); gor cannot go on without it"
+        )),
+        Err(e) => Some(format!(
+            "middleware {command:?}: waiting for it failed: {e}"
+        )),
+    };
+    let _ = echo.send(Echo::Ended(fatal));
+}
+
+#[cfg(test)]
+mod tests;
