@@ -204,7 +204,7 @@ fn hex_value(c: u8) -> Option<u8> {
 
 /// Decodes one hex line (either case); the error says what is wrong.
 pub fn decode_hex(line: &[u8]) -> std::result::Result<Vec<u8>, String> {
-    if line.len() % 2 != 0 {
+    if !line.len().is_multiple_of(2) {
         return Err("encoding/hex: odd length hex string".into());
     }
     let mut out = Vec::with_capacity(line.len() / 2);
