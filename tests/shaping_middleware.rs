@@ -1,0 +1,218 @@
+//! Black-box tests of `--middleware`: real programs (the shipped examples and
+//! small shell ones) between gor's input and its outputs. The input is
+//! `--input-dummy` (a request and its response every second).
+
+mod common;
+#[path = "common/shaping.rs"]
+mod shaping_common;
+
+use shaping_common::*;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The dummy input's request, byte for byte.
+const DUMMY_REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: www.w3.org\r\nUser-Agent: Go 1.1 package http\r\nAccept-Encoding: gzip\r\n\r\n";
+const DUMMY_RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/middleware")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Runs gor on the dummy input through `middleware` for `secs` seconds.
+fn with_middleware(middleware: &str, millis: u64) -> (Vec<(String, Vec<u8>)>, Finished) {
+    let after = format!("{millis}ms");
+    let done = run(
+        &[
+            "--input-dummy",
+            "x",
+            "--output-stdout",
+            "--exit-after",
+            &after,
+            "--middleware",
+            middleware,
+        ],
+        Duration::from_secs(30),
+    );
+    (records(&done.stdout), done)
+}
+
+fn kinds(recs: &[(String, Vec<u8>)]) -> Vec<char> {
+    recs.iter()
+        .map(|(m, _)| m.chars().next().unwrap_or('?'))
+        .collect()
+}
+
+/// Every request and response came through unchanged, at least one of each.
+fn assert_passed_through(middleware: &str) {
+    let (recs, done) = with_middleware(middleware, 2_500);
+    assert_eq!(done.code(), Some(0), "{}", done.stderr);
+    assert!(
+        recs.len() >= 2,
+        "only {} messages; {}",
+        recs.len(),
+        done.stderr
+    );
+    for (meta, data) in &recs {
+        match meta.as_bytes()[0] {
+            b'1' => assert_eq!(data, DUMMY_REQUEST),
+            b'2' => assert_eq!(data, DUMMY_RESPONSE),
+            other => panic!("unexpected type {other}"),
+        }
+    }
+    assert!(kinds(&recs).contains(&'1') && kinds(&recs).contains(&'2'));
+}
+
+#[test]
+fn shell_echo_example_passes_messages_through_unchanged() {
+    assert_passed_through(&example("echo.sh"));
+}
+
+#[test]
+fn python_echo_example_passes_messages_through_unchanged() {
+    assert_passed_through(&format!("python3 {}", example("echo.py")));
+}
+
+#[test]
+fn compiled_rust_echo_example_passes_messages_through_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin: PathBuf = dir.path().join("echo");
+    let out = std::process::Command::new("rustc")
+        .args(["-O", "--edition", "2021", &example("echo.rs"), "-o"])
+        .arg(&bin)
+        .output()
+        .expect("running rustc");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_passed_through(&bin.display().to_string());
+}
+
+#[test]
+fn python_middleware_adds_a_header_to_requests_only() {
+    let mw = format!(
+        "python3 {} X-Replayed 'yes please'",
+        example("add_header.py")
+    );
+    let (recs, done) = with_middleware(&mw, 2_500);
+    assert_eq!(done.code(), Some(0), "{}", done.stderr);
+    assert!(kinds(&recs).contains(&'1'), "{}", done.stderr);
+    for (meta, data) in &recs {
+        if meta.starts_with('1') {
+            let text = String::from_utf8_lossy(data);
+            assert!(
+                text.starts_with(
+                    "GET / HTTP/1.1\r\nX-Replayed: yes please\r\nHost: www.w3.org\r\n"
+                ),
+                "{text}"
+            );
+        } else {
+            assert_eq!(data, DUMMY_RESPONSE);
+        }
+    }
+}
+
+#[test]
+fn requests_not_echoed_are_dropped_and_responses_still_flow() {
+    // Hex of "1 " (a type-1 header) starts with 3120; drop those lines.
+    let (recs, done) = with_middleware("grep --line-buffered -v ^3120", 2_500);
+    assert_eq!(done.code(), Some(0), "{}", done.stderr);
+    assert!(!recs.is_empty(), "{}", done.stderr);
+    assert!(kinds(&recs).iter().all(|k| *k == '2'), "{:?}", kinds(&recs));
+}
+
+#[test]
+fn middleware_sees_requests_and_responses_as_hex_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = dir.path().join("seen.hex");
+    let mw = format!("tee {}", seen.display());
+    let (recs, done) = with_middleware(&mw, 2_500);
+    assert_eq!(done.code(), Some(0), "{}", done.stderr);
+    let seen = std::fs::read_to_string(&seen).unwrap();
+    let lines: Vec<&str> = seen.lines().collect();
+    assert_eq!(lines.len(), recs.len());
+    for (line, (meta, data)) in lines.iter().zip(&recs) {
+        let mut record = meta.clone().into_bytes();
+        record.push(b'\n');
+        record.extend_from_slice(data);
+        assert_eq!(*line, hex(&record), "lowercase hex of meta and data");
+    }
+    assert!(
+        lines.iter().any(|l| l.starts_with("3220")),
+        "responses are fed too"
+    );
+}
+
+#[test]
+fn slow_middleware_delays_but_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = dir.path().join("seen.hex");
+    let script = format!(
+        "tee {} | while IFS= read -r l; do sleep 0.4; printf '%s\\n' \"$l\"; done",
+        seen.display()
+    );
+    let mw = format!("sh -c \"{script}\"");
+    let (recs, done) = with_middleware(&mw, 2_500);
+    assert_eq!(done.code(), Some(0), "{}", done.stderr);
+    let fed = std::fs::read_to_string(&seen).unwrap().lines().count();
+    assert!(fed >= 2, "{}", done.stderr);
+    assert_eq!(recs.len(), fed, "every fed message comes back before exit");
+}
+
+#[test]
+fn middleware_that_dies_ends_gor_with_status_1_and_one_line() {
+    let mw = "sh -c 'read line; exit 7'";
+    let (_, done) = with_middleware(mw, 20_000);
+    assert_eq!(done.code(), Some(1), "{}", done.stderr);
+    let line = done
+        .stderr
+        .lines()
+        .find(|l| l.contains("exit status: 7"))
+        .unwrap_or_else(|| panic!("no exit status in: {}", done.stderr));
+    assert!(line.contains(mw), "{line}");
+}
+
+#[test]
+fn garbage_lines_are_skipped_logged_once_and_the_rest_flows() {
+    let mw = "sh -c 'echo this-is-not-hex; echo abc; echo zz; exec cat'";
+    let (recs, done) = with_middleware(mw, 2_500);
+    assert_eq!(done.code(), Some(0), "{}", done.stderr);
+    assert!(kinds(&recs).contains(&'1'), "{}", done.stderr);
+    assert_eq!(
+        done.stderr.matches("failed to decode").count(),
+        1,
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr.contains("middleware.garbage_lines=3"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn missing_middleware_program_is_one_line_and_status_1() {
+    let (recs, done) = with_middleware("/no/such/program --x", 5_000);
+    assert_eq!(done.code(), Some(1), "{}", done.stderr);
+    assert!(recs.is_empty());
+    let lines: Vec<&str> = done
+        .stderr
+        .lines()
+        .filter(|l| l.contains("/no/such/program --x"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", done.stderr);
+}
+
+#[test]
+fn middleware_can_emit_messages_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let mine = [request(1, get("/from-middleware", ""))];
+    let got = shaped(dir.path(), &mine, &[]);
+    assert_eq!(got, mine);
+}
