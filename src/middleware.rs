@@ -73,10 +73,16 @@ pub fn start(command: &str) -> Result<(Arc<dyn Output>, Box<dyn Input>)> {
     std::thread::Builder::new()
         .name("middleware-writer".into())
         .spawn(move || write_loop(stdin, feed_rx))?;
-    let reader_closing = closing.clone();
+    let (verdict_tx, verdict_rx) = bounded::<Option<String>>(1);
+    let waiter_echo = echo_tx.clone();
+    let waiter_cmd = cmd.clone();
+    let waiter_closing = closing.clone();
+    std::thread::Builder::new()
+        .name("middleware-waiter".into())
+        .spawn(move || wait_loop(waiter_cmd, child, waiter_echo, verdict_tx, waiter_closing))?;
     std::thread::Builder::new()
         .name("middleware-reader".into())
-        .spawn(move || read_loop(cmd, child, stdout, echo_tx, reader_closing))?;
+        .spawn(move || read_loop(cmd, stdout, echo_tx, verdict_rx))?;
     let feed = MiddlewareFeed {
         command: command.to_string(),
         queue: Mutex::new(Some(feed_tx)),
@@ -255,13 +261,39 @@ fn write_loop(stdin: ChildStdin, queue: Receiver<Message>) {
     let _ = pipe.flush();
 }
 
-/// Program stdout → echo queue; then reports how the program ended.
-fn read_loop(
+/// Waits for the program to exit. An exit gor did not ask for (or a
+/// failure status) is reported at once, even if something the program
+/// started still holds its stdout open; the verdict also goes to the reader,
+/// which reports it after the last line it delivers.
+fn wait_loop(
     command: String,
     mut child: Child,
+    echo: Sender<Echo>,
+    verdict: Sender<Option<String>>,
+    closing: Arc<AtomicBool>,
+) {
+    let fatal = match child.wait() {
+        Ok(s) if s.success() && closing.load(Ordering::SeqCst) => None,
+        Ok(s) => Some(format!(
+            "middleware {command:?} exited ({s}); gor cannot go on without it"
+        )),
+        Err(e) => Some(format!(
+            "middleware {command:?}: waiting for it failed: {e}"
+        )),
+    };
+    let _ = verdict.send(fatal.clone());
+    if let Some(why) = fatal {
+        let _ = echo.send(Echo::Ended(Some(why)));
+    }
+}
+
+/// Program stdout → echo queue; at the end of its output, reports how the
+/// program ended.
+fn read_loop(
+    command: String,
     stdout: ChildStdout,
     echo: Sender<Echo>,
-    closing: Arc<AtomicBool>,
+    verdict: Receiver<Option<String>>,
 ) {
     let garbage = stats::drop_counter("middleware.garbage_lines");
     let mut pipe = BufReader::with_capacity(1 << 16, stdout);
@@ -298,16 +330,7 @@ fn read_loop(
             )),
         }
     }
-    let status = child.wait();
-    let fatal = match status {
-        Ok(s) if s.success() && closing.load(Ordering::SeqCst) => None,
-        Ok(s) => Some(format!(
-            "middleware {command:?} exited ({s}); gor cannot go on without it"
-        )),
-        Err(e) => Some(format!(
-            "middleware {command:?}: waiting for it failed: {e}"
-        )),
-    };
+    let fatal = verdict.recv().unwrap_or(None);
     let _ = echo.send(Echo::Ended(fatal));
 }
 

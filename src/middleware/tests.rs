@@ -147,3 +147,12 @@ fn offer_drops_and_counts_when_the_middleware_is_stalled() {
     }
     assert!(stats::drop_counter("middleware.queue_full").get() > before);
 }
+
+#[test]
+fn death_is_noticed_even_when_a_grandchild_keeps_stdout_open() {
+    let started = Instant::now();
+    let (_feed, mut echo) = start("sh -c 'sleep 6 & exit 5'").unwrap();
+    let (_, fatal) = drain(&mut echo);
+    assert!(fatal.expect("fatal").contains("exit status: 5"));
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
