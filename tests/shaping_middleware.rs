@@ -213,6 +213,61 @@ fn missing_middleware_program_is_one_line_and_status_1() {
 fn middleware_can_emit_messages_of_its_own() {
     let dir = tempfile::tempdir().unwrap();
     let mine = [request(1, get("/from-middleware", ""))];
-    let got = shaped(dir.path(), &mine, &[]);
+    let (got, done) = from_middleware(dir.path(), &mine, &[]);
+    assert_eq!(done.code(), Some(0), "{}", done.stderr);
     assert_eq!(got, mine);
+}
+
+#[test]
+fn recording_replayed_through_echo_middleware_arrives_whole_and_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let input: Vec<Msg> = (0..2_000)
+        .flat_map(|i| {
+            [
+                request(i, get(&format!("/item/{i}"), "")),
+                response(
+                    i,
+                    format!("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n{}", i % 10),
+                ),
+            ]
+        })
+        .collect();
+    let mw = format!("python3 {}", example("echo.py"));
+    let got = shaped(dir.path(), &input, &["--middleware", &mw]);
+    assert_eq!(got, input);
+}
+
+#[test]
+fn slow_middleware_makes_a_recording_wait_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let input: Vec<Msg> = (0..20)
+        .map(|i| request(i, get(&format!("/{i}"), "")))
+        .collect();
+    let mw = "sh -c 'while IFS= read -r l; do sleep 0.05; printf \"%s\\n\" \"$l\"; done'";
+    let got = shaped(dir.path(), &input, &["--middleware", mw]);
+    assert_eq!(got, input);
+}
+
+#[test]
+fn modifier_applies_to_what_the_middleware_sends_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mine = [
+        request(1, "POST /x HTTP/1.1\r\nHost: h\r\n\r\n"),
+        request(2, get("/y", "")),
+    ];
+    let (got, done) = from_middleware(
+        dir.path(),
+        &mine,
+        &[
+            "--http-allow-method",
+            "GET",
+            "--http-set-header",
+            "X-Seen: 1",
+        ],
+    );
+    assert_eq!(done.code(), Some(0), "{}", done.stderr);
+    assert_eq!(
+        texts(&got),
+        ["GET /y HTTP/1.1\r\nX-Seen: 1\r\nHost: example.org\r\n\r\n"]
+    );
 }

@@ -25,10 +25,7 @@ pub fn replace(data: &[u8], from: usize, to: usize, with: &[u8]) -> Vec<u8> {
 
 /// Index of the first occurrence of `needle` in `hay`.
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(0);
-    }
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 #[cfg(test)]

@@ -57,7 +57,7 @@ impl<'a> Iterator for Headers<'a> {
         while self.pos < self.data.len() {
             let start = self.pos;
             let rest = &self.data[start..];
-            let (content_len, line_end) = match rest.iter().position(|b| *b == b'\n') {
+            let (content_len, line_end) = match memchr::memchr(b'\n', rest) {
                 Some(i) => (i, start + i + 1),
                 None => (rest.len(), self.data.len()),
             };

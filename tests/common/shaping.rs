@@ -1,6 +1,7 @@
 //! Helpers for the traffic-shaping black-box tests (modifier, prettifier,
-//! middleware): build messages, push them through a real gor, read back what
-//! `--output-stdout` wrote.
+//! middleware): build messages, push them through a real gor (from a
+//! recording, or emitted by a middleware), read back what `--output-stdout`
+//! wrote.
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -53,22 +54,39 @@ pub fn hex_line(m: &Msg) -> String {
 /// A response without a request: no filter applies to it.
 pub const SENTINEL: &str = "X-End-Of-Test: yes";
 
-/// Runs gor with `args` and the given messages as its input traffic, and
-/// returns what `--output-stdout` wrote (only the test's own messages, in
-/// order) and the finished run.
-///
-/// The messages are produced by a middleware that prints them and then
-/// echoes (a middleware may emit messages of its own, spec 12), so every
-/// message goes through the full copy loop: modifier, prettifier, outputs.
+/// Runs gor with `args` and the given messages as its input traffic (a
+/// recording read by `--input-file`, replayed at once), and returns what
+/// `--output-stdout` wrote (only the test's own messages, in order) and the
+/// finished run.
 pub fn through_gor(dir: &Path, msgs: &[Msg], args: &[&str]) -> (Vec<Msg>, Finished) {
     let mut all = msgs.to_vec();
     all.push(response(
         999_999,
         format!("HTTP/1.1 204 No Content\r\n{SENTINEL}\r\n\r\n"),
     ));
+    let file = dir.join("input.gor");
+    let mut f = std::fs::File::create(&file).expect("input file");
+    for m in &all {
+        f.write_all(m.meta.as_bytes()).expect("write input");
+        f.write_all(b"\n").expect("write input");
+        f.write_all(&m.data).expect("write input");
+        f.write_all("\n🐵🙈🙉\n".as_bytes()).expect("write input");
+    }
+    drop(f);
+    let file = file.display().to_string();
+    let mut argv = vec!["--input-file", &file, "--output-stdout"];
+    argv.extend_from_slice(args);
+    let done = run(&argv, Duration::from_secs(30));
+    (ours(&done), done)
+}
+
+/// Like [`through_gor`], but the messages are produced by a middleware that
+/// prints them and then echoes whatever gor feeds it (a middleware may emit
+/// messages of its own, spec 12); gor runs on `--input-dummy` for 2 s.
+pub fn from_middleware(dir: &Path, msgs: &[Msg], args: &[&str]) -> (Vec<Msg>, Finished) {
     let feed = dir.join("feed.hex");
     let mut f = std::fs::File::create(&feed).expect("feed file");
-    for m in &all {
+    for m in msgs {
         writeln!(f, "{}", hex_line(m)).expect("write feed");
     }
     drop(f);
@@ -78,13 +96,18 @@ pub fn through_gor(dir: &Path, msgs: &[Msg], args: &[&str]) -> (Vec<Msg>, Finish
         "x",
         "--output-stdout",
         "--exit-after",
-        "4s",
+        "2s",
         "--middleware",
         &middleware,
     ];
     argv.extend_from_slice(args);
     let done = run(&argv, Duration::from_secs(30));
-    let got: Vec<Msg> = records(&done.stdout)
+    (ours(&done), done)
+}
+
+/// The test's own messages (ids `t-...`) in what gor wrote on stdout.
+fn ours(done: &Finished) -> Vec<Msg> {
+    records(&done.stdout)
         .into_iter()
         .filter(|(meta, _)| {
             meta.split(' ')
@@ -92,8 +115,7 @@ pub fn through_gor(dir: &Path, msgs: &[Msg], args: &[&str]) -> (Vec<Msg>, Finish
                 .is_some_and(|id| id.starts_with("t-"))
         })
         .map(|(meta, data)| Msg { meta, data })
-        .collect();
-    (got, done)
+        .collect()
 }
 
 /// Like [`through_gor`], but insists the run ended cleanly and the sentinel
