@@ -253,12 +253,15 @@ impl HttpModifier {
                 data = Cow::Owned(new);
             }
         }
-        let target = start_line::target(&data).unwrap_or_default();
-        if !self.allow_urls.is_empty() && !self.allow_urls.iter().any(|re| re.is_match(target)) {
-            return None;
-        }
-        if self.disallow_urls.iter().any(|re| re.is_match(target)) {
-            return None;
+        if !self.allow_urls.is_empty() || !self.disallow_urls.is_empty() {
+            let target = start_line::target(&data).unwrap_or_default();
+            if !self.allow_urls.is_empty() && !self.allow_urls.iter().any(|re| re.is_match(target))
+            {
+                return None;
+            }
+            if self.disallow_urls.iter().any(|re| re.is_match(target)) {
+                return None;
+            }
         }
         for rule in &self.allow_headers {
             match headers::header_value(&data, &rule.name) {
@@ -299,7 +302,8 @@ impl HttpModifier {
                 return None;
             }
         }
-        if let Some(target) = start_line::target(&data)
+        if !self.rewrite_urls.is_empty()
+            && let Some(target) = start_line::target(&data)
             && let Some(new_target) = self
                 .rewrite_urls
                 .iter()

@@ -74,7 +74,7 @@ pub fn prettify_bytes(data: &bytes::Bytes) -> Option<bytes::Bytes> {
 /// the last-chunk or at the first malformed chunk, keeping what was decoded.
 pub fn decode_chunked(mut body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len());
-    while let Some(eol) = super::edit::find(body, b"\r\n") {
+    while let Some(eol) = super::edit::find_crlf(body) {
         let size_text = body[..eol]
             .split(|b| *b == b';')
             .next()
