@@ -187,24 +187,40 @@ impl Input for MiddlewareEcho {
     }
 }
 
-/// Lowercase hex digits.
-const HEX: &[u8; 16] = b"0123456789abcdef";
+/// Every byte's two lowercase hex digits.
+static HEX_PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [DIGITS[i >> 4], DIGITS[i & 15]];
+        i += 1;
+    }
+    t
+};
 
-/// Appends the hex of `data` to `out`.
+/// Each byte's value as a hex digit (either case), or 0xFF.
+static HEX_VALUES: [u8; 256] = {
+    let mut t = [0xFFu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Appends the lowercase hex of `data` to `out`.
 pub fn encode_hex(data: &[u8], out: &mut Vec<u8>) {
     out.reserve(data.len() * 2);
     for b in data {
-        out.push(HEX[usize::from(b >> 4)]);
-        out.push(HEX[usize::from(b & 15)]);
-    }
-}
-
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+        out.extend_from_slice(&HEX_PAIRS[usize::from(*b)]);
     }
 }
 
@@ -214,23 +230,24 @@ pub fn decode_hex(line: &[u8]) -> std::result::Result<Vec<u8>, String> {
         return Err("encoding/hex: odd length hex string".into());
     }
     let mut out = Vec::with_capacity(line.len() / 2);
-    for (i, pair) in line.chunks_exact(2).enumerate() {
-        match (hex_value(pair[0]), hex_value(pair[1])) {
-            (Some(h), Some(l)) => out.push(h << 4 | l),
-            _ => {
-                let at = if hex_value(pair[0]).is_none() {
-                    2 * i
-                } else {
-                    2 * i + 1
-                };
-                return Err(format!(
-                    "encoding/hex: invalid byte: {:#04X} at offset {at}",
-                    line[at]
-                ));
-            }
+    for pair in line.chunks_exact(2) {
+        let (h, l) = (
+            HEX_VALUES[usize::from(pair[0])],
+            HEX_VALUES[usize::from(pair[1])],
+        );
+        if (h | l) & 0xF0 != 0 {
+            break;
         }
+        out.push(h << 4 | l);
     }
-    Ok(out)
+    if out.len() * 2 == line.len() {
+        return Ok(out);
+    }
+    let at = out.len() * 2 + usize::from(HEX_VALUES[usize::from(line[out.len() * 2])] != 0xFF);
+    Err(format!(
+        "encoding/hex: invalid byte: {:#04X} at offset {at}",
+        line[at]
+    ))
 }
 
 /// Feed queue → program stdin, one hex line per message. Flushes whenever
