@@ -1,0 +1,419 @@
+//! Splitting a byte stream into records (spec 4.4), incrementally and with
+//! bounded memory, whatever the file size.
+//!
+//! GoReplay reads `\n`-terminated lines and ends a record at a line that is
+//! exactly the 13 bytes `🐵🙈🙉\n`; the `\n` before that line belongs to the
+//! separator and is removed. We find the same boundaries with a substring
+//! search for the separator line plus a check that it starts a line, which
+//! gives identical results and runs at memory speed.
+//!
+//! Records are cut out of large read chunks without copying (`Bytes` slices
+//! share the chunk); a chunk is freed once every record cut from it is gone.
+//!
+//! Damage does not stop the file: bytes between records that are not a record
+//! (garbage) are skipped up to the next line that looks like a header; a
+//! record without a usable header, and an unterminated tail at the end of the
+//! file, are skipped. Each kind is counted and reported once.
+
+use crate::message::{Message, SEPARATOR_LINE};
+use crate::stats::{self, Counter};
+use bytes::{Bytes, BytesMut};
+use std::io::{self, Read};
+
+/// How much is read from a file at a time.
+pub const READ_CHUNK: usize = 1 << 20;
+
+/// One parsed record with its ordering key.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// The header's timestamp (ns); unparsable gives 0, as in GoReplay.
+    pub timestamp: i64,
+    pub message: Message,
+}
+
+/// The counters of damaged data, shared by every file input.
+#[derive(Clone)]
+pub struct Damage {
+    malformed: Counter,
+    garbage: Counter,
+    truncated: Counter,
+    read_errors: Counter,
+}
+
+impl Damage {
+    pub fn counters() -> Damage {
+        Damage {
+            malformed: stats::drop_counter("input_file.malformed_records"),
+            garbage: stats::drop_counter("input_file.garbage_skipped"),
+            truncated: stats::drop_counter("input_file.truncated_tail"),
+            read_errors: stats::drop_counter("input_file.read_errors"),
+        }
+    }
+}
+
+/// Reads records from one stream (a file, or a gzip decoder over one).
+pub struct RecordParser<R> {
+    source: R,
+    name: String,
+    buf: BytesMut,
+    /// Where the next separator search starts, relative to `buf`.
+    scan_from: usize,
+    done: bool,
+    bytes_read: u64,
+    damage: Damage,
+}
+
+impl<R: Read> RecordParser<R> {
+    pub fn new(source: R, name: impl Into<String>, damage: Damage) -> Self {
+        RecordParser {
+            source,
+            name: name.into(),
+            buf: BytesMut::with_capacity(READ_CHUNK),
+            scan_from: 0,
+            done: false,
+            bytes_read: 0,
+            damage,
+        }
+    }
+
+    /// Bytes read from the stream so far (after decompression).
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
+    /// Reads one chunk and appends every record it completes to `out`.
+    /// Returns false once the stream is finished (nothing more will come).
+    pub fn fill(&mut self, out: &mut Vec<Record>) -> bool {
+        if self.done {
+            return false;
+        }
+        let start = self.buf.len();
+        self.buf.resize(start + READ_CHUNK, 0);
+        let n = loop {
+            match self.source.read(&mut self.buf[start..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.damage.read_errors.drop_one(&format_args!(
+                        "--input-file {}: read error after {} bytes, the rest of the file is skipped: {e}",
+                        self.name, self.bytes_read
+                    ));
+                    break 0;
+                }
+            }
+        };
+        self.buf.truncate(start + n);
+        self.bytes_read += n as u64;
+        self.split_records(out);
+        if n == 0 {
+            self.finish(out);
+            self.done = true;
+            return false;
+        }
+        true
+    }
+
+    /// Cuts every complete record out of the buffer.
+    fn split_records(&mut self, out: &mut Vec<Record>) {
+        let finder = memchr::memmem::Finder::new(SEPARATOR_LINE);
+        loop {
+            let Some(rel) = finder.find(&self.buf[self.scan_from..]) else {
+                // A separator may straddle the end of what was read: search
+                // its possible start again next time.
+                self.scan_from = self.buf.len().saturating_sub(SEPARATOR_LINE.len() - 1);
+                return;
+            };
+            let pos = self.scan_from + rel;
+            if pos > 0 && self.buf[pos - 1] != b'\n' {
+                // The monkeys in the middle of a line are payload.
+                self.scan_from = pos + 1;
+                continue;
+            }
+            let chunk = self.buf.split_to(pos + SEPARATOR_LINE.len()).freeze();
+            self.scan_from = 0;
+            // The `\n` before the separator line is part of the separator.
+            let end = if pos > 0 { pos - 1 } else { 0 };
+            self.take_record(chunk.slice(..end), out);
+        }
+    }
+
+    /// At the end of the stream: a final separator missing only its last
+    /// `\n` still ends a record; anything else left over is an unterminated
+    /// record, skipped and counted (GoReplay drops it silently).
+    fn finish(&mut self, out: &mut Vec<Record>) {
+        let tail = std::mem::take(&mut self.buf).freeze();
+        let cut = &SEPARATOR_LINE[..SEPARATOR_LINE.len() - 1];
+        if tail.ends_with(cut) {
+            let pos = tail.len() - cut.len();
+            if pos == 0 || tail[pos - 1] == b'\n' {
+                self.take_record(tail.slice(..pos.saturating_sub(1)), out);
+                return;
+            }
+        }
+        if tail.iter().any(|b| !b.is_ascii_whitespace()) {
+            self.damage.truncated.drop_one(&format_args!(
+                "--input-file {}: the file ends inside a record ({} bytes after the last separator); that record is skipped",
+                self.name,
+                tail.len()
+            ));
+        }
+    }
+
+    fn take_record(&self, body: Bytes, out: &mut Vec<Record>) {
+        match recover_record(body) {
+            Recovered::Intact(message) => out.push(record(message)),
+            Recovered::AfterGarbage(message, skipped) => {
+                self.damage.garbage.drop_one(&format_args!(
+                    "--input-file {}: skipped {skipped} bytes that are not a record before a record",
+                    self.name
+                ));
+                out.push(record(message));
+            }
+            Recovered::Malformed => {
+                self.damage.malformed.drop_one(&format_args!(
+                    "--input-file {}: skipped a record without a valid header line",
+                    self.name
+                ));
+            }
+        }
+    }
+}
+
+fn record(message: Message) -> Record {
+    Record {
+        timestamp: message.timestamp(),
+        message,
+    }
+}
+
+#[derive(Debug)]
+enum Recovered {
+    Intact(Message),
+    /// The record, and how many bytes of garbage before it were skipped.
+    AfterGarbage(Message, usize),
+    Malformed,
+}
+
+/// Decides what a record body holds. A body whose first line is a proper
+/// header is a record. Otherwise, if a later line is a proper header, what
+/// precedes it is garbage (say, a half-written record glued to the next one)
+/// and the record starts there. Failing that, GoReplay's loose rule applies:
+/// any first line with at least 3 space-separated fields is a header.
+fn recover_record(body: Bytes) -> Recovered {
+    let first_line = line_at(&body, 0);
+    if is_strict_header(first_line) {
+        return intact_or_malformed(body);
+    }
+    let mut at = 0;
+    while let Some(nl) = memchr::memchr(b'\n', &body[at..]) {
+        at += nl + 1;
+        if is_strict_header(line_at(&body, at)) {
+            let message = Message::from_record(body.slice(at..));
+            if message.is_well_formed() {
+                return Recovered::AfterGarbage(message, at);
+            }
+            break;
+        }
+    }
+    intact_or_malformed(body)
+}
+
+fn intact_or_malformed(body: Bytes) -> Recovered {
+    let message = Message::from_record(body);
+    if message.is_well_formed() {
+        Recovered::Intact(message)
+    } else {
+        Recovered::Malformed
+    }
+}
+
+/// The line starting at `at`, without its `\n` (empty if none follows:
+/// a header line must be followed by a payload).
+fn line_at(body: &[u8], at: usize) -> &[u8] {
+    let rest = &body[at..];
+    match memchr::memchr(b'\n', rest) {
+        Some(nl) => &rest[..nl],
+        None => b"",
+    }
+}
+
+/// `<1|2|3> <id> <timestamp>[ <latency>]` with numeric timestamp and latency:
+/// what gor and GoReplay write.
+fn is_strict_header(line: &[u8]) -> bool {
+    let mut fields = line.split(|b| *b == b' ');
+    let kind_ok = matches!(fields.next(), Some([b'1' | b'2' | b'3']));
+    let id_ok = fields.next().is_some_and(|id| !id.is_empty());
+    let ts_ok = fields.next().is_some_and(is_integer);
+    let lat_ok = fields.next().is_none_or(is_integer);
+    kind_ok && id_ok && ts_ok && lat_ok && fields.next().is_none()
+}
+
+fn is_integer(field: &[u8]) -> bool {
+    let digits = field.strip_prefix(b"-").unwrap_or(field);
+    !digits.is_empty() && digits.len() <= 19 && digits.iter().all(u8::is_ascii_digit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::SEPARATOR;
+
+    /// A reader that hands out at most `step` bytes per call, to split
+    /// records and separators at every possible place.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    fn parse_with_step(data: &[u8], step: usize) -> Vec<Record> {
+        let mut p = RecordParser::new(Trickle { data, step }, "test", Damage::counters());
+        let mut out = Vec::new();
+        while p.fill(&mut out) {}
+        out
+    }
+
+    fn parse(data: &[u8]) -> Vec<Record> {
+        parse_with_step(data, usize::MAX)
+    }
+
+    fn rec(meta: &str, data: &[u8]) -> Vec<u8> {
+        let mut v = meta.as_bytes().to_vec();
+        v.extend_from_slice(data);
+        v.extend_from_slice(SEPARATOR);
+        v
+    }
+
+    fn file() -> Vec<u8> {
+        let mut f = rec("1 a1 100 0\n", b"GET / HTTP/1.1\r\n\r\n");
+        f.extend(rec(
+            "2 a1 150 7\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+        ));
+        f.extend(rec("1 b2 250\n", b"POST / HTTP/1.1\r\n\r\nline\nline\n"));
+        f
+    }
+
+    #[test]
+    fn records_split_at_separator_lines_and_lose_one_newline() {
+        let out = parse(&file());
+        assert_eq!(out.len(), 3);
+        assert_eq!(&out[0].message.meta[..], b"1 a1 100 0\n");
+        assert_eq!(&out[0].message.data[..], b"GET / HTTP/1.1\r\n\r\n");
+        assert_eq!(out[1].timestamp, 150);
+        assert_eq!(
+            &out[1].message.data[..],
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"
+        );
+        assert_eq!(&out[2].message.meta[..], b"1 b2 250\n");
+        assert_eq!(
+            &out[2].message.data[..],
+            b"POST / HTTP/1.1\r\n\r\nline\nline\n"
+        );
+    }
+
+    #[test]
+    fn record_split_across_reads_at_every_offset_is_the_same_record() {
+        let data = file();
+        let whole = parse(&data);
+        for step in 1..40 {
+            let out = parse_with_step(&data, step);
+            assert_eq!(out.len(), whole.len(), "step {step}");
+            for (a, b) in out.iter().zip(&whole) {
+                assert_eq!(a.message, b.message, "step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn monkeys_inside_a_line_are_payload() {
+        let payload = "x🐵🙈🙉\nmore".as_bytes();
+        let out = parse(&rec("1 a 1 0\n", payload));
+        assert_eq!(out.len(), 1);
+        assert_eq!(&out[0].message.data[..], payload);
+    }
+
+    #[test]
+    fn garbage_between_records_is_skipped_and_the_next_record_survives() {
+        let mut data = rec("1 a 1 0\n", b"GET /a HTTP/1.1\r\n\r\n");
+        data.extend_from_slice(b"\x00\x01 garbage here\nmore junk\n");
+        data.extend(rec("1 b 2 0\n", b"GET /b HTTP/1.1\r\n\r\n"));
+        let skipped = stats::drop_counter("input_file.garbage_skipped").get();
+        let out = parse(&data);
+        let ids: Vec<_> = out.iter().map(|r| r.message.id().to_vec()).collect();
+        assert_eq!(ids, vec![b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(&out[1].message.data[..], b"GET /b HTTP/1.1\r\n\r\n");
+        assert!(stats::drop_counter("input_file.garbage_skipped").get() > skipped);
+    }
+
+    #[test]
+    fn cut_off_last_record_is_skipped_and_counted() {
+        let mut data = file();
+        data.extend_from_slice(b"1 c 300 0\nGET /cut HTTP/1.1\r\nHo");
+        let before = stats::drop_counter("input_file.truncated_tail").get();
+        let out = parse(&data);
+        assert_eq!(out.len(), 3);
+        assert!(stats::drop_counter("input_file.truncated_tail").get() > before);
+    }
+
+    #[test]
+    fn final_separator_without_its_last_newline_still_ends_the_record() {
+        let mut data = file();
+        data.pop();
+        assert_eq!(parse(&data).len(), 3);
+    }
+
+    #[test]
+    fn header_with_two_fields_is_skipped_and_the_file_goes_on() {
+        let mut data = rec("1 onlytwo\n", b"GET / HTTP/1.1\r\n\r\n");
+        data.extend(file());
+        let out = parse(&data);
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[0].message.id(), b"a1");
+    }
+
+    #[test]
+    fn crlf_converted_separator_is_not_a_separator() {
+        let data = "1 a 1 0\r\nGET\r\n🐵🙈🙉\r\n".as_bytes();
+        let before = stats::drop_counter("input_file.truncated_tail").get();
+        assert!(parse(data).is_empty());
+        assert!(stats::drop_counter("input_file.truncated_tail").get() > before);
+    }
+
+    #[test]
+    fn long_ids_and_three_field_headers_are_read() {
+        let id40 = "0123456789abcdef0123456789abcdef01234567";
+        let data = rec(&format!("1 {id40} 5\n"), b"GET / HTTP/1.1\r\n\r\n");
+        let out = parse(&data);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].message.id(), id40.as_bytes());
+        assert_eq!(out[0].timestamp, 5);
+    }
+
+    #[test]
+    fn loose_header_with_text_timestamp_is_kept_with_timestamp_zero() {
+        let out = parse(&rec("1 id notanumber 0\n", b"GET"));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].timestamp, 0);
+    }
+
+    #[test]
+    fn strict_header_shapes() {
+        assert!(is_strict_header(b"1 abc 123 0"));
+        assert!(is_strict_header(b"3 abc 123"));
+        assert!(is_strict_header(b"2 abc 123 -1"));
+        assert!(!is_strict_header(b"4 abc 123 0"));
+        assert!(!is_strict_header(b"1  123 0"));
+        assert!(!is_strict_header(b"1 abc x 0"));
+        assert!(!is_strict_header(b"1 abc 1 2 3"));
+        assert!(!is_strict_header(b"GET / HTTP/1.1\r"));
+    }
+}
