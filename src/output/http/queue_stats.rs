@@ -46,6 +46,8 @@ impl Sample {
 type WorkerCount = Box<dyn Fn() -> usize + Send + Sync>;
 
 pub struct QueueStats {
+    name: &'static str,
+    period: Duration,
     sample: Mutex<Sample>,
     workers: Mutex<Option<WorkerCount>>,
     stopped: AtomicBool,
@@ -55,6 +57,8 @@ impl QueueStats {
     /// Prints the header now and a line every `period` until stopped.
     pub fn start(name: &'static str, period: Duration) -> Arc<QueueStats> {
         let stats = Arc::new(QueueStats {
+            name,
+            period,
             sample: Mutex::new(Sample::default()),
             workers: Mutex::new(None),
             stopped: AtomicBool::new(false),
@@ -100,8 +104,17 @@ impl QueueStats {
         s.line(name, period, workers)
     }
 
+    /// Stops the periodic lines; what the last, partial period counted is
+    /// printed now rather than lost.
     pub fn stop(&self) {
-        self.stopped.store(true, Ordering::Relaxed);
+        if self.stopped.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let pending = self.sample.lock().unwrap_or_else(|e| e.into_inner()).count;
+        if pending > 0 {
+            let line = self.take_line(self.name, self.period);
+            tracing::info!("\n {line}");
+        }
     }
 }
 
