@@ -15,7 +15,12 @@ const T: Duration = Duration::from_secs(60);
 
 fn requests(n: usize) -> Vec<(&'static str, Vec<u8>)> {
     (0..n)
-        .map(|i| ("000000000000000000000006", format!("GET /r/{i} HTTP/1.1\r\nHost: h\r\n\r\n").into_bytes()))
+        .map(|i| {
+            (
+                "000000000000000000000006",
+                format!("GET /r/{i} HTTP/1.1\r\nHost: h\r\n\r\n").into_bytes(),
+            )
+        })
         .collect()
 }
 
@@ -23,8 +28,12 @@ fn requests(n: usize) -> Vec<(&'static str, Vec<u8>)> {
 fn each_error_kind_is_counted_and_the_healthy_target_gets_everything() {
     let good = RecordingServer::start(Behaviour::Respond(OK.to_vec()));
     let slow = RecordingServer::start(Behaviour::Silent);
-    let half = RecordingServer::start(Behaviour::CloseAfter(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc".to_vec()));
-    let garbage = RecordingServer::start(Behaviour::Garbage(b"\x00\x01\x02 SSH-2.0-OpenSSH\r\n\r\n".to_vec()));
+    let half = RecordingServer::start(Behaviour::CloseAfter(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc".to_vec(),
+    ));
+    let garbage = RecordingServer::start(Behaviour::Garbage(
+        b"\x00\x01\x02 SSH-2.0-OpenSSH\r\n\r\n".to_vec(),
+    ));
     let refused = format!("http://127.0.0.1:{}", closed_port());
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("in.gor");
@@ -52,7 +61,11 @@ fn each_error_kind_is_counted_and_the_healthy_target_gets_everything() {
         T,
     );
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
-    assert!(started.elapsed() < Duration::from_secs(20), "draining took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "draining took {:?}",
+        started.elapsed()
+    );
     assert_eq!(good.received().len(), 5);
     for (name, want) in [
         ("output_http.errors.refused", 5),
@@ -66,7 +79,14 @@ fn each_error_kind_is_counted_and_the_healthy_target_gets_everything() {
 
 fn peak_rss_kb(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:")?.trim().strip_suffix("kB")?.trim().parse().ok())
+    status.lines().find_map(|l| {
+        l.strip_prefix("VmHWM:")?
+            .trim()
+            .strip_suffix("kB")?
+            .trim()
+            .parse()
+            .ok()
+    })
 }
 
 #[test]
@@ -109,7 +129,10 @@ fn a_huge_response_body_is_read_through_without_keeping_it() {
         }
     }
     let recs = common::records(&bytes);
-    let reply = recs.iter().find(|(h, _)| h.starts_with("3 ")).expect("a type-3 record");
+    let reply = recs
+        .iter()
+        .find(|(h, _)| h.starts_with("3 "))
+        .expect("a type-3 record");
     assert_eq!(reply.1.len(), 200 * 1024);
     assert!(peak > 0 && peak < 100 * 1024, "peak RSS {peak} kB");
     eprintln!("peak RSS {peak} kB, {:?}", start.elapsed());
@@ -120,9 +143,27 @@ fn an_invalid_target_url_fails_at_start_up_naming_the_flag() {
     for url in ["ftp://example.com", "http://host:99999", ":8080"] {
         let out = run(&["--input-dummy", "x", "--output-http", url], T);
         assert_eq!(out.code(), Some(2), "{url}: {}", out.stderr);
-        assert!(out.stderr.contains("--output-http") && out.stderr.contains(url), "{url}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("--output-http") && out.stderr.contains(url),
+            "{url}: {}",
+            out.stderr
+        );
     }
-    let out = run(&["--input-dummy", "x", "--output-http", "http://127.0.0.1:1", "--output-http-elasticsearch", "http://es:9200/"], T);
+    let out = run(
+        &[
+            "--input-dummy",
+            "x",
+            "--output-http",
+            "http://127.0.0.1:1",
+            "--output-http-elasticsearch",
+            "http://es:9200/",
+        ],
+        T,
+    );
     assert_eq!(out.code(), Some(2), "{}", out.stderr);
-    assert!(out.stderr.contains("--output-http-elasticsearch"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--output-http-elasticsearch"),
+        "{}",
+        out.stderr
+    );
 }

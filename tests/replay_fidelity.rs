@@ -20,7 +20,8 @@ fn varied_requests() -> Vec<Vec<u8>> {
     }
     // A body that itself looks like HTTP must not confuse anything.
     binary[200..218].copy_from_slice(b"\r\n\r\nGET / HTTP/1.1");
-    let mut big = b"POST /big HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 3145728\r\n\r\n".to_vec();
+    let mut big =
+        b"POST /big HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 3145728\r\n\r\n".to_vec();
     big.extend((0..3_145_728u32).map(|i| b"0123456789abcdef"[(i % 16) as usize]));
     vec![
         b"GET /search?q=a%20b&x=1&x=2&empty= HTTP/1.1\r\nHost: shop.example\r\nAccept: */*\r\nX-Dup: 1\r\nX-Dup: 2\r\nCookie: a=1; b=2\r\n\r\n".to_vec(),
@@ -35,7 +36,9 @@ fn varied_requests() -> Vec<Vec<u8>> {
 
 /// The captured request with its Host value replaced by `authority`.
 fn with_host(req: &[u8], authority: &str) -> Vec<u8> {
-    let text = String::from_utf8_lossy(&req[..req.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4]).into_owned();
+    let text =
+        String::from_utf8_lossy(&req[..req.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4])
+            .into_owned();
     let head_len = text.len();
     let mut lines: Vec<String> = text.split("\r\n").map(str::to_string).collect();
     for l in lines.iter_mut() {
@@ -55,9 +58,20 @@ fn replayed_bytes_equal_the_captured_bytes_with_the_host_replaced() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("varied.gor");
     let reqs = varied_requests();
-    let records: Vec<(&str, Vec<u8>)> = reqs.iter().map(|r| ("aaaaaaaaaaaaaaaaaaaaaaaa", r.clone())).collect();
+    let records: Vec<(&str, Vec<u8>)> = reqs
+        .iter()
+        .map(|r| ("aaaaaaaaaaaaaaaaaaaaaaaa", r.clone()))
+        .collect();
     write_gor(&file, &records);
-    let out = run(&["--input-file", file.to_str().unwrap(), "--output-http", &server.url()], T);
+    let out = run(
+        &[
+            "--input-file",
+            file.to_str().unwrap(),
+            "--output-http",
+            &server.url(),
+        ],
+        T,
+    );
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     let authority = format!("127.0.0.1:{}", server.port);
     let mut got = server.received();
@@ -66,7 +80,12 @@ fn replayed_bytes_equal_the_captured_bytes_with_the_host_replaced() {
     want.sort();
     assert_eq!(got.len(), want.len(), "{}", out.stderr);
     for (g, w) in got.iter().zip(&want) {
-        assert!(g == w, "replayed:\n{}\nexpected:\n{}", String::from_utf8_lossy(&g[..g.len().min(400)]), String::from_utf8_lossy(&w[..w.len().min(400)]));
+        assert!(
+            g == w,
+            "replayed:\n{}\nexpected:\n{}",
+            String::from_utf8_lossy(&g[..g.len().min(400)]),
+            String::from_utf8_lossy(&w[..w.len().min(400)])
+        );
     }
 }
 
@@ -75,19 +94,43 @@ fn one_worker_reuses_one_keep_alive_connection_in_order() {
     let server = RecordingServer::start(Behaviour::Respond(OK.to_vec()));
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("seq.gor");
-    let reqs: Vec<Vec<u8>> = (0..50).map(|i| format!("GET /n/{i} HTTP/1.1\r\nHost: h\r\n\r\n").into_bytes()).collect();
-    let records: Vec<(&str, Vec<u8>)> = reqs.iter().map(|r| ("bbbbbbbbbbbbbbbbbbbbbbbb", r.clone())).collect();
+    let reqs: Vec<Vec<u8>> = (0..50)
+        .map(|i| format!("GET /n/{i} HTTP/1.1\r\nHost: h\r\n\r\n").into_bytes())
+        .collect();
+    let records: Vec<(&str, Vec<u8>)> = reqs
+        .iter()
+        .map(|r| ("bbbbbbbbbbbbbbbbbbbbbbbb", r.clone()))
+        .collect();
     write_gor(&file, &records);
     let out = run(
-        &["--input-file", file.to_str().unwrap(), "--output-http", &server.url(), "--output-http-workers", "1"],
+        &[
+            "--input-file",
+            file.to_str().unwrap(),
+            "--output-http",
+            &server.url(),
+            "--output-http-workers",
+            "1",
+        ],
         T,
     );
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     let got = server.received();
-    let paths: Vec<String> = got.iter().map(|r| String::from_utf8_lossy(r).lines().next().unwrap_or("").to_string()).collect();
+    let paths: Vec<String> = got
+        .iter()
+        .map(|r| {
+            String::from_utf8_lossy(r)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
     let want: Vec<String> = (0..50).map(|i| format!("GET /n/{i} HTTP/1.1")).collect();
     assert_eq!(paths, want);
-    assert_eq!(server.connections.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(
+        server.connections.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
 }
 
 #[test]
@@ -98,22 +141,43 @@ fn url_path_is_a_prefix_userinfo_sets_basic_auth_and_http_1_0_stays_1_0() {
     write_gor(
         &file,
         &[
-            ("cccccccccccccccccccccccc", b"GET /users?id=7 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer old\r\n\r\n".to_vec()),
-            ("dddddddddddddddddddddddd", b"GET /old HTTP/1.0\r\nUser-Agent: x\r\n\r\n".to_vec()),
+            (
+                "cccccccccccccccccccccccc",
+                b"GET /users?id=7 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer old\r\n\r\n"
+                    .to_vec(),
+            ),
+            (
+                "dddddddddddddddddddddddd",
+                b"GET /old HTTP/1.0\r\nUser-Agent: x\r\n\r\n".to_vec(),
+            ),
         ],
     );
     let url = format!("http://me:s3cret@127.0.0.1:{}/api/", server.port);
-    let out = run(&["--input-file", file.to_str().unwrap(), "--output-http", &url, "--output-http-workers", "1"], T);
+    let out = run(
+        &[
+            "--input-file",
+            file.to_str().unwrap(),
+            "--output-http",
+            &url,
+            "--output-http-workers",
+            "1",
+        ],
+        T,
+    );
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     let got = server.received();
     let a = format!("127.0.0.1:{}", server.port);
     assert_eq!(
         String::from_utf8_lossy(&got[0]),
-        format!("GET /api/users?id=7 HTTP/1.1\r\nHost: {a}\r\nAuthorization: Basic bWU6czNjcmV0\r\n\r\n")
+        format!(
+            "GET /api/users?id=7 HTTP/1.1\r\nHost: {a}\r\nAuthorization: Basic bWU6czNjcmV0\r\n\r\n"
+        )
     );
     assert_eq!(
         String::from_utf8_lossy(&got[1]),
-        format!("GET /api/old HTTP/1.0\r\nAuthorization: Basic bWU6czNjcmV0\r\nHost: {a}\r\nUser-Agent: x\r\n\r\n")
+        format!(
+            "GET /api/old HTTP/1.0\r\nAuthorization: Basic bWU6czNjcmV0\r\nHost: {a}\r\nUser-Agent: x\r\n\r\n"
+        )
     );
 }
 
@@ -125,7 +189,16 @@ fn original_host_keeps_the_captured_host_and_a_scheme_less_url_means_http() {
     let req = b"GET / HTTP/1.1\r\nHost: shop.example\r\n\r\n".to_vec();
     write_gor(&file, &[("eeeeeeeeeeeeeeeeeeeeeeee", req.clone())]);
     let target = format!("127.0.0.1:{}", server.port);
-    let out = run(&["--input-file", file.to_str().unwrap(), "--output-http", &target, "--http-original-host"], T);
+    let out = run(
+        &[
+            "--input-file",
+            file.to_str().unwrap(),
+            "--output-http",
+            &target,
+            "--http-original-host",
+        ],
+        T,
+    );
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(server.received(), vec![req]);
 }
@@ -138,14 +211,41 @@ fn connect_and_non_http_records_are_skipped_and_counted() {
     write_gor(
         &file,
         &[
-            ("ffffffffffffffffffffffff", b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n".to_vec()),
-            ("ffffffffffffffffffffffff", b"\x00\x01not http at all".to_vec()),
-            ("ffffffffffffffffffffffff", b"GET /fine HTTP/1.1\r\nHost: h\r\n\r\n".to_vec()),
+            (
+                "ffffffffffffffffffffffff",
+                b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n".to_vec(),
+            ),
+            (
+                "ffffffffffffffffffffffff",
+                b"\x00\x01not http at all".to_vec(),
+            ),
+            (
+                "ffffffffffffffffffffffff",
+                b"GET /fine HTTP/1.1\r\nHost: h\r\n\r\n".to_vec(),
+            ),
         ],
     );
-    let out = run(&["--input-file", file.to_str().unwrap(), "--output-http", &server.url()], T);
+    let out = run(
+        &[
+            "--input-file",
+            file.to_str().unwrap(),
+            "--output-http",
+            &server.url(),
+        ],
+        T,
+    );
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(server.received().len(), 1);
-    assert_eq!(counted(&out.stderr, "output_http.connect_skipped"), 1, "{}", out.stderr);
-    assert_eq!(counted(&out.stderr, "output_http.malformed_requests"), 1, "{}", out.stderr);
+    assert_eq!(
+        counted(&out.stderr, "output_http.connect_skipped"),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        counted(&out.stderr, "output_http.malformed_requests"),
+        1,
+        "{}",
+        out.stderr
+    );
 }

@@ -18,16 +18,20 @@ const T: Duration = Duration::from_secs(60);
 /// A TLS server with a fresh self-signed certificate for 127.0.0.1 that
 /// records the requests it decrypts.
 fn tls_server() -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
-    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
     let cert = CertificateDer::from(ck.cert.der().to_vec());
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
     let config = Arc::new(
-        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(vec![cert], key)
-            .unwrap(),
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap(),
     );
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -70,17 +74,41 @@ fn self_signed_target_is_refused_without_skip_verify_and_accepted_with_it() {
     write_gor(&file, &[("000000000000000000000005", req)]);
     let url = format!("https://127.0.0.1:{port}");
 
-    let refused = run(&["--input-file", file.to_str().unwrap(), "--output-http", &url], T);
+    let refused = run(
+        &[
+            "--input-file",
+            file.to_str().unwrap(),
+            "--output-http",
+            &url,
+        ],
+        T,
+    );
     assert_eq!(refused.code(), Some(0), "{}", refused.stderr);
-    assert_eq!(counted(&refused.stderr, "output_http.errors.tls_failed"), 1, "{}", refused.stderr);
+    assert_eq!(
+        counted(&refused.stderr, "output_http.errors.tls_failed"),
+        1,
+        "{}",
+        refused.stderr
+    );
     assert!(got.lock().unwrap().is_empty());
 
     let accepted = run(
-        &["--input-file", file.to_str().unwrap(), "--output-http", &url, "--output-http-skip-verify"],
+        &[
+            "--input-file",
+            file.to_str().unwrap(),
+            "--output-http",
+            &url,
+            "--output-http-skip-verify",
+        ],
         T,
     );
     assert_eq!(accepted.code(), Some(0), "{}", accepted.stderr);
-    assert_eq!(counted(&accepted.stderr, "output_http.errors.tls_failed"), 0, "{}", accepted.stderr);
+    assert_eq!(
+        counted(&accepted.stderr, "output_http.errors.tls_failed"),
+        0,
+        "{}",
+        accepted.stderr
+    );
     let received = got.lock().unwrap().clone();
     assert_eq!(
         received,

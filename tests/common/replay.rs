@@ -16,7 +16,9 @@ pub const SEP: &[u8] = "\n🐵🙈🙉\n".as_bytes();
 pub fn write_gor(path: &Path, requests: &[(&str, Vec<u8>)]) {
     let mut out = Vec::new();
     for (i, (id, req)) in requests.iter().enumerate() {
-        out.extend_from_slice(format!("1 {id} {} 0\n", 1_700_000_000_000_000_000u64 + i as u64).as_bytes());
+        out.extend_from_slice(
+            format!("1 {id} {} 0\n", 1_700_000_000_000_000_000u64 + i as u64).as_bytes(),
+        );
         out.extend_from_slice(req);
         out.extend_from_slice(SEP);
     }
@@ -25,8 +27,15 @@ pub fn write_gor(path: &Path, requests: &[(&str, Vec<u8>)]) {
 
 /// A free port on 127.0.0.1 with nothing listening on it.
 pub fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
+
+/// Builds the answer to one request.
+pub type Responder = Arc<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>;
 
 /// What the server does with each request it has read.
 #[derive(Clone)]
@@ -34,7 +43,7 @@ pub enum Behaviour {
     /// Answers with these bytes (a complete response).
     Respond(Vec<u8>),
     /// Answers by calling this with the request.
-    Custom(Arc<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>),
+    Custom(Responder),
     /// Reads the request and never answers.
     Silent,
     /// Sends these bytes (part of a response) and closes.
@@ -111,17 +120,23 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fn header<'a>(head: &'a [u8], name: &str) -> Option<&'a str> {
-    std::str::from_utf8(head).ok()?.split("\r\n").skip(1).find_map(|line| {
-        let (n, v) = line.split_once(':')?;
-        n.eq_ignore_ascii_case(name).then(|| v.trim())
-    })
+    std::str::from_utf8(head)
+        .ok()?
+        .split("\r\n")
+        .skip(1)
+        .find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
 }
 
 /// Length of the complete request at the start of `buf`, if it is complete.
 pub fn request_len(buf: &[u8]) -> Option<usize> {
     let head_end = find(buf, b"\r\n\r\n")? + 4;
     let head = &buf[..head_end];
-    if header(head, "Transfer-Encoding").is_some_and(|v| v.to_ascii_lowercase().ends_with("chunked")) {
+    if header(head, "Transfer-Encoding")
+        .is_some_and(|v| v.to_ascii_lowercase().ends_with("chunked"))
+    {
         let mut pos = head_end;
         loop {
             let line_end = pos + find(&buf[pos..], b"\r\n")?;
@@ -145,11 +160,18 @@ pub fn request_len(buf: &[u8]) -> Option<usize> {
             }
         }
     }
-    let len: usize = header(head, "Content-Length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let len: usize = header(head, "Content-Length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     (buf.len() >= head_end + len).then_some(head_end + len)
 }
 
-fn serve(mut stream: TcpStream, requests: Arc<Mutex<Vec<Vec<u8>>>>, behaviour: Behaviour, stop: Arc<AtomicBool>) {
+fn serve(
+    mut stream: TcpStream,
+    requests: Arc<Mutex<Vec<Vec<u8>>>>,
+    behaviour: Behaviour,
+    stop: Arc<AtomicBool>,
+) {
     let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
     let mut buf = Vec::new();
     let mut chunk = [0u8; 64 * 1024];
@@ -198,7 +220,12 @@ fn serve(mut stream: TcpStream, requests: Arc<Mutex<Vec<Vec<u8>>>>, behaviour: B
         match stream.read(&mut chunk) {
             Ok(0) => return,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
                 if stop.load(Ordering::Relaxed) {
                     return;
                 }
