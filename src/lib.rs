@@ -32,6 +32,7 @@ pub mod modifier;
 pub mod output;
 pub mod plugin;
 pub mod registry;
+pub mod runtime;
 pub mod settings;
 pub mod signals;
 pub mod stats;
