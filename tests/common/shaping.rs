@@ -138,3 +138,104 @@ pub fn texts(msgs: &[Msg]) -> Vec<String> {
         .map(|m| String::from_utf8_lossy(&m.data).into_owned())
         .collect()
 }
+
+/// A plain HTTP/1.1 server on 127.0.0.1 that records every request it
+/// receives (head and body, as bytes) and answers `200 OK` with body `ok`.
+/// Stops accepting when dropped.
+pub struct Server {
+    pub port: u16,
+    got: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        listener.set_nonblocking(true).expect("nonblocking");
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (g, s) = (got.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((conn, _)) => {
+                        let g = g.clone();
+                        std::thread::spawn(move || serve(conn, g));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Server { port, got, stop }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Every request received so far, in arrival order.
+    pub fn received(&self) -> Vec<Vec<u8>> {
+        self.got.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn serve(mut conn: std::net::TcpStream, got: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>) {
+    use std::io::Read;
+    let _ = conn.set_nonblocking(false);
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16384];
+    loop {
+        // Serve every complete request in the buffer.
+        while let Some(head_end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+            let body_len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            let total = head_end + 4 + body_len;
+            if buf.len() < total {
+                break;
+            }
+            let request: Vec<u8> = buf.drain(..total).collect();
+            if let Ok(mut g) = got.lock() {
+                g.push(request);
+            }
+            if conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .is_err()
+            {
+                return;
+            }
+        }
+        match conn.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// The request line of a received request.
+pub fn request_line(req: &[u8]) -> String {
+    let text = String::from_utf8_lossy(req);
+    text.split("\r\n").next().unwrap_or("").to_string()
+}
+
+/// The value of a header in a received request (first match, any case).
+pub fn header(req: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(req);
+    let head = text.split("\r\n\r\n").next().unwrap_or("");
+    head.split("\r\n").skip(1).find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}

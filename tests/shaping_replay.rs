@@ -1,0 +1,127 @@
+//! The modifier and the middleware checked on what a real HTTP server
+//! receives when gor replays a recording to it (`--output-http`).
+
+mod common;
+#[path = "common/shaping.rs"]
+mod shaping_common;
+
+use shaping_common::*;
+use std::path::Path;
+
+fn replay(dir: &Path, msgs: &[Msg], args: &[&str]) -> (Server, Finished) {
+    let server = Server::start();
+    let url = server.url();
+    let mut argv = vec!["--output-http", &url];
+    argv.extend_from_slice(args);
+    let (_, done) = through_gor(dir, msgs, &argv);
+    assert_eq!(done.code(), Some(0), "{}", done.stderr);
+    (server, done)
+}
+
+#[test]
+fn server_receives_only_allowed_requests_rewritten_and_tagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = [
+        request(1, get("/v1/users/7?x=1", "X-Tenant: acme\r\n")),
+        request(
+            2,
+            "POST /v1/users HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\na=1",
+        ),
+        request(3, get("/v1/admin", "X-Tenant: acme\r\n")),
+        request(4, get("/v1/users/8", "X-Tenant: other\r\n")),
+    ];
+    let (server, _) = replay(
+        dir.path(),
+        &input,
+        &[
+            "--http-allow-method",
+            "GET",
+            "--http-disallow-url",
+            "/admin",
+            "--http-allow-header",
+            "X-Tenant: ^acme$",
+            "--http-set-header",
+            "X-Env: test",
+            "--http-set-param",
+            "api_key=k",
+            "--http-rewrite-url",
+            "^/v1/(.*):/v2/$1",
+        ],
+    );
+    let got = server.received();
+    assert_eq!(
+        got.len(),
+        1,
+        "{:?}",
+        got.iter().map(|r| request_line(r)).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        request_line(&got[0]),
+        "GET /v2/users/7?x=1&api_key=k HTTP/1.1"
+    );
+    assert_eq!(header(&got[0], "X-Env").as_deref(), Some("test"));
+    assert_eq!(header(&got[0], "X-Tenant").as_deref(), Some("acme"));
+}
+
+#[test]
+fn header_limiter_sends_a_consistent_share_to_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    const N: usize = 2_000;
+    let input: Vec<Msg> = (0..N)
+        .map(|i| {
+            request(
+                i,
+                get(&format!("/r/{i}"), &format!("X-User: u{}\r\n", i % 1000)),
+            )
+        })
+        .collect();
+    let (server, _) = replay(
+        dir.path(),
+        &input,
+        &["--http-header-limiter", "X-User: 40%"],
+    );
+    let got = server.received();
+    let share = got.len() as f64 / N as f64;
+    assert!((0.35..=0.45).contains(&share), "server got {share}");
+    // Users 0..1000 are each sent twice: either both requests arrive or none.
+    let mut seen = std::collections::HashMap::new();
+    for r in &got {
+        *seen.entry(header(r, "X-User").unwrap()).or_insert(0) += 1;
+    }
+    assert!(seen.values().all(|n| *n == 2), "a user was split: {seen:?}");
+}
+
+#[test]
+fn middleware_header_reaches_the_server_and_dropped_requests_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/middleware/add_header.py");
+    let mw = format!("python3 {} X-From-Middleware yes", script.display());
+    let input = [
+        request(1, get("/keep", "")),
+        request(2, "DELETE /gone HTTP/1.1\r\nHost: h\r\n\r\n"),
+    ];
+    let (server, _) = replay(dir.path(), &input, &["--middleware", &mw]);
+    let got = server.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(request_line(&got[0]), "GET /keep HTTP/1.1");
+    assert_eq!(header(&got[0], "X-From-Middleware").as_deref(), Some("yes"));
+}
+
+#[test]
+fn middleware_receives_the_replayed_responses() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = dir.path().join("seen.hex");
+    let mw = format!("tee {}", seen.display());
+    let input = [request(1, get("/a", "")), request(2, get("/b", ""))];
+    let (server, done) = replay(
+        dir.path(),
+        &input,
+        &["--output-http-track-response", "--middleware", &mw],
+    );
+    assert_eq!(server.received().len(), 2);
+    let lines = std::fs::read_to_string(&seen).unwrap();
+    // "3 " in hex: a replayed response, carrying the request's id.
+    let replayed: Vec<&str> = lines.lines().filter(|l| l.starts_with("3320")).collect();
+    assert_eq!(replayed.len(), 2, "{}", done.stderr);
+    assert!(replayed.iter().all(|l| l.contains(&hex(b" t-"))));
+}
