@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Traffic-shaping throughput: messages/s of a file replayed at full speed
-# through (a) an echo middleware and (b) the HTTP modifier with 5 rules, each
-# against its limit measured in this run:
-#   middleware: the echo program alone on the same hex lines (the pipe cost
-#               gor cannot beat), and gor without middleware;
-#   modifier:   the same pipeline without the modifier.
-# Prints one summary line. Needs: cargo, python3, rustc. N=... sets the size.
+# Traffic-shaping throughput, a recording replayed at full speed into
+# --output-null:
+#   middleware: messages/s through an echo middleware (examples/middleware/
+#               echo.rs, compiled) against the limit, the echo program alone
+#               on the same hex lines; plus the CPU gor itself spends per
+#               message on the middleware path next to the echo program's.
+#   modifier:   messages/s with 5 --http-* rules against the same pipeline
+#               without them.
+# Best of 3 runs each. Prints one summary line. N=... sets the record count.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-200000}
-for tool in python3 rustc; do
+for tool in python3 rustc /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "shaping: SKIPPED ($tool is missing)"; exit 0; }
 done
 GOR=target/release/gor
@@ -19,38 +21,43 @@ trap 'rm -rf "$work"' EXIT
 rustc -O --edition 2021 examples/middleware/echo.rs -o "$work/echo"
 python3 bench/gen_gor.py "$N" "$work/big.gor" "$work/big.hex"
 
-# Best of 3 wall-clock seconds of a command.
+# best LABEL CMD...: best-of-3 "wall user+sys" seconds of CMD, in $work/res-LABEL.
 best() {
-  local best=""
+  local label=$1; shift
+  : >"$work/res-$label"
   for _ in 1 2 3; do
-    local s e
-    s=$(date +%s.%N)
-    "$@" >/dev/null 2>"$work/err" || { echo "shaping: FAILED: $*" >&2; cat "$work/err" >&2; exit 1; }
-    e=$(date +%s.%N)
-    best=$(python3 -c "a='$best'; d=$e-$s; print(d if not a else min(float(a), d))")
+    /usr/bin/time -o "$work/t" -f '%e %U %S' "$@" >/dev/null 2>"$work/err" \
+      || { echo "shaping: FAILED: $*" >&2; tail -5 "$work/err" >&2; exit 1; }
+    awk '{ printf "%s %.3f\n", $1, $2 + $3 }' "$work/t" >>"$work/res-$label"
   done
-  echo "$best"
+  sort -n "$work/res-$label" | head -1 >"$work/res-$label.best"
 }
-rate() { python3 -c "print(int($N / $1))"; }
 
-gor_plain=$(best "$GOR" --input-file "$work/big.gor" --output-null)
-echo_alone=$(best sh -c "\"$work/echo\" < \"$work/big.hex\"")
-gor_mw=$(best "$GOR" --input-file "$work/big.gor" --middleware "$work/echo" --output-null)
-gor_mod=$(best "$GOR" --input-file "$work/big.gor" --output-null \
+best plain "$GOR" --input-file "$work/big.gor" --output-null
+best echo sh -c "exec \"$work/echo\" <\"$work/big.hex\""
+# The echo program's own CPU, measured inside the middleware run.
+best mw "$GOR" --input-file "$work/big.gor" --output-null \
+  --middleware "/usr/bin/time -a -o $work/echo-cpu -f '%U %S' $work/echo"
+best mod "$GOR" --input-file "$work/big.gor" --output-null \
   --http-allow-method GET \
   --http-set-header 'X-Replayed: gor' \
   --http-disallow-url '^/admin' \
   --http-header-limiter 'X-User-Id: 100%' \
-  --http-rewrite-url '/api/v1/(.*):/api/v2/$1')
+  --http-rewrite-url '/api/v1/(.*):/api/v2/$1'
 
-r_plain=$(rate "$gor_plain"); r_echo=$(rate "$echo_alone")
-r_mw=$(rate "$gor_mw"); r_mod=$(rate "$gor_mod")
-limit_mw=$(( r_echo < r_plain ? r_echo : r_plain ))
-python3 - "$N" "$r_plain" "$r_echo" "$r_mw" "$r_mod" "$limit_mw" <<'PY'
+python3 - "$N" "$work" <<'PY'
 import sys
-n, plain, echo, mw, mod, limit = map(int, sys.argv[1:])
-print(f"shaping: middleware {mw} msg/s = {mw/limit:.2f}x of limit {limit} msg/s "
-      f"(echo alone {echo}, gor without middleware {plain}); "
-      f"modifier 5 rules {mod} msg/s = {mod/plain:.2f}x of no modifier {plain} msg/s; "
-      f"{n} requests")
+n, work = int(sys.argv[1]), sys.argv[2]
+def wall_cpu(label):
+    w, c = open(f"{work}/res-{label}.best").read().split()
+    return float(w), float(c)
+plain, echo, mw, mod = (wall_cpu(x) for x in ("plain", "echo", "mw", "mod"))
+echo_cpu = min(sum(map(float, l.split())) for l in open(f"{work}/echo-cpu") if l.strip())
+rate = lambda s: n / s
+gor_side_us = (mw[1] - echo_cpu) / n * 1e6
+echo_us = echo_cpu / n * 1e6
+print(f"shaping: middleware {rate(mw[0]):,.0f} msg/s = {rate(mw[0]) / rate(echo[0]):.2f}x of limit "
+      f"{rate(echo[0]):,.0f} msg/s (echo program alone; gor's side {gor_side_us:.2f} us CPU/msg vs "
+      f"the echo's {echo_us:.2f}); modifier 5 rules {rate(mod[0]):,.0f} msg/s = "
+      f"{rate(mod[0]) / rate(plain[0]):.2f}x of no modifier {rate(plain[0]):,.0f} msg/s; {n} requests")
 PY
