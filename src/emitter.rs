@@ -245,7 +245,19 @@ impl Emitter {
             }
         };
         self.shutdown.stopping.store(true, Ordering::SeqCst);
-        // Producers first: their in-flight work becomes messages for the
+        // The middleware first: it may still hold requests for the outputs
+        // (replay included); closing its input lets it finish, and what it
+        // sends back is delivered while every output is open. Replayed
+        // responses that arrive after that cannot reach it (counted).
+        if let Some((feed, group)) = &self.middleware {
+            feed.close();
+            if !group.wait(drain_timeout) {
+                tracing::warn!(
+                    "the middleware did not finish within {drain_timeout:?}; closing outputs anyway"
+                );
+            }
+        }
+        // Producers next: their in-flight work becomes messages for the
         // other outputs, which must still be open to take them.
         for out in self.outputs.iter().filter(|o| o.produces_responses()) {
             out.close();
@@ -254,16 +266,6 @@ impl Emitter {
             tracing::warn!(
                 "replayed responses still pending after {drain_timeout:?}; closing outputs anyway"
             );
-        }
-        // Then the middleware: closing its input lets it finish, and what it
-        // still sends back is delivered before the outputs close.
-        if let Some((feed, group)) = &self.middleware {
-            feed.close();
-            if !group.wait(drain_timeout) {
-                tracing::warn!(
-                    "the middleware did not finish within {drain_timeout:?}; closing outputs anyway"
-                );
-            }
         }
         for out in self.outputs.iter().filter(|o| !o.produces_responses()) {
             out.close();

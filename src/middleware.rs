@@ -20,8 +20,12 @@
 //! inputs wait, live inputs drop and count at the feed) but never deadlocks
 //! it.
 //!
-//! Ending: closing the feed closes the program's stdin; when the program then
-//! exits with status 0 the echo returns `Ok(None)`. If the program exits in
+//! Ending: closing the feed first lets the program settle (until it has
+//! nothing queued and sent nothing back for 250 ms, at most 10 s), so that
+//! what it still sends reaches the outputs and the replayed responses to
+//! those requests still reach it; then the program's stdin is closed. A
+//! message written to a closed feed is counted (`middleware.after_close`).
+//! When the program then exits with status 0 the echo returns `Ok(None)`. If the program exits in
 //! any other way — by itself while gor is still feeding it, or with a failure
 //! status — the echo's `read` returns a [`FatalError`] whose text is one line
 //! naming the command and its exit status; the emitter turns it into exit 1
@@ -34,12 +38,45 @@ use crate::stats::{self, Counter};
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Messages waiting in each direction; enough to absorb bursts, small
 /// enough that a stalled program applies back-pressure quickly.
 const QUEUE: usize = 4096;
+
+/// At shutdown, the middleware counts as done once it has sent nothing back
+/// for this long (and has nothing queued).
+const SETTLE_QUIET: Duration = Duration::from_millis(250);
+
+/// The longest shutdown waits for the middleware to settle.
+const SETTLE_MAX: Duration = Duration::from_secs(10);
+
+/// When the program last sent a line back.
+struct Activity {
+    base: Instant,
+    last_line_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            base: Instant::now(),
+            last_line_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn saw_line(&self) {
+        let ms = self.base.elapsed().as_millis() as u64;
+        self.last_line_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn quiet_for(&self) -> Duration {
+        let now = self.base.elapsed().as_millis() as u64;
+        Duration::from_millis(now.saturating_sub(self.last_line_ms.load(Ordering::Relaxed)))
+    }
+}
 
 /// Starts the middleware program and returns its feed and its echo.
 /// A command that cannot be split (unbalanced quotes) or is empty is a usage
@@ -69,6 +106,7 @@ pub fn start(command: &str) -> Result<(Arc<dyn Output>, Box<dyn Input>)> {
     grow_pipe(&stdin);
     grow_pipe(&stdout);
     let closing = Arc::new(AtomicBool::new(false));
+    let activity = Arc::new(Activity::new());
     let (feed_tx, feed_rx) = bounded::<Message>(QUEUE);
     let (echo_tx, echo_rx) = bounded::<Echo>(QUEUE);
     let cmd = command.to_string();
@@ -82,14 +120,17 @@ pub fn start(command: &str) -> Result<(Arc<dyn Output>, Box<dyn Input>)> {
     std::thread::Builder::new()
         .name("middleware-waiter".into())
         .spawn(move || wait_loop(waiter_cmd, child, waiter_echo, verdict_tx, waiter_closing))?;
+    let reader_activity = activity.clone();
     std::thread::Builder::new()
         .name("middleware-reader".into())
-        .spawn(move || read_loop(cmd, stdout, echo_tx, verdict_rx))?;
+        .spawn(move || read_loop(cmd, stdout, echo_tx, verdict_rx, reader_activity))?;
     let feed = MiddlewareFeed {
         command: command.to_string(),
         queue: Mutex::new(Some(feed_tx)),
         closing,
         full: stats::drop_counter("middleware.queue_full"),
+        late: stats::drop_counter("middleware.after_close"),
+        activity,
     };
     let echo = MiddlewareEcho {
         command: command.to_string(),
@@ -121,15 +162,23 @@ pub struct MiddlewareFeed {
     queue: Mutex<Option<Sender<Message>>>,
     closing: Arc<AtomicBool>,
     full: Counter,
+    late: Counter,
+    activity: Arc<Activity>,
 }
 
 impl MiddlewareFeed {
-    fn sender(&self) -> Result<Sender<Message>> {
-        self.queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("middleware {:?} is closed", self.command))
+    /// The queue to the writer thread; `None` once the feed is closed.
+    fn sender(&self) -> Option<Sender<Message>> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A message that arrives after gor closed the middleware's input (a
+    /// replayed response at shutdown) cannot be fed to it any more.
+    fn count_late(&self, _msg: &Message) {
+        self.late.drop_one(&format_args!(
+            "middleware {:?}: messages arriving after its input was closed are not fed to it",
+            self.command
+        ));
     }
 
     fn gone(&self) -> anyhow::Error {
@@ -139,11 +188,19 @@ impl MiddlewareFeed {
 
 impl Output for MiddlewareFeed {
     fn write(&self, msg: &Message) -> Result<()> {
-        self.sender()?.send(msg.clone()).map_err(|_| self.gone())
+        let Some(queue) = self.sender() else {
+            self.count_late(msg);
+            return Ok(());
+        };
+        queue.send(msg.clone()).map_err(|_| self.gone())
     }
 
     fn offer(&self, msg: &Message) -> Result<()> {
-        match self.sender()?.try_send(msg.clone()) {
+        let Some(queue) = self.sender() else {
+            self.count_late(msg);
+            return Ok(());
+        };
+        match queue.try_send(msg.clone()) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => {
                 self.full.drop_one(&format_args!(
@@ -156,9 +213,22 @@ impl Output for MiddlewareFeed {
         }
     }
 
-    /// Closes the program's stdin once everything queued was written; the
-    /// program is expected to finish and exit 0.
+    /// Lets the middleware settle, then closes its stdin once everything
+    /// queued was written; the program is expected to finish and exit 0.
+    ///
+    /// Settling: while the program still has messages queued or keeps
+    /// answering (a line back within the last [`SETTLE_QUIET`]), the input
+    /// stays open, so that the outputs (still open, replay included) get
+    /// what it sends back, and responses to those replays still reach it.
     fn close(&self) {
+        let deadline = Instant::now() + SETTLE_MAX;
+        while Instant::now() < deadline {
+            let queued = self.sender().is_some_and(|q| !q.is_empty());
+            if !queued && self.activity.quiet_for() >= SETTLE_QUIET {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         self.closing.store(true, Ordering::SeqCst);
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
@@ -326,6 +396,7 @@ fn read_loop(
     stdout: ChildStdout,
     echo: Sender<Echo>,
     verdict: Receiver<Option<String>>,
+    activity: Arc<Activity>,
 ) {
     let garbage = stats::drop_counter("middleware.garbage_lines");
     let mut pipe = BufReader::with_capacity(1 << 16, stdout);
@@ -334,7 +405,7 @@ fn read_loop(
         line.clear();
         match pipe.read_until(b'\n', &mut line) {
             Ok(0) => break,
-            Ok(_) => {}
+            Ok(_) => activity.saw_line(),
             Err(e) => {
                 tracing::error!("[MIDDLEWARE] command[{command:?}] read error: {e}");
                 break;

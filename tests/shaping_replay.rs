@@ -125,3 +125,25 @@ fn middleware_receives_the_replayed_responses() {
     assert_eq!(replayed.len(), 2, "{}", done.stderr);
     assert!(replayed.iter().all(|l| l.contains(&hex(b" t-"))));
 }
+
+#[test]
+fn slow_middleware_in_front_of_a_replay_loses_nothing_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let input: Vec<Msg> = (0..20)
+        .map(|i| request(i, get(&format!("/{i}"), "")))
+        .collect();
+    let mw = "sh -c 'while IFS= read -r l; do sleep 0.05; printf \"%s\\n\" \"$l\"; done'";
+    for tracking in [false, true] {
+        let mut args = vec!["--middleware", mw];
+        if tracking {
+            args.push("--output-http-track-response");
+        }
+        let (server, done) = replay(dir.path(), &input, &args);
+        assert_eq!(
+            server.received().len(),
+            20,
+            "tracking {tracking}: {}",
+            done.stderr
+        );
+    }
+}
