@@ -53,10 +53,11 @@ const SETTLE_QUIET: Duration = Duration::from_millis(250);
 /// The longest shutdown waits for the middleware to settle.
 const SETTLE_MAX: Duration = Duration::from_secs(10);
 
-/// When the program last sent a line back.
+/// When the program last sent a line back, and whether it is gone.
 struct Activity {
     base: Instant,
     last_line_ms: AtomicU64,
+    exited: AtomicBool,
 }
 
 impl Activity {
@@ -64,6 +65,7 @@ impl Activity {
         Activity {
             base: Instant::now(),
             last_line_ms: AtomicU64::new(0),
+            exited: AtomicBool::new(false),
         }
     }
 
@@ -117,9 +119,19 @@ pub fn start(command: &str) -> Result<(Arc<dyn Output>, Box<dyn Input>)> {
     let waiter_echo = echo_tx.clone();
     let waiter_cmd = cmd.clone();
     let waiter_closing = closing.clone();
+    let waiter_activity = activity.clone();
     std::thread::Builder::new()
         .name("middleware-waiter".into())
-        .spawn(move || wait_loop(waiter_cmd, child, waiter_echo, verdict_tx, waiter_closing))?;
+        .spawn(move || {
+            wait_loop(
+                waiter_cmd,
+                child,
+                waiter_echo,
+                verdict_tx,
+                waiter_closing,
+                waiter_activity,
+            )
+        })?;
     let reader_activity = activity.clone();
     std::thread::Builder::new()
         .name("middleware-reader".into())
@@ -224,7 +236,8 @@ impl Output for MiddlewareFeed {
         let deadline = Instant::now() + SETTLE_MAX;
         while Instant::now() < deadline {
             let queued = self.sender().is_some_and(|q| !q.is_empty());
-            if !queued && self.activity.quiet_for() >= SETTLE_QUIET {
+            let settled = !queued && self.activity.quiet_for() >= SETTLE_QUIET;
+            if settled || self.activity.exited.load(Ordering::SeqCst) {
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -373,8 +386,11 @@ fn wait_loop(
     echo: Sender<Echo>,
     verdict: Sender<Option<String>>,
     closing: Arc<AtomicBool>,
+    activity: Arc<Activity>,
 ) {
-    let fatal = match child.wait() {
+    let status = child.wait();
+    activity.exited.store(true, Ordering::SeqCst);
+    let fatal = match status {
         Ok(s) if s.success() && closing.load(Ordering::SeqCst) => None,
         Ok(s) => Some(format!(
             "middleware {command:?} exited ({s}); gor cannot go on without it"

@@ -271,3 +271,24 @@ fn modifier_applies_to_what_the_middleware_sends_back() {
         ["GET /y HTTP/1.1\r\nX-Seen: 1\r\nHost: example.org\r\n\r\n"]
     );
 }
+
+#[test]
+fn middleware_dying_under_load_ends_gor_promptly_with_status_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let input: Vec<Msg> = (0..20_000)
+        .map(|i| request(i, get(&format!("/{i}"), "")))
+        .collect();
+    let started = std::time::Instant::now();
+    let (_, done) = through_gor(
+        dir.path(),
+        &input,
+        &["--middleware", "sh -c 'read l; exit 3'"],
+    );
+    assert_eq!(done.code(), Some(1), "{}", done.stderr);
+    assert!(done.stderr.contains("exit status: 3"), "{}", done.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+}
