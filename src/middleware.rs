@@ -405,6 +405,60 @@ fn wait_loop(
     }
 }
 
+/// The longest line accepted from the program (the hex of a 128 MiB
+/// message): a program that never ends its line cannot exhaust memory.
+const MAX_LINE: usize = 256 << 20;
+
+enum Line {
+    Complete,
+    TooLong,
+    End,
+}
+
+/// Reads one `\n`-terminated line into `line` (a last line without `\n`
+/// counts too). A line over `max` bytes is consumed and reported, not kept.
+fn read_line(pipe: &mut impl BufRead, line: &mut Vec<u8>, max: usize) -> std::io::Result<Line> {
+    let mut too_long = false;
+    loop {
+        let (done, used) = {
+            let buf = pipe.fill_buf()?;
+            if buf.is_empty() {
+                return Ok(match (too_long, line.is_empty()) {
+                    (true, _) => Line::TooLong,
+                    (false, true) => Line::End,
+                    (false, false) => Line::Complete,
+                });
+            }
+            match memchr::memchr(b'\n', buf) {
+                Some(i) => {
+                    if !too_long {
+                        line.extend_from_slice(&buf[..=i]);
+                    }
+                    (true, i + 1)
+                }
+                None => {
+                    if !too_long {
+                        line.extend_from_slice(buf);
+                    }
+                    (false, buf.len())
+                }
+            }
+        };
+        pipe.consume(used);
+        if line.len() > max {
+            too_long = true;
+            line.clear();
+        }
+        if done {
+            return Ok(if too_long {
+                Line::TooLong
+            } else {
+                Line::Complete
+            });
+        }
+    }
+}
+
 /// Program stdout → echo queue; at the end of its output, reports how the
 /// program ended.
 fn read_loop(
@@ -419,9 +473,16 @@ fn read_loop(
     let mut line = Vec::new();
     loop {
         line.clear();
-        match pipe.read_until(b'\n', &mut line) {
-            Ok(0) => break,
-            Ok(_) => activity.saw_line(),
+        match read_line(&mut pipe, &mut line, MAX_LINE) {
+            Ok(Line::End) => break,
+            Ok(Line::Complete) => activity.saw_line(),
+            Ok(Line::TooLong) => {
+                activity.saw_line();
+                garbage.drop_one(&format_args!(
+                    "[MIDDLEWARE] command[{command:?}] sent a line longer than {MAX_LINE} bytes; it is skipped"
+                ));
+                continue;
+            }
             Err(e) => {
                 tracing::error!("[MIDDLEWARE] command[{command:?}] read error: {e}");
                 break;

@@ -17,6 +17,10 @@ use crate::stats;
 use std::borrow::Cow;
 use std::io::Read;
 
+/// The most a gzip body may inflate to (a "zip bomb" of a few KiB could
+/// otherwise take all memory); larger bodies stay encoded.
+const MAX_DECODED: u64 = 256 << 20;
+
 /// The prettified message; `None` means drop it (invalid gzip header).
 pub fn prettify(data: &[u8]) -> Option<Cow<'_, [u8]>> {
     let Some(body_at) = body_offset(data).filter(|o| *o >= 5) else {
@@ -45,10 +49,14 @@ pub fn prettify(data: &[u8]) -> Option<Cow<'_, [u8]>> {
             return None;
         }
         let mut decoded = Vec::with_capacity(body.len() * 4);
-        if flate2::read::MultiGzDecoder::new(&body[..])
-            .read_to_end(&mut decoded)
-            .is_ok()
-        {
+        let result = flate2::read::MultiGzDecoder::new(&body[..])
+            .take(MAX_DECODED + 1)
+            .read_to_end(&mut decoded);
+        if result.is_ok() && decoded.len() as u64 > MAX_DECODED {
+            stats::drop_counter("prettify.gzip_too_large").drop_one(
+                &"--prettify-http: a gzip body inflates past 256 MiB; it was left encoded",
+            );
+        } else if result.is_ok() {
             body = Cow::Owned(decoded);
             head = headers::delete_header(&head, b"Content-Encoding");
             head = headers::set_header(&head, b"Content-Length", body.len().to_string().as_bytes());

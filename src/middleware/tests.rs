@@ -156,3 +156,19 @@ fn death_is_noticed_even_when_a_grandchild_keeps_stdout_open() {
     assert!(fatal.expect("fatal").contains("exit status: 5"));
     assert!(started.elapsed() < Duration::from_secs(4));
 }
+
+#[test]
+fn lines_are_read_whole_across_refills_and_overlong_ones_skipped() {
+    let data = b"abc\ndef\nmuch too long\nlast";
+    let mut pipe = BufReader::with_capacity(2, &data[..]);
+    let mut got = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        match read_line(&mut pipe, &mut line, 5).unwrap() {
+            Line::End => break,
+            Line::Complete => got.push(line),
+            Line::TooLong => got.push(b"<too long>".to_vec()),
+        }
+    }
+    assert_eq!(got, [&b"abc\n"[..], b"def\n", b"<too long>", b"last"]);
+}
