@@ -25,10 +25,11 @@
 //! what it still sends reaches the outputs and the replayed responses to
 //! those requests still reach it; then the program's stdin is closed. A
 //! message written to a closed feed is counted (`middleware.after_close`).
-//! When the program then exits with status 0 the echo returns `Ok(None)`. If the program exits in
-//! any other way — by itself while gor is still feeding it, or with a failure
-//! status — the echo's `read` returns a [`FatalError`] whose text is one line
-//! naming the command and its exit status; the emitter turns it into exit 1
+//! When the program then exits with status 0 the echo returns `Ok(None)`.
+//! If the program exits in any other way — by itself while gor is still
+//! feeding it, or with a failure status — the echo's `read` returns a
+//! [`FatalError`] whose text is one line naming the command and its exit
+//! status; the emitter turns it into exit 1
 //! (GoReplay keeps running with the traffic silently stopped).
 
 use crate::message::Message;
