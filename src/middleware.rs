@@ -230,7 +230,7 @@ impl Output for MiddlewareFeed {
     /// queued was written; the program is expected to finish and exit 0.
     ///
     /// Settling: while the program still has messages queued or keeps
-    /// answering (a line back within the last [`SETTLE_QUIET`]), the input
+    /// answering (a line back within the last 250 ms), the input
     /// stays open, so that the outputs (still open, replay included) get
     /// what it sends back, and responses to those replays still reach it.
     fn close(&self) {
