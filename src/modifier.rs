@@ -15,6 +15,7 @@
 //! not a number is refused at start-up (GoReplay silently reads it as 0 and
 //! drops everything).
 
+mod go_regex;
 mod go_template;
 
 use crate::http::{headers, query, start_line};
@@ -91,7 +92,7 @@ fn usage(flag: &str, value: &str, reason: impl std::fmt::Display) -> anyhow::Err
 }
 
 fn compile(flag: &str, value: &str, re: &str) -> Result<Regex> {
-    Regex::new(re).map_err(|e| {
+    go_regex::compile(re).map_err(|e| {
         let first = e.to_string();
         let line = first.lines().last().unwrap_or("").trim().to_string();
         usage(flag, value, format!("invalid regular expression: {line}"))
