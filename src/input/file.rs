@@ -253,7 +253,8 @@ impl Round {
     /// The earliest head among the files once each has filled its read-ahead
     /// (ties go to the file that sorts first).
     fn next(&mut self, depth: usize) -> Option<Record> {
-        let mut best: Option<(usize, (i64, u64))> = None;
+        // Across files only the timestamp counts; ties go to the earlier file.
+        let mut best: Option<(usize, i64)> = None;
         for i in 0..self.files.len() {
             let (done, bytes) = self.files[i].fill(depth);
             if done {
@@ -261,9 +262,9 @@ impl Round {
                 self.bytes += bytes;
             }
             if let Some(Reverse(k)) = self.files[i].heap.peek()
-                && best.is_none_or(|(_, b)| (k.0, k.1) < b)
+                && best.is_none_or(|(_, b)| k.0 < b)
             {
-                best = Some((i, (k.0, k.1)));
+                best = Some((i, k.0));
             }
         }
         let (i, _) = best?;
@@ -446,6 +447,24 @@ mod tests {
         let pattern = dir.path().join("x_*.gor").display().to_string();
         let mut input = FileInput::open(&pattern, 0.0, &settings(100)).unwrap();
         assert_eq!(read_all(&mut input), vec![1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn equal_timestamps_in_two_files_go_to_the_first_file_first() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "a.gor",
+            &[record(b'1', "a1", 1, "A"), record(b'1', "a2", 1, "A")],
+        );
+        write(dir.path(), "b.gor", &[record(b'1', "b1", 1, "B")]);
+        let pattern = dir.path().join("*.gor").display().to_string();
+        let mut input = FileInput::open(&pattern, 0.0, &settings(100)).unwrap();
+        let mut ids = Vec::new();
+        while let Some(m) = input.read().unwrap() {
+            ids.push(String::from_utf8_lossy(m.id()).into_owned());
+        }
+        assert_eq!(ids, ["a1", "a2", "b1"]);
     }
 
     #[test]
