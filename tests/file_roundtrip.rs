@@ -106,7 +106,7 @@ fn two_globbed_files_replay_in_global_timestamp_order() {
     let dir = tempfile::tempdir().unwrap();
     write(
         &dir.path().join("x_0.gor"),
-        &[request(1, 1 * MS), request(3, 3 * MS)].concat(),
+        &[request(1, MS), request(3, 3 * MS)].concat(),
     );
     write(
         &dir.path().join("x_1.gor"),
