@@ -19,9 +19,10 @@ use crate::plugin::{Input, Result};
 use crate::settings::Settings;
 use crate::settings::values::format_duration;
 use crate::stats::{self, Counter};
+use bytes::Bytes;
 use crossbeam_channel::{Receiver, bounded};
 use pacing::{Pacer, Step};
-use records::{Damage, Record, RecordParser};
+use records::{ChunkReader, Damage, Record, Splitter};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::fs::File;
@@ -29,9 +30,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Parsed chunks in flight per file (each holds the records of about one
-/// read chunk, see `records::READ_CHUNK`).
-const CHANNEL_BATCHES: usize = 4;
+/// Chunks read ahead per file (`records::READ_CHUNK` bytes each).
+const CHANNEL_CHUNKS: usize = 4;
 
 pub struct FileInput {
     pattern: String,
@@ -183,7 +183,7 @@ fn expand(pattern: &str) -> Result<Vec<PathBuf>> {
 
 /// What a reader thread sends.
 enum Batch {
-    Records(Vec<Record>),
+    Chunk(Bytes),
     /// The file is done; this many bytes were read (after decompression).
     End(u64),
 }
@@ -199,7 +199,8 @@ struct Round {
 /// One file's records on the copy loop's side.
 struct FileStream {
     from_reader: Receiver<Batch>,
-    /// Records received but not yet in the heap (a batch holds many).
+    splitter: Splitter,
+    /// Records cut from chunks but not yet in the heap (a chunk holds many).
     pending: VecDeque<Record>,
     /// Keyed by (timestamp, position in the file): equal timestamps keep
     /// their file order.
@@ -276,26 +277,23 @@ impl Round {
 
 impl FileStream {
     fn spawn(source: Box<dyn Read + Send>, name: String, damage: Damage) -> Result<FileStream> {
-        let (tx, rx) = bounded(CHANNEL_BATCHES);
+        let (tx, rx) = bounded(CHANNEL_CHUNKS);
+        let splitter = Splitter::new(name.clone(), damage.clone());
         std::thread::Builder::new()
             .name("input-file".into())
             .spawn(move || {
-                let mut parser = RecordParser::new(source, name, damage);
-                loop {
-                    let mut batch = Vec::new();
-                    let more = parser.fill(&mut batch);
+                let mut reader = ChunkReader::new(source, name, damage);
+                while let Some(chunk) = reader.next_chunk() {
                     // A closed channel means the input was dropped: stop.
-                    if !batch.is_empty() && tx.send(Batch::Records(batch)).is_err() {
-                        return;
-                    }
-                    if !more {
-                        let _ = tx.send(Batch::End(parser.bytes_read()));
+                    if tx.send(Batch::Chunk(chunk)).is_err() {
                         return;
                     }
                 }
+                let _ = tx.send(Batch::End(reader.bytes_read()));
             })?;
         Ok(FileStream {
             from_reader: rx,
+            splitter,
             pending: VecDeque::new(),
             heap: BinaryHeap::new(),
             next_seq: 0,
@@ -318,12 +316,14 @@ impl FileStream {
                 break;
             }
             match self.from_reader.recv() {
-                Ok(Batch::Records(v)) => self.pending.extend(v),
+                Ok(Batch::Chunk(chunk)) => self.splitter.push(&chunk, &mut self.pending),
                 Ok(Batch::End(bytes)) => {
+                    self.splitter.finish(&mut self.pending);
                     self.ended = true;
                     ended_now = (true, bytes);
                 }
                 Err(_) => {
+                    self.splitter.finish(&mut self.pending);
                     self.ended = true;
                     ended_now = (true, 0);
                 }

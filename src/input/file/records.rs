@@ -18,6 +18,7 @@
 use crate::message::{Message, SEPARATOR_LINE};
 use crate::stats::{self, Counter};
 use bytes::Bytes;
+use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::sync::{Arc, Mutex};
 
@@ -98,33 +99,33 @@ impl Drop for Pooled {
     }
 }
 
-/// Reads records from one stream (a file, or a gzip decoder over one).
-pub struct RecordParser<R> {
+/// Reads a stream (a file, or a gzip decoder over one) in large chunks, on
+/// the file's own thread: the copy of the data out of the kernel is the one
+/// cost that cannot be avoided, so it runs beside the parsing.
+pub struct ChunkReader<R> {
     source: R,
     name: String,
     pool: Arc<Pool>,
-    /// The buffer being filled: `buf[..filled]` holds unparsed bytes.
-    buf: Vec<u8>,
-    filled: usize,
+    chunk_len: usize,
     done: bool,
     bytes_read: u64,
     damage: Damage,
-    finder: memchr::memmem::Finder<'static>,
 }
 
-impl<R: Read> RecordParser<R> {
+impl<R: Read> ChunkReader<R> {
     pub fn new(source: R, name: impl Into<String>, damage: Damage) -> Self {
-        let pool = Arc::new(Pool::default());
-        RecordParser {
+        Self::with_chunk_len(source, name, damage, READ_CHUNK)
+    }
+
+    fn with_chunk_len(source: R, name: impl Into<String>, damage: Damage, len: usize) -> Self {
+        ChunkReader {
             source,
             name: name.into(),
-            buf: pool.take(READ_CHUNK),
-            pool,
-            filled: 0,
+            pool: Arc::new(Pool::default()),
+            chunk_len: len,
             done: false,
             bytes_read: 0,
             damage,
-            finder: memchr::memmem::Finder::new(SEPARATOR_LINE),
         }
     }
 
@@ -133,92 +134,149 @@ impl<R: Read> RecordParser<R> {
         self.bytes_read
     }
 
-    /// Fills one buffer and appends every record it completes to `out`.
-    /// Returns false once the stream is finished (nothing more will come).
-    pub fn fill(&mut self, out: &mut Vec<Record>) -> bool {
+    /// The next chunk (full, unless the stream ends); `None` at the end.
+    /// A read error ends the stream, counted and reported once.
+    pub fn next_chunk(&mut self) -> Option<Bytes> {
         if self.done {
-            return false;
+            return None;
         }
-        let at_end = self.read_buffer();
-        let len = self.buf.len();
-        let buf = std::mem::take(&mut self.buf);
-        let chunk = Bytes::from_owner(Pooled {
-            buf,
-            pool: self.pool.clone(),
-        })
-        .slice(..self.filled);
-        let consumed = self.split_records(&chunk, out);
-        let tail = chunk.slice(consumed..);
-        if at_end {
-            self.finish(tail, out);
-            self.done = true;
-            return false;
-        }
-        // The unfinished record moves to the front of the next buffer, which
-        // grows when a record is larger than a whole buffer.
-        let need = if consumed == 0 && tail.len() == len {
-            len * 2
-        } else {
-            tail.len() + READ_CHUNK / 2
-        };
-        self.buf = self.pool.take(need);
-        self.buf[..tail.len()].copy_from_slice(&tail);
-        self.filled = tail.len();
-        true
-    }
-
-    /// Reads until the buffer is full or the stream ends (true at the end).
-    fn read_buffer(&mut self) -> bool {
-        while self.filled < self.buf.len() {
-            match self.source.read(&mut self.buf[self.filled..]) {
-                Ok(0) => return true,
-                Ok(n) => {
-                    self.filled += n;
-                    self.bytes_read += n as u64;
+        let mut buf = self.pool.take(self.chunk_len);
+        let want = self.chunk_len.min(buf.len());
+        let mut filled = 0;
+        while filled < want {
+            match self.source.read(&mut buf[filled..want]) {
+                Ok(0) => {
+                    self.done = true;
+                    break;
                 }
+                Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     self.damage.read_errors.drop_one(&format_args!(
                         "--input-file {}: read error after {} bytes, the rest of the file is skipped: {e}",
-                        self.name, self.bytes_read
+                        self.name,
+                        self.bytes_read + filled as u64
                     ));
-                    return true;
+                    self.done = true;
+                    break;
                 }
             }
         }
-        false
+        self.bytes_read += filled as u64;
+        if filled == 0 {
+            return None;
+        }
+        Some(
+            Bytes::from_owner(Pooled {
+                buf,
+                pool: self.pool.clone(),
+            })
+            .slice(..filled),
+        )
+    }
+}
+
+/// Cuts records out of a file's chunks, in order. Records that lie within
+/// a chunk are slices of it (no copy); only a record that spans two chunks
+/// is copied, into `carry`.
+pub struct Splitter {
+    name: String,
+    /// The start of a record whose end is in a later chunk.
+    carry: Vec<u8>,
+    damage: Damage,
+    finder: memchr::memmem::Finder<'static>,
+}
+
+impl Splitter {
+    pub fn new(name: impl Into<String>, damage: Damage) -> Self {
+        Splitter {
+            name: name.into(),
+            carry: Vec::new(),
+            damage,
+            finder: memchr::memmem::Finder::new(SEPARATOR_LINE),
+        }
     }
 
-    /// Cuts every complete record out of `chunk`; returns how many bytes
-    /// they took.
-    fn split_records(&self, chunk: &Bytes, out: &mut Vec<Record>) -> usize {
-        let mut start = 0;
-        let mut scan_from = 0;
-        while let Some(rel) = self.finder.find(&chunk[scan_from..]) {
-            let pos = scan_from + rel;
+    /// Adds the records that `chunk` completes to `out`.
+    pub fn push(&mut self, chunk: &Bytes, out: &mut VecDeque<Record>) {
+        let mut off = 0;
+        if !self.carry.is_empty() {
+            match self.finish_carried(chunk, out) {
+                Some(next) => off = next,
+                None => return,
+            }
+        }
+        let mut start = off;
+        let mut scan = off;
+        while let Some(rel) = self.finder.find(&chunk[scan..]) {
+            let pos = scan + rel;
             if pos > start && chunk[pos - 1] != b'\n' {
                 // The monkeys in the middle of a line are payload.
-                scan_from = pos + 1;
+                scan = pos + 1;
                 continue;
             }
             // The `\n` before the separator line is part of the separator.
             let end = if pos > start { pos - 1 } else { pos };
             self.take_record(chunk.slice(start..end), out);
             start = pos + SEPARATOR_LINE.len();
-            scan_from = start;
+            scan = start;
         }
-        start
+        self.carry.extend_from_slice(&chunk[start..]);
     }
 
-    /// At the end of the stream: a final separator missing only its last
+    /// Completes the carried record with the start of `chunk`, copying as
+    /// little as possible. Returns where the next record starts in `chunk`,
+    /// or `None` if the whole chunk belongs to the carried record.
+    fn finish_carried(&mut self, chunk: &Bytes, out: &mut VecDeque<Record>) -> Option<usize> {
+        let mut off = 0;
+        loop {
+            // A separator may begin in the carry: search its last bytes too.
+            let from = self.carry.len().saturating_sub(SEPARATOR_LINE.len() - 1);
+            let piece_end = match self.finder.find(&chunk[off..]) {
+                Some(q) => (off + q + SEPARATOR_LINE.len()).min(chunk.len()),
+                None => chunk.len(),
+            };
+            self.carry.extend_from_slice(&chunk[off..piece_end]);
+            off = piece_end;
+            if let Some(pos) = self.record_end(from) {
+                let excess = self.carry.len() - (pos + SEPARATOR_LINE.len());
+                let end = if pos > 0 { pos - 1 } else { pos };
+                let mut body = std::mem::take(&mut self.carry);
+                body.truncate(end);
+                self.take_record(Bytes::from(body), out);
+                return Some(off - excess);
+            }
+            if off == chunk.len() {
+                return None;
+            }
+        }
+    }
+
+    /// The first separator line in `carry` at or after `from` that starts
+    /// a line.
+    fn record_end(&self, mut from: usize) -> Option<usize> {
+        while let Some(rel) = self.finder.find(&self.carry[from..]) {
+            let pos = from + rel;
+            if pos == 0 || self.carry[pos - 1] == b'\n' {
+                return Some(pos);
+            }
+            from = pos + 1;
+        }
+        None
+    }
+
+    /// At the end of the file: a final separator missing only its last
     /// `\n` still ends a record; anything else left over is an unterminated
     /// record, skipped and counted (GoReplay drops it silently).
-    fn finish(&mut self, tail: Bytes, out: &mut Vec<Record>) {
+    pub fn finish(&mut self, out: &mut VecDeque<Record>) {
+        let tail = std::mem::take(&mut self.carry);
         let cut = &SEPARATOR_LINE[..SEPARATOR_LINE.len() - 1];
         if tail.ends_with(cut) {
             let pos = tail.len() - cut.len();
             if pos == 0 || tail[pos - 1] == b'\n' {
-                self.take_record(tail.slice(..pos.saturating_sub(1)), out);
+                let mut body = tail;
+                body.truncate(pos.saturating_sub(1));
+                self.take_record(Bytes::from(body), out);
                 return;
             }
         }
@@ -231,15 +289,15 @@ impl<R: Read> RecordParser<R> {
         }
     }
 
-    fn take_record(&self, body: Bytes, out: &mut Vec<Record>) {
+    fn take_record(&self, body: Bytes, out: &mut VecDeque<Record>) {
         match recover_record(body) {
-            Recovered::Intact(message) => out.push(record(message)),
+            Recovered::Intact(message) => out.push_back(record(message)),
             Recovered::AfterGarbage(message, skipped) => {
                 self.damage.garbage.drop_one(&format_args!(
                     "--input-file {}: skipped {skipped} bytes that are not a record before a record",
                     self.name
                 ));
-                out.push(record(message));
+                out.push_back(record(message));
             }
             Recovered::Malformed => {
                 self.damage.malformed.drop_one(&format_args!(
@@ -330,31 +388,20 @@ mod tests {
     use super::*;
     use crate::message::SEPARATOR;
 
-    /// A reader that hands out at most `step` bytes per call, to split
-    /// records and separators at every possible place.
-    struct Trickle<'a> {
-        data: &'a [u8],
-        step: usize,
-    }
-
-    impl Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let n = self.step.min(buf.len()).min(self.data.len());
-            buf[..n].copy_from_slice(&self.data[..n]);
-            self.data = &self.data[n..];
-            Ok(n)
-        }
-    }
-
     fn parse_with_step(data: &[u8], step: usize) -> Vec<Record> {
-        let mut p = RecordParser::new(Trickle { data, step }, "test", Damage::counters());
-        let mut out = Vec::new();
-        while p.fill(&mut out) {}
-        out
+        let damage = Damage::counters();
+        let mut reader = ChunkReader::with_chunk_len(data, "test", damage.clone(), step);
+        let mut splitter = Splitter::new("test", damage);
+        let mut out = VecDeque::new();
+        while let Some(chunk) = reader.next_chunk() {
+            splitter.push(&chunk, &mut out);
+        }
+        splitter.finish(&mut out);
+        out.into()
     }
 
     fn parse(data: &[u8]) -> Vec<Record> {
-        parse_with_step(data, usize::MAX)
+        parse_with_step(data, READ_CHUNK)
     }
 
     fn rec(meta: &str, data: &[u8]) -> Vec<u8> {
@@ -394,7 +441,9 @@ mod tests {
 
     #[test]
     fn record_split_across_reads_at_every_offset_is_the_same_record() {
-        let data = file();
+        let mut data = file();
+        data.extend(rec("1 m 400 0\n", "x🐵🙈🙉\n🐵🙈🙉x\n".as_bytes()));
+        data.extend(file());
         let whole = parse(&data);
         for step in 1..40 {
             let out = parse_with_step(&data, step);
