@@ -525,6 +525,15 @@ mod tests {
     }
 
     #[test]
+    fn name_with_glob_characters_is_used_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "traffic[1].gor", &[record(b'1', "a", 1, "A")]);
+        let pattern = dir.path().join("traffic[1].gor").display().to_string();
+        let mut input = FileInput::open(&pattern, 0.0, &settings(100)).unwrap();
+        assert_eq!(read_all(&mut input), vec![1]);
+    }
+
+    #[test]
     fn s3_pattern_is_not_available_yet() {
         let err = FileInput::open("s3://bucket/prefix", 1.0, &settings(100));
         assert!(err.is_err());
