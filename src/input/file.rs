@@ -190,7 +190,11 @@ enum Batch {
 
 /// One pass over the matched files.
 struct Round {
+    /// Files being read.
     files: Vec<FileStream>,
+    /// Files not reached yet, the next one last.
+    unopened: Vec<Unopened>,
+    damage: Damage,
     emitted: u64,
     files_done: usize,
     bytes: u64,
@@ -198,6 +202,8 @@ struct Round {
 
 /// One file's records on the copy loop's side.
 struct FileStream {
+    /// Position in name order.
+    order: usize,
     from_reader: Receiver<Batch>,
     splitter: Splitter,
     /// Records cut from chunks but not yet in the heap (a chunk holds many).
@@ -229,54 +235,135 @@ impl Ord for Keyed {
 }
 
 impl Round {
+    /// Reads the first header line of every file, so that files are opened
+    /// (a thread and a read-ahead each) only when replay reaches their first
+    /// record: a recording of thousands of chunks replays with a handful
+    /// open. Unreadable files are reported here, at start-up.
     fn start(paths: &[PathBuf], damage: &Damage) -> Result<Round> {
-        let mut files = Vec::with_capacity(paths.len());
-        for path in paths {
-            let name = path.display().to_string();
-            let file = File::open(path)
-                .map_err(|e| anyhow::anyhow!("--input-file {name}: cannot open: {e}"))?;
-            let source: Box<dyn Read + Send> = if name.ends_with(".gz") {
-                // Several gzip members follow each other in appended files.
-                Box::new(flate2::read::MultiGzDecoder::new(file))
-            } else {
-                Box::new(file)
-            };
-            files.push(FileStream::spawn(source, name, damage.clone())?);
+        let mut unopened = Vec::with_capacity(paths.len());
+        for (order, path) in paths.iter().enumerate() {
+            let first_ts = first_timestamp(open_source(path)?);
+            unopened.push(Unopened {
+                path: path.clone(),
+                order,
+                first_ts,
+            });
         }
+        // Latest first: the next file to open is popped off the end.
+        unopened.sort_by_key(|u| Reverse((u.first_ts, u.order)));
         Ok(Round {
-            files,
+            files: Vec::new(),
+            unopened,
+            damage: damage.clone(),
             emitted: 0,
             files_done: 0,
             bytes: 0,
         })
     }
 
-    /// The earliest head among the files once each has filled its read-ahead
-    /// (ties go to the file that sorts first).
+    /// The earliest head among the open files once each has filled its
+    /// read-ahead (ties go to the file that sorts first by name), opening
+    /// files whose first record is not later than that.
     fn next(&mut self, depth: usize) -> Option<Record> {
-        // Across files only the timestamp counts; ties go to the earlier file.
-        let mut best: Option<(usize, i64)> = None;
-        for i in 0..self.files.len() {
-            let (done, bytes) = self.files[i].fill(depth);
-            if done {
-                self.files_done += 1;
-                self.bytes += bytes;
+        loop {
+            for f in &mut self.files {
+                let (done, bytes) = f.fill(depth);
+                if done {
+                    self.files_done += 1;
+                    self.bytes += bytes;
+                }
             }
-            if let Some(Reverse(k)) = self.files[i].heap.peek()
-                && best.is_none_or(|(_, b)| k.0 < b)
-            {
-                best = Some((i, k.0));
+            // Finished files let go of their thread and buffers.
+            self.files.retain(|f| !(f.ended && f.heap.is_empty()));
+            let mut best: Option<(usize, (i64, usize))> = None;
+            for (i, f) in self.files.iter().enumerate() {
+                if let Some(Reverse(k)) = f.heap.peek() {
+                    let key = (k.0, f.order);
+                    if best.is_none_or(|(_, b)| key < b) {
+                        best = Some((i, key));
+                    }
+                }
+            }
+            let due = self.unopened.last().is_some_and(|u| {
+                best.is_none_or(|(_, (ts, order))| (u.first_ts, u.order) <= (ts, order))
+            });
+            if due {
+                if let Some(u) = self.unopened.pop() {
+                    self.open(u);
+                }
+                continue;
+            }
+            let (i, _) = best?;
+            let Reverse(Keyed(_, _, record)) = self.files.get_mut(i)?.heap.pop()?;
+            self.emitted += 1;
+            return Some(record);
+        }
+    }
+
+    fn open(&mut self, file: Unopened) {
+        let name = file.path.display().to_string();
+        let stream = open_source(&file.path).and_then(|source| {
+            FileStream::spawn(source, name.clone(), file.order, self.damage.clone())
+        });
+        match stream {
+            Ok(s) => self.files.push(s),
+            Err(e) => {
+                self.damage
+                    .read_errors
+                    .drop_one(&format_args!("{e:#}; file skipped"));
+                self.files_done += 1;
             }
         }
-        let (i, _) = best?;
-        let Reverse(Keyed(_, _, record)) = self.files[i].heap.pop()?;
-        self.emitted += 1;
-        Some(record)
     }
 }
 
+/// A matched file not opened yet.
+struct Unopened {
+    path: PathBuf,
+    /// Position in name order (breaks timestamp ties, as in GoReplay).
+    order: usize,
+    first_ts: i64,
+}
+
+fn open_source(path: &Path) -> Result<Box<dyn Read + Send>> {
+    let name = path.display();
+    let file =
+        File::open(path).map_err(|e| anyhow::anyhow!("--input-file {name}: cannot open: {e}"))?;
+    Ok(if name.to_string().ends_with(".gz") {
+        // Several gzip members follow each other in appended files.
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    })
+}
+
+/// The timestamp of the header line that starts the file; a file that does
+/// not start with one is opened first (`i64::MIN`), to find out.
+fn first_timestamp(mut source: Box<dyn Read + Send>) -> i64 {
+    let mut head = [0u8; 512];
+    let mut n = 0;
+    while n < head.len() {
+        match source.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+        if head[..n].contains(&b'\n') {
+            break;
+        }
+    }
+    let line = head[..n].split(|b| *b == b'\n').next().unwrap_or_default();
+    records::header_timestamp(line).unwrap_or(i64::MIN)
+}
+
 impl FileStream {
-    fn spawn(source: Box<dyn Read + Send>, name: String, damage: Damage) -> Result<FileStream> {
+    fn spawn(
+        source: Box<dyn Read + Send>,
+        name: String,
+        order: usize,
+        damage: Damage,
+    ) -> Result<FileStream> {
         let (tx, rx) = bounded(CHANNEL_CHUNKS);
         let splitter = Splitter::new(name.clone(), damage.clone());
         std::thread::Builder::new()
@@ -292,6 +379,7 @@ impl FileStream {
                 let _ = tx.send(Batch::End(reader.bytes_read()));
             })?;
         Ok(FileStream {
+            order,
             from_reader: rx,
             splitter,
             pending: VecDeque::new(),
@@ -465,6 +553,28 @@ mod tests {
             ids.push(String::from_utf8_lossy(m.id()).into_owned());
         }
         assert_eq!(ids, ["a1", "a2", "b1"]);
+    }
+
+    #[test]
+    fn many_sequential_chunks_replay_in_order_with_few_files_open() {
+        let dir = tempfile::tempdir().unwrap();
+        for chunk in 0..300 {
+            let recs: Vec<_> = (0..3)
+                .map(|i| record(b'1', "a", chunk * 3 + i, "GET"))
+                .collect();
+            write(dir.path(), &format!("r_{chunk}.gor"), &recs);
+        }
+        let paths = expand(&dir.path().join("r_*.gor").display().to_string()).unwrap();
+        let mut round = Round::start(&paths, &Damage::counters()).unwrap();
+        let mut most_open = 0;
+        let mut seen = Vec::new();
+        while let Some(r) = round.next(100) {
+            most_open = most_open.max(round.files.len());
+            seen.push(r.timestamp);
+        }
+        assert_eq!(seen, (0..900).collect::<Vec<i64>>());
+        assert!(most_open <= 2, "{most_open} files open at once");
+        assert_eq!(round.files_done, 300);
     }
 
     #[test]

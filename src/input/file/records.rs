@@ -44,7 +44,7 @@ pub struct Damage {
     malformed: Counter,
     garbage: Counter,
     truncated: Counter,
-    read_errors: Counter,
+    pub read_errors: Counter,
 }
 
 impl Damage {
@@ -376,6 +376,15 @@ fn is_strict_header(line: &[u8]) -> bool {
     let ts_ok = fields.next().is_some_and(is_integer);
     let lat_ok = fields.next().is_none_or(is_integer);
     kind_ok && id_ok && ts_ok && lat_ok && fields.next().is_none()
+}
+
+/// The timestamp of a proper header line (see [`is_strict_header`]).
+pub fn header_timestamp(line: &[u8]) -> Option<i64> {
+    if !is_strict_header(line) {
+        return None;
+    }
+    let ts = line.split(|b| *b == b' ').nth(2)?;
+    std::str::from_utf8(ts).ok()?.parse().ok()
 }
 
 fn is_integer(field: &[u8]) -> bool {
