@@ -291,7 +291,7 @@ impl Splitter {
 
     fn take_record(&self, body: Bytes, out: &mut VecDeque<Record>) {
         match recover_record(body) {
-            Recovered::Intact(message) => out.push_back(record(message)),
+            Recovered::Intact(message, timestamp) => out.push_back(Record { timestamp, message }),
             Recovered::AfterGarbage(message, skipped) => {
                 self.damage.garbage.drop_one(&format_args!(
                     "--input-file {}: skipped {skipped} bytes that are not a record before a record",
@@ -318,7 +318,7 @@ fn record(message: Message) -> Record {
 
 #[derive(Debug)]
 enum Recovered {
-    Intact(Message),
+    Intact(Message, i64),
     /// The record, and how many bytes of garbage before it were skipped.
     AfterGarbage(Message, usize),
     Malformed,
@@ -330,9 +330,18 @@ enum Recovered {
 /// and the record starts there. Failing that, GoReplay's loose rule applies:
 /// any first line with at least 3 space-separated fields is a header.
 fn recover_record(body: Bytes) -> Recovered {
-    let first_line = line_at(&body, 0);
-    if is_strict_header(first_line) {
-        return intact_or_malformed(body);
+    // The common case, in one pass over the header line.
+    if let Some(nl) = memchr::memchr(b'\n', &body)
+        && let Some(ts) = header_timestamp(&body[..nl])
+    {
+        if nl + 1 == body.len() {
+            return Recovered::Malformed;
+        }
+        let message = Message {
+            meta: body.slice(..=nl),
+            data: body.slice(nl + 1..),
+        };
+        return Recovered::Intact(message, ts);
     }
     let mut at = 0;
     while let Some(nl) = memchr::memchr(b'\n', &body[at..]) {
@@ -345,13 +354,10 @@ fn recover_record(body: Bytes) -> Recovered {
             break;
         }
     }
-    intact_or_malformed(body)
-}
-
-fn intact_or_malformed(body: Bytes) -> Recovered {
     let message = Message::from_record(body);
     if message.is_well_formed() {
-        Recovered::Intact(message)
+        let ts = message.timestamp();
+        Recovered::Intact(message, ts)
     } else {
         Recovered::Malformed
     }
@@ -370,26 +376,42 @@ fn line_at(body: &[u8], at: usize) -> &[u8] {
 /// `<1|2|3> <id> <timestamp>[ <latency>]` with numeric timestamp and latency:
 /// what gor and GoReplay write.
 fn is_strict_header(line: &[u8]) -> bool {
-    let mut fields = line.split(|b| *b == b' ');
-    let kind_ok = matches!(fields.next(), Some([b'1' | b'2' | b'3']));
-    let id_ok = fields.next().is_some_and(|id| !id.is_empty());
-    let ts_ok = fields.next().is_some_and(is_integer);
-    let lat_ok = fields.next().is_none_or(is_integer);
-    kind_ok && id_ok && ts_ok && lat_ok && fields.next().is_none()
+    header_timestamp(line).is_some()
 }
 
 /// The timestamp of a proper header line (see [`is_strict_header`]).
 pub fn header_timestamp(line: &[u8]) -> Option<i64> {
-    if !is_strict_header(line) {
+    let mut fields = line.split(|b| *b == b' ');
+    if !matches!(fields.next(), Some([b'1' | b'2' | b'3'])) {
         return None;
     }
-    let ts = line.split(|b| *b == b' ').nth(2)?;
-    std::str::from_utf8(ts).ok()?.parse().ok()
+    if fields.next().is_none_or(|id| id.is_empty()) {
+        return None;
+    }
+    let ts = parse_integer(fields.next()?)?;
+    if let Some(latency) = fields.next() {
+        parse_integer(latency)?;
+    }
+    fields.next().is_none().then_some(ts)
 }
 
-fn is_integer(field: &[u8]) -> bool {
-    let digits = field.strip_prefix(b"-").unwrap_or(field);
-    !digits.is_empty() && digits.len() <= 19 && digits.iter().all(u8::is_ascii_digit)
+/// A decimal integer with an optional `-`, without overflow.
+fn parse_integer(field: &[u8]) -> Option<i64> {
+    let (negative, digits) = match field.strip_prefix(b"-") {
+        Some(d) => (true, d),
+        None => (false, field),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
+    }
+    if negative { Some(v) } else { v.checked_neg() }
 }
 
 #[cfg(test)]
@@ -565,5 +587,13 @@ mod tests {
         assert!(!is_strict_header(b"1 abc x 0"));
         assert!(!is_strict_header(b"1 abc 1 2 3"));
         assert!(!is_strict_header(b"GET / HTTP/1.1\r"));
+        assert_eq!(header_timestamp(b"1 a -5 0"), Some(-5));
+        assert_eq!(header_timestamp(b"1 a 9223372036854775807"), Some(i64::MAX));
+        assert_eq!(
+            header_timestamp(b"1 a -9223372036854775808"),
+            Some(i64::MIN)
+        );
+        assert_eq!(header_timestamp(b"1 a 9223372036854775808"), None);
+        assert_eq!(header_timestamp(b"1 a - 0"), None);
     }
 }
