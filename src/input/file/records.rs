@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 
 /// How much is read from a file at a time: small enough to stay in the CPU
 /// cache while it is parsed.
-pub const READ_CHUNK: usize = 256 * 1024;
+pub const READ_CHUNK: usize = 128 * 1024;
 
 /// Read buffers kept for reuse (reusing them avoids fresh pages, which cost
 /// more than the copy from the page cache).
