@@ -49,6 +49,9 @@ struct Options {
     looping: bool,
     dry_run: bool,
     max_wait: Duration,
+    /// Longest record kept whole (the emitter cuts payloads to
+    /// `--copy-buffer-size`; the rest of a longer one is not kept).
+    max_record: usize,
 }
 
 impl FileInput {
@@ -67,10 +70,14 @@ impl FileInput {
             looping: settings.input_file_loop,
             dry_run: settings.input_file_dry_run,
             max_wait: settings.input_file_max_wait,
+            max_record: usize::try_from(settings.copy_buffer_size)
+                .unwrap_or(usize::MAX)
+                .max(5 << 20)
+                .saturating_add(64 << 10),
         };
         let damage = Damage::counters();
         let paths = expand(pattern)?;
-        let round = Round::start(&paths, &damage)?;
+        let round = Round::start(&paths, &damage, options.max_record)?;
         Ok(Box::new(FileInput {
             pattern: pattern.to_string(),
             pacer: Pacer::new(speed, options.max_wait),
@@ -94,7 +101,7 @@ impl FileInput {
         loop {
             let had_records = self.round.emitted > 0;
             let paths = expand(&self.pattern)?;
-            self.round = Round::start(&paths, &self.damage)?;
+            self.round = Round::start(&paths, &self.damage, self.settings.max_record)?;
             self.pacer.restart();
             if let Some(r) = self.round.next(self.settings.read_depth) {
                 return Ok(Some(r));
@@ -195,6 +202,7 @@ struct Round {
     /// Files not reached yet, the next one last.
     unopened: Vec<Unopened>,
     damage: Damage,
+    max_record: usize,
     emitted: u64,
     files_done: usize,
     bytes: u64,
@@ -239,7 +247,7 @@ impl Round {
     /// (a thread and a read-ahead each) only when replay reaches their first
     /// record: a recording of thousands of chunks replays with a handful
     /// open. Unreadable files are reported here, at start-up.
-    fn start(paths: &[PathBuf], damage: &Damage) -> Result<Round> {
+    fn start(paths: &[PathBuf], damage: &Damage, max_record: usize) -> Result<Round> {
         let mut unopened = Vec::with_capacity(paths.len());
         for (order, path) in paths.iter().enumerate() {
             let first_ts = first_timestamp(open_source(path)?);
@@ -255,6 +263,7 @@ impl Round {
             files: Vec::new(),
             unopened,
             damage: damage.clone(),
+            max_record,
             emitted: 0,
             files_done: 0,
             bytes: 0,
@@ -303,7 +312,13 @@ impl Round {
     fn open(&mut self, file: Unopened) {
         let name = file.path.display().to_string();
         let stream = open_source(&file.path).and_then(|source| {
-            FileStream::spawn(source, name.clone(), file.order, self.damage.clone())
+            FileStream::spawn(
+                source,
+                name.clone(),
+                file.order,
+                self.damage.clone(),
+                self.max_record,
+            )
         });
         match stream {
             Ok(s) => self.files.push(s),
@@ -363,9 +378,10 @@ impl FileStream {
         name: String,
         order: usize,
         damage: Damage,
+        max_record: usize,
     ) -> Result<FileStream> {
         let (tx, rx) = bounded(CHANNEL_CHUNKS);
-        let splitter = Splitter::new(name.clone(), damage.clone());
+        let splitter = Splitter::new(name.clone(), damage.clone(), max_record);
         std::thread::Builder::new()
             .name("input-file".into())
             .spawn(move || {
@@ -565,7 +581,7 @@ mod tests {
             write(dir.path(), &format!("r_{chunk}.gor"), &recs);
         }
         let paths = expand(&dir.path().join("r_*.gor").display().to_string()).unwrap();
-        let mut round = Round::start(&paths, &Damage::counters()).unwrap();
+        let mut round = Round::start(&paths, &Damage::counters(), usize::MAX).unwrap();
         let mut most_open = 0;
         let mut seen = Vec::new();
         while let Some(r) = round.next(100) {

@@ -183,15 +183,27 @@ pub struct Splitter {
     name: String,
     /// The start of a record whose end is in a later chunk.
     carry: Vec<u8>,
+    /// Longest record kept whole; see [`Splitter::new`].
+    max_record: usize,
+    /// Once a record outgrows `max_record`: its last bytes, where its end
+    /// is looked for (`carry` keeps its first `max_record` bytes).
+    window: Option<Vec<u8>>,
     damage: Damage,
     finder: memchr::memmem::Finder<'static>,
 }
 
 impl Splitter {
-    pub fn new(name: impl Into<String>, damage: Damage) -> Self {
+    /// Records longer than `max_record` keep only their first `max_record`
+    /// bytes, so a file without separators (or a huge body) cannot use
+    /// unbounded memory. Give at least `--copy-buffer-size` plus room for the
+    /// header: the emitter cuts payloads to that size anyway, so nothing a
+    /// user would see changes.
+    pub fn new(name: impl Into<String>, damage: Damage, max_record: usize) -> Self {
         Splitter {
             name: name.into(),
             carry: Vec::new(),
+            max_record,
+            window: None,
             damage,
             finder: memchr::memmem::Finder::new(SEPARATOR_LINE),
         }
@@ -222,6 +234,7 @@ impl Splitter {
             scan = start;
         }
         self.carry.extend_from_slice(&chunk[start..]);
+        self.limit_carry();
     }
 
     /// Completes the carried record with the start of `chunk`, copying as
@@ -230,53 +243,61 @@ impl Splitter {
     fn finish_carried(&mut self, chunk: &Bytes, out: &mut VecDeque<Record>) -> Option<usize> {
         let mut off = 0;
         loop {
-            // A separator may begin in the carry: search its last bytes too.
-            let from = self.carry.len().saturating_sub(SEPARATOR_LINE.len() - 1);
             let piece_end = match self.finder.find(&chunk[off..]) {
                 Some(q) => (off + q + SEPARATOR_LINE.len()).min(chunk.len()),
                 None => chunk.len(),
             };
-            self.carry.extend_from_slice(&chunk[off..piece_end]);
+            let piece = &chunk[off..piece_end];
             off = piece_end;
-            if let Some(pos) = self.record_end(from) {
-                let excess = self.carry.len() - (pos + SEPARATOR_LINE.len());
-                let end = if pos > 0 { pos - 1 } else { pos };
+            let search = self.window.as_mut().unwrap_or(&mut self.carry);
+            // A separator may begin in what was carried: search its last bytes too.
+            let from = search.len().saturating_sub(SEPARATOR_LINE.len() - 1);
+            search.extend_from_slice(piece);
+            if let Some(pos) = record_end(&self.finder, search, from) {
+                let excess = search.len() - (pos + SEPARATOR_LINE.len());
                 let mut body = std::mem::take(&mut self.carry);
-                body.truncate(end);
+                if self.window.take().is_none() {
+                    body.truncate(if pos > 0 { pos - 1 } else { pos });
+                }
                 self.take_record(Bytes::from(body), out);
                 return Some(off - excess);
             }
+            self.limit_carry();
             if off == chunk.len() {
                 return None;
             }
         }
     }
 
-    /// The first separator line in `carry` at or after `from` that starts
-    /// a line.
-    fn record_end(&self, mut from: usize) -> Option<usize> {
-        while let Some(rel) = self.finder.find(&self.carry[from..]) {
-            let pos = from + rel;
-            if pos == 0 || self.carry[pos - 1] == b'\n' {
-                return Some(pos);
+    /// Keeps the carried record within `max_record` bytes, and only the last
+    /// bytes of an oversized one for finding its end.
+    fn limit_carry(&mut self) {
+        const KEEP: usize = SEPARATOR_LINE.len() + 1;
+        if let Some(w) = self.window.as_mut() {
+            if w.len() > KEEP {
+                w.drain(..w.len() - KEEP);
             }
-            from = pos + 1;
+        } else if self.carry.len() > self.max_record {
+            self.window = Some(self.carry[self.carry.len() - KEEP..].to_vec());
+            self.carry.truncate(self.max_record);
         }
-        None
     }
 
     /// At the end of the file: a final separator missing only its last
     /// `\n` still ends a record; anything else left over is an unterminated
     /// record, skipped and counted (GoReplay drops it silently).
     pub fn finish(&mut self, out: &mut VecDeque<Record>) {
-        let tail = std::mem::take(&mut self.carry);
+        let mut tail = std::mem::take(&mut self.carry);
+        let window = self.window.take();
+        let end = window.as_deref().unwrap_or(&tail);
         let cut = &SEPARATOR_LINE[..SEPARATOR_LINE.len() - 1];
-        if tail.ends_with(cut) {
-            let pos = tail.len() - cut.len();
-            if pos == 0 || tail[pos - 1] == b'\n' {
-                let mut body = tail;
-                body.truncate(pos.saturating_sub(1));
-                self.take_record(Bytes::from(body), out);
+        if end.ends_with(cut) {
+            let pos = end.len() - cut.len();
+            if pos == 0 || end[pos - 1] == b'\n' {
+                if window.is_none() {
+                    tail.truncate(pos.saturating_sub(1));
+                }
+                self.take_record(Bytes::from(tail), out);
                 return;
             }
         }
@@ -307,6 +328,18 @@ impl Splitter {
             }
         }
     }
+}
+
+/// The first separator line in `buf` at or after `from` that starts a line.
+fn record_end(finder: &memchr::memmem::Finder<'_>, buf: &[u8], mut from: usize) -> Option<usize> {
+    while let Some(rel) = finder.find(&buf[from..]) {
+        let pos = from + rel;
+        if pos == 0 || buf[pos - 1] == b'\n' {
+            return Some(pos);
+        }
+        from = pos + 1;
+    }
+    None
 }
 
 fn record(message: Message) -> Record {
@@ -420,9 +453,13 @@ mod tests {
     use crate::message::SEPARATOR;
 
     fn parse_with_step(data: &[u8], step: usize) -> Vec<Record> {
+        parse_capped(data, step, usize::MAX)
+    }
+
+    fn parse_capped(data: &[u8], step: usize, max_record: usize) -> Vec<Record> {
         let damage = Damage::counters();
         let mut reader = ChunkReader::with_chunk_len(data, "test", damage.clone(), step);
-        let mut splitter = Splitter::new("test", damage);
+        let mut splitter = Splitter::new("test", damage, max_record);
         let mut out = VecDeque::new();
         while let Some(chunk) = reader.next_chunk() {
             splitter.push(&chunk, &mut out);
@@ -502,6 +539,40 @@ mod tests {
         for (i, (r, body)) in out.iter().zip(&expected).enumerate() {
             assert_eq!(r.timestamp, i as i64);
             assert_eq!(&r.message.data[..], &body[..], "record {i}");
+        }
+    }
+
+    #[test]
+    fn record_longer_than_the_cap_keeps_its_start_and_the_next_records_survive() {
+        let huge: Vec<u8> = (0..10_000).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut data = rec("1 a 1 0\n", b"GET /a HTTP/1.1\r\n\r\n");
+        data.extend(rec("1 b 2 0\n", &huge));
+        data.extend(rec("1 c 3 0\n", b"GET /c HTTP/1.1\r\n\r\n"));
+        let mut last = data.clone();
+        last.extend(rec("1 d 4 0\n", &huge));
+        last.pop();
+        for step in [1, 7, 13, 14, 500, 999, 1000, 1001, 4096, READ_CHUNK] {
+            let out = parse_capped(&data, step, 1000);
+            let ids: Vec<_> = out.iter().map(|r| r.message.id().to_vec()).collect();
+            assert_eq!(
+                ids,
+                [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()],
+                "step {step}"
+            );
+            let cut = &out[1].message;
+            assert!(
+                cut.meta.len() + cut.data.len() <= 1000 + step,
+                "step {step}"
+            );
+            assert!(cut.data.len() >= 900, "step {step}");
+            assert!(huge.starts_with(&cut.data), "step {step}");
+            assert_eq!(
+                &out[2].message.data[..],
+                b"GET /c HTTP/1.1\r\n\r\n",
+                "step {step}"
+            );
+            // An oversized last record whose final newline is missing.
+            assert_eq!(parse_capped(&last, step, 1000).len(), 4, "step {step}");
         }
     }
 
