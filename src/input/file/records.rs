@@ -278,7 +278,7 @@ impl Splitter {
                 w.drain(..w.len() - KEEP);
             }
         } else if self.carry.len() > self.max_record {
-            self.window = Some(self.carry[self.carry.len() - KEEP..].to_vec());
+            self.window = Some(self.carry[self.carry.len().saturating_sub(KEEP)..].to_vec());
             self.carry.truncate(self.max_record);
         }
     }
