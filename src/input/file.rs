@@ -1,11 +1,13 @@
 //! `--input-file`: replays recorded files (spec section 6).
 //!
-//! Every file the pattern matches (sorted) gets a reader thread that parses
-//! records in large chunks and hands them over through a small bounded
-//! channel, so memory stays flat whatever the file size. The copy loop keeps,
-//! per file, a min-heap of `--input-file-read-depth` records ordered by
-//! timestamp, and emits the earliest head across files; then it waits the
-//! recorded gap (scaled by `|N%`, capped by `--input-file-max-wait`).
+//! The pattern's matches are sorted by name; each file is opened when replay
+//! reaches the timestamp of its first record, and let go of when done. An
+//! open file has a thread that only reads it, in chunks, through a small
+//! bounded channel (memory stays flat whatever the file size); the copy loop
+//! cuts the chunks into records, keeps per file a min-heap of
+//! `--input-file-read-depth` records ordered by timestamp, emits the earliest
+//! head across files, and waits the recorded gap (scaled by `|N%`, capped by
+//! `--input-file-max-wait`) against an absolute schedule.
 //!
 //! GoReplay's reader sleeps 100 ms whenever its read-ahead is full, which caps
 //! unlimited-speed replay near 1,000 records/s; here a full read-ahead simply
