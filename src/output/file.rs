@@ -288,8 +288,9 @@ impl Output for FileOutput {
                 st.max_size
             );
         }
-        let path = st.template.expand(Some(msg)).into_owned();
+        let path = st.template.expand(Some(msg));
         if let Some(name) = st.switch_to(&path) {
+            let path = path.into_owned();
             st.open_chunk(&path, name)?;
         }
         let Some(chunk) = st.current.as_mut() else {
