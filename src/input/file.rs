@@ -1,11 +1,13 @@
 //! `--input-file`: replays recorded files (spec section 6).
 //!
-//! Every file the pattern matches (sorted) gets a reader thread that parses
-//! records in large chunks and hands them over through a small bounded
-//! channel, so memory stays flat whatever the file size. The copy loop keeps,
-//! per file, a min-heap of `--input-file-read-depth` records ordered by
-//! timestamp, and emits the earliest head across files; then it waits the
-//! recorded gap (scaled by `|N%`, capped by `--input-file-max-wait`).
+//! The pattern's matches are sorted by name; each file is opened when replay
+//! reaches the timestamp of its first record, and let go of when done. An
+//! open file has a thread that only reads it, in chunks, through a small
+//! bounded channel (memory stays flat whatever the file size); the copy loop
+//! cuts the chunks into records, keeps per file a min-heap of
+//! `--input-file-read-depth` records ordered by timestamp, emits the earliest
+//! head across files, and waits the recorded gap (scaled by `|N%`, capped by
+//! `--input-file-max-wait`) against an absolute schedule.
 //!
 //! GoReplay's reader sleeps 100 ms whenever its read-ahead is full, which caps
 //! unlimited-speed replay near 1,000 records/s; here a full read-ahead simply
@@ -19,9 +21,10 @@ use crate::plugin::{Input, Result};
 use crate::settings::Settings;
 use crate::settings::values::format_duration;
 use crate::stats::{self, Counter};
+use bytes::Bytes;
 use crossbeam_channel::{Receiver, bounded};
 use pacing::{Pacer, Step};
-use records::{Damage, Record, RecordParser};
+use records::{ChunkReader, Damage, Record, Splitter};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::fs::File;
@@ -29,9 +32,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Parsed chunks in flight per file (each holds the records of about one
-/// read chunk, see `records::READ_CHUNK`).
-const CHANNEL_BATCHES: usize = 4;
+/// Chunks read ahead per file (`records::READ_CHUNK` bytes each).
+const CHANNEL_CHUNKS: usize = 4;
 
 pub struct FileInput {
     pattern: String,
@@ -49,6 +51,9 @@ struct Options {
     looping: bool,
     dry_run: bool,
     max_wait: Duration,
+    /// Longest record kept whole (the emitter cuts payloads to
+    /// `--copy-buffer-size`; the rest of a longer one is not kept).
+    max_record: usize,
 }
 
 impl FileInput {
@@ -67,10 +72,14 @@ impl FileInput {
             looping: settings.input_file_loop,
             dry_run: settings.input_file_dry_run,
             max_wait: settings.input_file_max_wait,
+            max_record: usize::try_from(settings.copy_buffer_size)
+                .unwrap_or(usize::MAX)
+                .max(5 << 20)
+                .saturating_add(64 << 10),
         };
         let damage = Damage::counters();
         let paths = expand(pattern)?;
-        let round = Round::start(&paths, &damage)?;
+        let round = Round::start(&paths, &damage, options.max_record)?;
         Ok(Box::new(FileInput {
             pattern: pattern.to_string(),
             pacer: Pacer::new(speed, options.max_wait),
@@ -94,7 +103,7 @@ impl FileInput {
         loop {
             let had_records = self.round.emitted > 0;
             let paths = expand(&self.pattern)?;
-            self.round = Round::start(&paths, &self.damage)?;
+            self.round = Round::start(&paths, &self.damage, self.settings.max_record)?;
             self.pacer.restart();
             if let Some(r) = self.round.next(self.settings.read_depth) {
                 return Ok(Some(r));
@@ -183,14 +192,19 @@ fn expand(pattern: &str) -> Result<Vec<PathBuf>> {
 
 /// What a reader thread sends.
 enum Batch {
-    Records(Vec<Record>),
+    Chunk(Bytes),
     /// The file is done; this many bytes were read (after decompression).
     End(u64),
 }
 
 /// One pass over the matched files.
 struct Round {
+    /// Files being read.
     files: Vec<FileStream>,
+    /// Files not reached yet, the next one last.
+    unopened: Vec<Unopened>,
+    damage: Damage,
+    max_record: usize,
     emitted: u64,
     files_done: usize,
     bytes: u64,
@@ -198,8 +212,11 @@ struct Round {
 
 /// One file's records on the copy loop's side.
 struct FileStream {
+    /// Position in name order.
+    order: usize,
     from_reader: Receiver<Batch>,
-    /// Records received but not yet in the heap (a batch holds many).
+    splitter: Splitter,
+    /// Records cut from chunks but not yet in the heap (a chunk holds many).
     pending: VecDeque<Record>,
     /// Keyed by (timestamp, position in the file): equal timestamps keep
     /// their file order.
@@ -228,73 +245,161 @@ impl Ord for Keyed {
 }
 
 impl Round {
-    fn start(paths: &[PathBuf], damage: &Damage) -> Result<Round> {
-        let mut files = Vec::with_capacity(paths.len());
-        for path in paths {
-            let name = path.display().to_string();
-            let file = File::open(path)
-                .map_err(|e| anyhow::anyhow!("--input-file {name}: cannot open: {e}"))?;
-            let source: Box<dyn Read + Send> = if name.ends_with(".gz") {
-                // Several gzip members follow each other in appended files.
-                Box::new(flate2::read::MultiGzDecoder::new(file))
-            } else {
-                Box::new(file)
-            };
-            files.push(FileStream::spawn(source, name, damage.clone())?);
+    /// Reads the first header line of every file, so that files are opened
+    /// (a thread and a read-ahead each) only when replay reaches their first
+    /// record: a recording of thousands of chunks replays with a handful
+    /// open. Unreadable files are reported here, at start-up.
+    fn start(paths: &[PathBuf], damage: &Damage, max_record: usize) -> Result<Round> {
+        let mut unopened = Vec::with_capacity(paths.len());
+        for (order, path) in paths.iter().enumerate() {
+            let first_ts = first_timestamp(open_source(path)?);
+            unopened.push(Unopened {
+                path: path.clone(),
+                order,
+                first_ts,
+            });
         }
+        // Latest first: the next file to open is popped off the end.
+        unopened.sort_by_key(|u| Reverse((u.first_ts, u.order)));
         Ok(Round {
-            files,
+            files: Vec::new(),
+            unopened,
+            damage: damage.clone(),
+            max_record,
             emitted: 0,
             files_done: 0,
             bytes: 0,
         })
     }
 
-    /// The earliest head among the files once each has filled its read-ahead
-    /// (ties go to the file that sorts first).
+    /// The earliest head among the open files once each has filled its
+    /// read-ahead (ties go to the file that sorts first by name), opening
+    /// files whose first record is not later than that.
     fn next(&mut self, depth: usize) -> Option<Record> {
-        let mut best: Option<(usize, (i64, u64))> = None;
-        for i in 0..self.files.len() {
-            let (done, bytes) = self.files[i].fill(depth);
-            if done {
-                self.files_done += 1;
-                self.bytes += bytes;
+        loop {
+            for f in &mut self.files {
+                let (done, bytes) = f.fill(depth);
+                if done {
+                    self.files_done += 1;
+                    self.bytes += bytes;
+                }
             }
-            if let Some(Reverse(k)) = self.files[i].heap.peek()
-                && best.is_none_or(|(_, b)| (k.0, k.1) < b)
-            {
-                best = Some((i, (k.0, k.1)));
+            // Finished files let go of their thread and buffers.
+            self.files.retain(|f| !(f.ended && f.heap.is_empty()));
+            let mut best: Option<(usize, (i64, usize))> = None;
+            for (i, f) in self.files.iter().enumerate() {
+                if let Some(Reverse(k)) = f.heap.peek() {
+                    let key = (k.0, f.order);
+                    if best.is_none_or(|(_, b)| key < b) {
+                        best = Some((i, key));
+                    }
+                }
+            }
+            let due = self.unopened.last().is_some_and(|u| {
+                best.is_none_or(|(_, (ts, order))| (u.first_ts, u.order) <= (ts, order))
+            });
+            if due {
+                if let Some(u) = self.unopened.pop() {
+                    self.open(u);
+                }
+                continue;
+            }
+            let (i, _) = best?;
+            let Reverse(Keyed(_, _, record)) = self.files.get_mut(i)?.heap.pop()?;
+            self.emitted += 1;
+            return Some(record);
+        }
+    }
+
+    fn open(&mut self, file: Unopened) {
+        let name = file.path.display().to_string();
+        let stream = open_source(&file.path).and_then(|source| {
+            FileStream::spawn(
+                source,
+                name.clone(),
+                file.order,
+                self.damage.clone(),
+                self.max_record,
+            )
+        });
+        match stream {
+            Ok(s) => self.files.push(s),
+            Err(e) => {
+                self.damage
+                    .read_errors
+                    .drop_one(&format_args!("{e:#}; file skipped"));
+                self.files_done += 1;
             }
         }
-        let (i, _) = best?;
-        let Reverse(Keyed(_, _, record)) = self.files[i].heap.pop()?;
-        self.emitted += 1;
-        Some(record)
     }
 }
 
+/// A matched file not opened yet.
+struct Unopened {
+    path: PathBuf,
+    /// Position in name order (breaks timestamp ties, as in GoReplay).
+    order: usize,
+    first_ts: i64,
+}
+
+fn open_source(path: &Path) -> Result<Box<dyn Read + Send>> {
+    let name = path.display();
+    let file =
+        File::open(path).map_err(|e| anyhow::anyhow!("--input-file {name}: cannot open: {e}"))?;
+    Ok(if name.to_string().ends_with(".gz") {
+        // Several gzip members follow each other in appended files.
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    })
+}
+
+/// The timestamp of the header line that starts the file; a file that does
+/// not start with one is opened first (`i64::MIN`), to find out.
+fn first_timestamp(mut source: Box<dyn Read + Send>) -> i64 {
+    let mut head = [0u8; 512];
+    let mut n = 0;
+    while n < head.len() {
+        match source.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+        if head[..n].contains(&b'\n') {
+            break;
+        }
+    }
+    let line = head[..n].split(|b| *b == b'\n').next().unwrap_or_default();
+    records::header_timestamp(line).unwrap_or(i64::MIN)
+}
+
 impl FileStream {
-    fn spawn(source: Box<dyn Read + Send>, name: String, damage: Damage) -> Result<FileStream> {
-        let (tx, rx) = bounded(CHANNEL_BATCHES);
+    fn spawn(
+        source: Box<dyn Read + Send>,
+        name: String,
+        order: usize,
+        damage: Damage,
+        max_record: usize,
+    ) -> Result<FileStream> {
+        let (tx, rx) = bounded(CHANNEL_CHUNKS);
+        let splitter = Splitter::new(name.clone(), damage.clone(), max_record);
         std::thread::Builder::new()
             .name("input-file".into())
             .spawn(move || {
-                let mut parser = RecordParser::new(source, name, damage);
-                loop {
-                    let mut batch = Vec::new();
-                    let more = parser.fill(&mut batch);
+                let mut reader = ChunkReader::new(source, name, damage);
+                while let Some(chunk) = reader.next_chunk() {
                     // A closed channel means the input was dropped: stop.
-                    if !batch.is_empty() && tx.send(Batch::Records(batch)).is_err() {
-                        return;
-                    }
-                    if !more {
-                        let _ = tx.send(Batch::End(parser.bytes_read()));
+                    if tx.send(Batch::Chunk(chunk)).is_err() {
                         return;
                     }
                 }
+                let _ = tx.send(Batch::End(reader.bytes_read()));
             })?;
         Ok(FileStream {
+            order,
             from_reader: rx,
+            splitter,
             pending: VecDeque::new(),
             heap: BinaryHeap::new(),
             next_seq: 0,
@@ -317,12 +422,14 @@ impl FileStream {
                 break;
             }
             match self.from_reader.recv() {
-                Ok(Batch::Records(v)) => self.pending.extend(v),
+                Ok(Batch::Chunk(chunk)) => self.splitter.push(&chunk, &mut self.pending),
                 Ok(Batch::End(bytes)) => {
+                    self.splitter.finish(&mut self.pending);
                     self.ended = true;
                     ended_now = (true, bytes);
                 }
                 Err(_) => {
+                    self.splitter.finish(&mut self.pending);
                     self.ended = true;
                     ended_now = (true, 0);
                 }
@@ -449,6 +556,46 @@ mod tests {
     }
 
     #[test]
+    fn equal_timestamps_in_two_files_go_to_the_first_file_first() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "a.gor",
+            &[record(b'1', "a1", 1, "A"), record(b'1', "a2", 1, "A")],
+        );
+        write(dir.path(), "b.gor", &[record(b'1', "b1", 1, "B")]);
+        let pattern = dir.path().join("*.gor").display().to_string();
+        let mut input = FileInput::open(&pattern, 0.0, &settings(100)).unwrap();
+        let mut ids = Vec::new();
+        while let Some(m) = input.read().unwrap() {
+            ids.push(String::from_utf8_lossy(m.id()).into_owned());
+        }
+        assert_eq!(ids, ["a1", "a2", "b1"]);
+    }
+
+    #[test]
+    fn many_sequential_chunks_replay_in_order_with_few_files_open() {
+        let dir = tempfile::tempdir().unwrap();
+        for chunk in 0..300 {
+            let recs: Vec<_> = (0..3)
+                .map(|i| record(b'1', "a", chunk * 3 + i, "GET"))
+                .collect();
+            write(dir.path(), &format!("r_{chunk}.gor"), &recs);
+        }
+        let paths = expand(&dir.path().join("r_*.gor").display().to_string()).unwrap();
+        let mut round = Round::start(&paths, &Damage::counters(), usize::MAX).unwrap();
+        let mut most_open = 0;
+        let mut seen = Vec::new();
+        while let Some(r) = round.next(100) {
+            most_open = most_open.max(round.files.len());
+            seen.push(r.timestamp);
+        }
+        assert_eq!(seen, (0..900).collect::<Vec<i64>>());
+        assert!(most_open <= 2, "{most_open} files open at once");
+        assert_eq!(round.files_done, 300);
+    }
+
+    #[test]
     fn equal_timestamps_keep_file_order() {
         let dir = tempfile::tempdir().unwrap();
         write(
@@ -503,6 +650,15 @@ mod tests {
             let m = input.read().unwrap().expect("looping never ends");
             assert_eq!(m.timestamp(), 1 + (i % 2));
         }
+    }
+
+    #[test]
+    fn name_with_glob_characters_is_used_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "traffic[1].gor", &[record(b'1', "a", 1, "A")]);
+        let pattern = dir.path().join("traffic[1].gor").display().to_string();
+        let mut input = FileInput::open(&pattern, 0.0, &settings(100)).unwrap();
+        assert_eq!(read_all(&mut input), vec![1]);
     }
 
     #[test]

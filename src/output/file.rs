@@ -278,26 +278,26 @@ impl Output for FileOutput {
     fn write(&self, msg: &Message) -> Result<()> {
         let mut st = self.state();
         if st.closed {
-            anyhow::bail!("{} is closed", self.name);
+            anyhow::bail!("closed");
         }
         if st.total >= st.max_size {
             // GoReplay stops the whole copy loop here; we refuse the record
             // (the emitter counts it) and let the other outputs go on.
             anyhow::bail!(
-                "{}: --output-file-max-size-limit of {} bytes reached; record dropped",
-                self.name,
+                "--output-file-max-size-limit of {} bytes reached; record dropped",
                 st.max_size
             );
         }
-        let path = st.template.expand(Some(msg)).into_owned();
+        let path = st.template.expand(Some(msg));
         if let Some(name) = st.switch_to(&path) {
+            let path = path.into_owned();
             st.open_chunk(&path, name)?;
         }
         let Some(chunk) = st.current.as_mut() else {
-            anyhow::bail!("{}: no file open", self.name);
+            anyhow::bail!("no file open");
         };
         msg.write_record(chunk.sink.writer())
-            .map_err(|e| anyhow::anyhow!("--output-file {}: {e}", chunk.name))?;
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", chunk.name))?;
         let len = msg.record_len() as u64;
         chunk.records += 1;
         chunk.size += len;

@@ -26,6 +26,9 @@ pub struct Pacer {
     max_wait: Option<Duration>,
     last_ts: Option<i64>,
     deadline: Option<Instant>,
+    /// The clock as last read: a deadline before it is already due, without
+    /// reading the clock again (replay at full speed costs nothing).
+    last_now: Option<Instant>,
 }
 
 impl Pacer {
@@ -35,6 +38,7 @@ impl Pacer {
             max_wait: (!max_wait.is_zero()).then_some(max_wait),
             last_ts: None,
             deadline: None,
+            last_now: None,
         }
     }
 
@@ -78,7 +82,11 @@ impl Pacer {
     /// Sleeps until the record planned as `step` is due.
     pub fn wait(&mut self, step: Step) {
         match step {
-            Step::First => self.deadline = Some(Instant::now()),
+            Step::First => {
+                let now = Instant::now();
+                self.deadline = Some(now);
+                self.last_now = Some(now);
+            }
             Step::OutOfOrder => {}
             Step::Wait(gap) => {
                 if gap.is_zero() {
@@ -89,7 +97,11 @@ impl Pacer {
                     None => Instant::now() + gap,
                 };
                 self.deadline = Some(deadline);
+                if self.last_now.is_some_and(|seen| deadline <= seen) {
+                    return;
+                }
                 let now = Instant::now();
+                self.last_now = Some(now);
                 if deadline > now {
                     std::thread::sleep(deadline - now);
                 }

@@ -17,11 +17,18 @@
 
 use crate::message::{Message, SEPARATOR_LINE};
 use crate::stats::{self, Counter};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use std::collections::VecDeque;
 use std::io::{self, Read};
+use std::sync::{Arc, Mutex};
 
-/// How much is read from a file at a time.
-pub const READ_CHUNK: usize = 1 << 20;
+/// How much is read from a file at a time: small enough to stay in the CPU
+/// cache while it is parsed.
+pub const READ_CHUNK: usize = 128 * 1024;
+
+/// Read buffers kept for reuse (reusing them avoids fresh pages, which cost
+/// more than the copy from the page cache).
+const POOL_SIZE: usize = 64;
 
 /// One parsed record with its ordering key.
 #[derive(Debug, Clone)]
@@ -37,7 +44,7 @@ pub struct Damage {
     malformed: Counter,
     garbage: Counter,
     truncated: Counter,
-    read_errors: Counter,
+    pub read_errors: Counter,
 }
 
 impl Damage {
@@ -51,25 +58,71 @@ impl Damage {
     }
 }
 
-/// Reads records from one stream (a file, or a gzip decoder over one).
-pub struct RecordParser<R> {
+/// Buffers that come back once every record cut from them is gone.
+#[derive(Default)]
+struct Pool {
+    free: Mutex<Vec<Vec<u8>>>,
+}
+
+impl Pool {
+    fn take(&self, min_len: usize) -> Vec<u8> {
+        if min_len <= READ_CHUNK
+            && let Some(v) = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop()
+        {
+            return v;
+        }
+        vec![0; min_len.max(READ_CHUNK)]
+    }
+}
+
+/// A read buffer shared by the records cut from it; returns to the pool
+/// when the last one is dropped.
+struct Pooled {
+    buf: Vec<u8>,
+    pool: Arc<Pool>,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        if self.buf.len() == READ_CHUNK {
+            let mut free = self.pool.free.lock().unwrap_or_else(|e| e.into_inner());
+            if free.len() < POOL_SIZE {
+                free.push(std::mem::take(&mut self.buf));
+            }
+        }
+    }
+}
+
+/// Reads a stream (a file, or a gzip decoder over one) in large chunks, on
+/// the file's own thread: the copy of the data out of the kernel is the one
+/// cost that cannot be avoided, so it runs beside the parsing.
+pub struct ChunkReader<R> {
     source: R,
     name: String,
-    buf: BytesMut,
-    /// Where the next separator search starts, relative to `buf`.
-    scan_from: usize,
+    pool: Arc<Pool>,
+    chunk_len: usize,
     done: bool,
     bytes_read: u64,
     damage: Damage,
 }
 
-impl<R: Read> RecordParser<R> {
+impl<R: Read> ChunkReader<R> {
     pub fn new(source: R, name: impl Into<String>, damage: Damage) -> Self {
-        RecordParser {
+        Self::with_chunk_len(source, name, damage, READ_CHUNK)
+    }
+
+    fn with_chunk_len(source: R, name: impl Into<String>, damage: Damage, len: usize) -> Self {
+        ChunkReader {
             source,
             name: name.into(),
-            buf: BytesMut::with_capacity(READ_CHUNK),
-            scan_from: 0,
+            pool: Arc::new(Pool::default()),
+            chunk_len: len,
             done: false,
             bytes_read: 0,
             damage,
@@ -81,72 +134,170 @@ impl<R: Read> RecordParser<R> {
         self.bytes_read
     }
 
-    /// Reads one chunk and appends every record it completes to `out`.
-    /// Returns false once the stream is finished (nothing more will come).
-    pub fn fill(&mut self, out: &mut Vec<Record>) -> bool {
+    /// The next chunk (full, unless the stream ends); `None` at the end.
+    /// A read error ends the stream, counted and reported once.
+    pub fn next_chunk(&mut self) -> Option<Bytes> {
         if self.done {
-            return false;
+            return None;
         }
-        let start = self.buf.len();
-        self.buf.resize(start + READ_CHUNK, 0);
-        let n = loop {
-            match self.source.read(&mut self.buf[start..]) {
-                Ok(n) => break n,
+        let mut buf = self.pool.take(self.chunk_len);
+        let want = self.chunk_len.min(buf.len());
+        let mut filled = 0;
+        while filled < want {
+            match self.source.read(&mut buf[filled..want]) {
+                Ok(0) => {
+                    self.done = true;
+                    break;
+                }
+                Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     self.damage.read_errors.drop_one(&format_args!(
                         "--input-file {}: read error after {} bytes, the rest of the file is skipped: {e}",
-                        self.name, self.bytes_read
+                        self.name,
+                        self.bytes_read + filled as u64
                     ));
-                    break 0;
+                    self.done = true;
+                    break;
                 }
             }
-        };
-        self.buf.truncate(start + n);
-        self.bytes_read += n as u64;
-        self.split_records(out);
-        if n == 0 {
-            self.finish(out);
-            self.done = true;
-            return false;
         }
-        true
+        self.bytes_read += filled as u64;
+        if filled == 0 {
+            return None;
+        }
+        Some(
+            Bytes::from_owner(Pooled {
+                buf,
+                pool: self.pool.clone(),
+            })
+            .slice(..filled),
+        )
+    }
+}
+
+/// Cuts records out of a file's chunks, in order. Records that lie within
+/// a chunk are slices of it (no copy); only a record that spans two chunks
+/// is copied, into `carry`.
+pub struct Splitter {
+    name: String,
+    /// The start of a record whose end is in a later chunk.
+    carry: Vec<u8>,
+    /// Longest record kept whole; see [`Splitter::new`].
+    max_record: usize,
+    /// Once a record outgrows `max_record`: its last bytes, where its end
+    /// is looked for (`carry` keeps its first `max_record` bytes).
+    window: Option<Vec<u8>>,
+    damage: Damage,
+    finder: memchr::memmem::Finder<'static>,
+}
+
+impl Splitter {
+    /// Records longer than `max_record` keep only their first `max_record`
+    /// bytes, so a file without separators (or a huge body) cannot use
+    /// unbounded memory. Give at least `--copy-buffer-size` plus room for the
+    /// header: the emitter cuts payloads to that size anyway, so nothing a
+    /// user would see changes.
+    pub fn new(name: impl Into<String>, damage: Damage, max_record: usize) -> Self {
+        Splitter {
+            name: name.into(),
+            carry: Vec::new(),
+            max_record,
+            window: None,
+            damage,
+            finder: memchr::memmem::Finder::new(SEPARATOR_LINE),
+        }
     }
 
-    /// Cuts every complete record out of the buffer.
-    fn split_records(&mut self, out: &mut Vec<Record>) {
-        let finder = memchr::memmem::Finder::new(SEPARATOR_LINE);
-        loop {
-            let Some(rel) = finder.find(&self.buf[self.scan_from..]) else {
-                // A separator may straddle the end of what was read: search
-                // its possible start again next time.
-                self.scan_from = self.buf.len().saturating_sub(SEPARATOR_LINE.len() - 1);
-                return;
-            };
-            let pos = self.scan_from + rel;
-            if pos > 0 && self.buf[pos - 1] != b'\n' {
+    /// Adds the records that `chunk` completes to `out`.
+    pub fn push(&mut self, chunk: &Bytes, out: &mut VecDeque<Record>) {
+        let mut off = 0;
+        if !self.carry.is_empty() {
+            match self.finish_carried(chunk, out) {
+                Some(next) => off = next,
+                None => return,
+            }
+        }
+        let mut start = off;
+        let mut scan = off;
+        while let Some(rel) = self.finder.find(&chunk[scan..]) {
+            let pos = scan + rel;
+            if pos > start && chunk[pos - 1] != b'\n' {
                 // The monkeys in the middle of a line are payload.
-                self.scan_from = pos + 1;
+                scan = pos + 1;
                 continue;
             }
-            let chunk = self.buf.split_to(pos + SEPARATOR_LINE.len()).freeze();
-            self.scan_from = 0;
             // The `\n` before the separator line is part of the separator.
-            let end = if pos > 0 { pos - 1 } else { 0 };
-            self.take_record(chunk.slice(..end), out);
+            let end = if pos > start { pos - 1 } else { pos };
+            self.take_record(chunk.slice(start..end), out);
+            start = pos + SEPARATOR_LINE.len();
+            scan = start;
+        }
+        self.carry.extend_from_slice(&chunk[start..]);
+        self.limit_carry();
+    }
+
+    /// Completes the carried record with the start of `chunk`, copying as
+    /// little as possible. Returns where the next record starts in `chunk`,
+    /// or `None` if the whole chunk belongs to the carried record.
+    fn finish_carried(&mut self, chunk: &Bytes, out: &mut VecDeque<Record>) -> Option<usize> {
+        let mut off = 0;
+        loop {
+            let piece_end = match self.finder.find(&chunk[off..]) {
+                Some(q) => (off + q + SEPARATOR_LINE.len()).min(chunk.len()),
+                None => chunk.len(),
+            };
+            let piece = &chunk[off..piece_end];
+            off = piece_end;
+            let search = self.window.as_mut().unwrap_or(&mut self.carry);
+            // A separator may begin in what was carried: search its last bytes too.
+            let from = search.len().saturating_sub(SEPARATOR_LINE.len() - 1);
+            search.extend_from_slice(piece);
+            if let Some(pos) = record_end(&self.finder, search, from) {
+                let excess = search.len() - (pos + SEPARATOR_LINE.len());
+                let mut body = std::mem::take(&mut self.carry);
+                if self.window.take().is_none() {
+                    body.truncate(if pos > 0 { pos - 1 } else { pos });
+                }
+                self.take_record(Bytes::from(body), out);
+                return Some(off - excess);
+            }
+            self.limit_carry();
+            if off == chunk.len() {
+                return None;
+            }
         }
     }
 
-    /// At the end of the stream: a final separator missing only its last
+    /// Keeps the carried record within `max_record` bytes, and only the last
+    /// bytes of an oversized one for finding its end.
+    fn limit_carry(&mut self) {
+        const KEEP: usize = SEPARATOR_LINE.len() + 1;
+        if let Some(w) = self.window.as_mut() {
+            if w.len() > KEEP {
+                w.drain(..w.len() - KEEP);
+            }
+        } else if self.carry.len() > self.max_record {
+            self.window = Some(self.carry[self.carry.len().saturating_sub(KEEP)..].to_vec());
+            self.carry.truncate(self.max_record);
+        }
+    }
+
+    /// At the end of the file: a final separator missing only its last
     /// `\n` still ends a record; anything else left over is an unterminated
     /// record, skipped and counted (GoReplay drops it silently).
-    fn finish(&mut self, out: &mut Vec<Record>) {
-        let tail = std::mem::take(&mut self.buf).freeze();
+    pub fn finish(&mut self, out: &mut VecDeque<Record>) {
+        let mut tail = std::mem::take(&mut self.carry);
+        let window = self.window.take();
+        let end = window.as_deref().unwrap_or(&tail);
         let cut = &SEPARATOR_LINE[..SEPARATOR_LINE.len() - 1];
-        if tail.ends_with(cut) {
-            let pos = tail.len() - cut.len();
-            if pos == 0 || tail[pos - 1] == b'\n' {
-                self.take_record(tail.slice(..pos.saturating_sub(1)), out);
+        if end.ends_with(cut) {
+            let pos = end.len() - cut.len();
+            if pos == 0 || end[pos - 1] == b'\n' {
+                if window.is_none() {
+                    tail.truncate(pos.saturating_sub(1));
+                }
+                self.take_record(Bytes::from(tail), out);
                 return;
             }
         }
@@ -159,15 +310,15 @@ impl<R: Read> RecordParser<R> {
         }
     }
 
-    fn take_record(&self, body: Bytes, out: &mut Vec<Record>) {
+    fn take_record(&self, body: Bytes, out: &mut VecDeque<Record>) {
         match recover_record(body) {
-            Recovered::Intact(message) => out.push(record(message)),
+            Recovered::Intact(message, timestamp) => out.push_back(Record { timestamp, message }),
             Recovered::AfterGarbage(message, skipped) => {
                 self.damage.garbage.drop_one(&format_args!(
                     "--input-file {}: skipped {skipped} bytes that are not a record before a record",
                     self.name
                 ));
-                out.push(record(message));
+                out.push_back(record(message));
             }
             Recovered::Malformed => {
                 self.damage.malformed.drop_one(&format_args!(
@@ -179,6 +330,18 @@ impl<R: Read> RecordParser<R> {
     }
 }
 
+/// The first separator line in `buf` at or after `from` that starts a line.
+fn record_end(finder: &memchr::memmem::Finder<'_>, buf: &[u8], mut from: usize) -> Option<usize> {
+    while let Some(rel) = finder.find(&buf[from..]) {
+        let pos = from + rel;
+        if pos == 0 || buf[pos - 1] == b'\n' {
+            return Some(pos);
+        }
+        from = pos + 1;
+    }
+    None
+}
+
 fn record(message: Message) -> Record {
     Record {
         timestamp: message.timestamp(),
@@ -188,7 +351,7 @@ fn record(message: Message) -> Record {
 
 #[derive(Debug)]
 enum Recovered {
-    Intact(Message),
+    Intact(Message, i64),
     /// The record, and how many bytes of garbage before it were skipped.
     AfterGarbage(Message, usize),
     Malformed,
@@ -200,9 +363,18 @@ enum Recovered {
 /// and the record starts there. Failing that, GoReplay's loose rule applies:
 /// any first line with at least 3 space-separated fields is a header.
 fn recover_record(body: Bytes) -> Recovered {
-    let first_line = line_at(&body, 0);
-    if is_strict_header(first_line) {
-        return intact_or_malformed(body);
+    // The common case, in one pass over the header line.
+    if let Some(nl) = memchr::memchr(b'\n', &body)
+        && let Some(ts) = header_timestamp(&body[..nl])
+    {
+        if nl + 1 == body.len() {
+            return Recovered::Malformed;
+        }
+        let message = Message {
+            meta: body.slice(..=nl),
+            data: body.slice(nl + 1..),
+        };
+        return Recovered::Intact(message, ts);
     }
     let mut at = 0;
     while let Some(nl) = memchr::memchr(b'\n', &body[at..]) {
@@ -215,13 +387,10 @@ fn recover_record(body: Bytes) -> Recovered {
             break;
         }
     }
-    intact_or_malformed(body)
-}
-
-fn intact_or_malformed(body: Bytes) -> Recovered {
     let message = Message::from_record(body);
     if message.is_well_formed() {
-        Recovered::Intact(message)
+        let ts = message.timestamp();
+        Recovered::Intact(message, ts)
     } else {
         Recovered::Malformed
     }
@@ -240,17 +409,42 @@ fn line_at(body: &[u8], at: usize) -> &[u8] {
 /// `<1|2|3> <id> <timestamp>[ <latency>]` with numeric timestamp and latency:
 /// what gor and GoReplay write.
 fn is_strict_header(line: &[u8]) -> bool {
-    let mut fields = line.split(|b| *b == b' ');
-    let kind_ok = matches!(fields.next(), Some([b'1' | b'2' | b'3']));
-    let id_ok = fields.next().is_some_and(|id| !id.is_empty());
-    let ts_ok = fields.next().is_some_and(is_integer);
-    let lat_ok = fields.next().is_none_or(is_integer);
-    kind_ok && id_ok && ts_ok && lat_ok && fields.next().is_none()
+    header_timestamp(line).is_some()
 }
 
-fn is_integer(field: &[u8]) -> bool {
-    let digits = field.strip_prefix(b"-").unwrap_or(field);
-    !digits.is_empty() && digits.len() <= 19 && digits.iter().all(u8::is_ascii_digit)
+/// The timestamp of a proper header line (see [`is_strict_header`]).
+pub fn header_timestamp(line: &[u8]) -> Option<i64> {
+    let mut fields = line.split(|b| *b == b' ');
+    if !matches!(fields.next(), Some([b'1' | b'2' | b'3'])) {
+        return None;
+    }
+    if fields.next().is_none_or(|id| id.is_empty()) {
+        return None;
+    }
+    let ts = parse_integer(fields.next()?)?;
+    if let Some(latency) = fields.next() {
+        parse_integer(latency)?;
+    }
+    fields.next().is_none().then_some(ts)
+}
+
+/// A decimal integer with an optional `-`, without overflow.
+fn parse_integer(field: &[u8]) -> Option<i64> {
+    let (negative, digits) = match field.strip_prefix(b"-") {
+        Some(d) => (true, d),
+        None => (false, field),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
+    }
+    if negative { Some(v) } else { v.checked_neg() }
 }
 
 #[cfg(test)]
@@ -258,31 +452,24 @@ mod tests {
     use super::*;
     use crate::message::SEPARATOR;
 
-    /// A reader that hands out at most `step` bytes per call, to split
-    /// records and separators at every possible place.
-    struct Trickle<'a> {
-        data: &'a [u8],
-        step: usize,
-    }
-
-    impl Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let n = self.step.min(buf.len()).min(self.data.len());
-            buf[..n].copy_from_slice(&self.data[..n]);
-            self.data = &self.data[n..];
-            Ok(n)
-        }
-    }
-
     fn parse_with_step(data: &[u8], step: usize) -> Vec<Record> {
-        let mut p = RecordParser::new(Trickle { data, step }, "test", Damage::counters());
-        let mut out = Vec::new();
-        while p.fill(&mut out) {}
-        out
+        parse_capped(data, step, usize::MAX)
+    }
+
+    fn parse_capped(data: &[u8], step: usize, max_record: usize) -> Vec<Record> {
+        let damage = Damage::counters();
+        let mut reader = ChunkReader::with_chunk_len(data, "test", damage.clone(), step);
+        let mut splitter = Splitter::new("test", damage, max_record);
+        let mut out = VecDeque::new();
+        while let Some(chunk) = reader.next_chunk() {
+            splitter.push(&chunk, &mut out);
+        }
+        splitter.finish(&mut out);
+        out.into()
     }
 
     fn parse(data: &[u8]) -> Vec<Record> {
-        parse_with_step(data, usize::MAX)
+        parse_with_step(data, READ_CHUNK)
     }
 
     fn rec(meta: &str, data: &[u8]) -> Vec<u8> {
@@ -322,7 +509,9 @@ mod tests {
 
     #[test]
     fn record_split_across_reads_at_every_offset_is_the_same_record() {
-        let data = file();
+        let mut data = file();
+        data.extend(rec("1 m 400 0\n", "x🐵🙈🙉\n🐵🙈🙉x\n".as_bytes()));
+        data.extend(file());
         let whole = parse(&data);
         for step in 1..40 {
             let out = parse_with_step(&data, step);
@@ -330,6 +519,60 @@ mod tests {
             for (a, b) in out.iter().zip(&whole) {
                 assert_eq!(a.message, b.message, "step {step}");
             }
+        }
+    }
+
+    #[test]
+    fn records_spanning_read_buffers_and_larger_than_a_buffer_are_whole() {
+        let mut data = Vec::new();
+        let mut expected = Vec::new();
+        let mut sizes: Vec<usize> = (0..200).map(|i| 1 + (i * 7919) % 40_000).collect();
+        sizes.insert(50, READ_CHUNK * 2 + 123);
+        sizes.insert(120, READ_CHUNK - 20);
+        for (i, size) in sizes.iter().enumerate() {
+            let body: Vec<u8> = (0..*size).map(|j| b'a' + ((i + j) % 26) as u8).collect();
+            data.extend(rec(&format!("1 id{i} {i} 0\n"), &body));
+            expected.push(body);
+        }
+        let out = parse(&data);
+        assert_eq!(out.len(), expected.len());
+        for (i, (r, body)) in out.iter().zip(&expected).enumerate() {
+            assert_eq!(r.timestamp, i as i64);
+            assert_eq!(&r.message.data[..], &body[..], "record {i}");
+        }
+    }
+
+    #[test]
+    fn record_longer_than_the_cap_keeps_its_start_and_the_next_records_survive() {
+        let huge: Vec<u8> = (0..10_000).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut data = rec("1 a 1 0\n", b"GET /a HTTP/1.1\r\n\r\n");
+        data.extend(rec("1 b 2 0\n", &huge));
+        data.extend(rec("1 c 3 0\n", b"GET /c HTTP/1.1\r\n\r\n"));
+        let mut last = data.clone();
+        last.extend(rec("1 d 4 0\n", &huge));
+        last.pop();
+        for step in [1, 7, 13, 14, 500, 999, 1000, 1001, 4096, READ_CHUNK] {
+            let out = parse_capped(&data, step, 1000);
+            let ids: Vec<_> = out.iter().map(|r| r.message.id().to_vec()).collect();
+            assert_eq!(
+                ids,
+                [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()],
+                "step {step}"
+            );
+            let cut = &out[1].message;
+            assert!(
+                cut.meta.len() + cut.data.len() <= 1000 + step,
+                "step {step}"
+            );
+            assert!(cut.data.len() >= 900, "step {step}");
+            assert!(huge.starts_with(&cut.data), "step {step}");
+            assert_eq!(
+                &out[2].message.data[..],
+                b"GET /c HTTP/1.1\r\n\r\n",
+                "step {step}"
+            );
+            // An oversized last record whose final newline is missing.
+            assert_eq!(parse_capped(&last, step, 1000).len(), 4, "step {step}");
         }
     }
 
@@ -415,5 +658,13 @@ mod tests {
         assert!(!is_strict_header(b"1 abc x 0"));
         assert!(!is_strict_header(b"1 abc 1 2 3"));
         assert!(!is_strict_header(b"GET / HTTP/1.1\r"));
+        assert_eq!(header_timestamp(b"1 a -5 0"), Some(-5));
+        assert_eq!(header_timestamp(b"1 a 9223372036854775807"), Some(i64::MAX));
+        assert_eq!(
+            header_timestamp(b"1 a -9223372036854775808"),
+            Some(i64::MIN)
+        );
+        assert_eq!(header_timestamp(b"1 a 9223372036854775808"), None);
+        assert_eq!(header_timestamp(b"1 a - 0"), None);
     }
 }
