@@ -176,7 +176,7 @@ fn url_path_is_a_prefix_userinfo_sets_basic_auth_and_http_1_0_stays_1_0() {
     assert_eq!(
         String::from_utf8_lossy(&got[1]),
         format!(
-            "GET /api/old HTTP/1.0\r\nAuthorization: Basic bWU6czNjcmV0\r\nHost: {a}\r\nUser-Agent: x\r\n\r\n"
+            "GET /api/old HTTP/1.0\r\nHost: {a}\r\nAuthorization: Basic bWU6czNjcmV0\r\nUser-Agent: x\r\n\r\n"
         )
     );
 }

@@ -144,8 +144,44 @@ impl Counters {
     }
 }
 
+/// Where a file input waits while the queue is full. It is woken only once
+/// the queue has drained to half, not for every free slot: one wake-up per
+/// few hundred requests instead of one per request (thread wake-ups were the
+/// largest cost of replay at full speed).
+#[derive(Default)]
+struct Room {
+    waiting: AtomicBool,
+    lock: Mutex<()>,
+    cv: std::sync::Condvar,
+}
+
+impl Room {
+    /// Waits until `queued()` is at most `low`.
+    fn wait(&self, low: usize, queued: impl Fn() -> usize) {
+        let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.waiting.store(true, Ordering::SeqCst);
+        if queued() <= low {
+            self.waiting.store(false, Ordering::SeqCst);
+            return;
+        }
+        // The timeout only guards against a wake-up lost to a closed output.
+        let _ = self.cv.wait_timeout(guard, Duration::from_millis(100));
+        self.waiting.store(false, Ordering::SeqCst);
+    }
+
+    /// Called by a worker after taking a request off the queue.
+    fn taken(&self, queued: usize, low: usize) {
+        if queued <= low && self.waiting.load(Ordering::SeqCst) {
+            let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.waiting.store(false, Ordering::SeqCst);
+            self.cv.notify_all();
+        }
+    }
+}
+
 /// What the workers share.
 struct Shared {
+    room: Room,
     config: HttpConfig,
     tls: Option<Arc<ClientConfig>>,
     rx: tokio::sync::Mutex<mpsc::Receiver<Job>>,
@@ -223,6 +259,7 @@ impl HttpOutput {
         let shared = Arc::new(Shared {
             tls,
             rx: tokio::sync::Mutex::new(rx),
+            room: Room::default(),
             responses: Mutex::new(responses),
             exporter,
             active: AtomicUsize::new(0),
@@ -288,8 +325,21 @@ impl Output for HttpOutput {
         let Some(tx) = self.sender() else {
             anyhow::bail!("{} is closed", self.name);
         };
-        if tx.blocking_send(Job::Request(msg.clone())).is_err() {
-            anyhow::bail!("{} is closed", self.name);
+        let mut job = Job::Request(msg.clone());
+        loop {
+            match tx.try_send(job) {
+                Ok(()) => break,
+                Err(mpsc::error::TrySendError::Full(j)) => {
+                    job = j;
+                    let low = tx.max_capacity() / 2;
+                    self.shared
+                        .room
+                        .wait(low, || tx.max_capacity() - tx.capacity());
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    anyhow::bail!("{} is closed", self.name)
+                }
+            }
         }
         self.after_enqueue(&tx);
         Ok(())
@@ -551,7 +601,12 @@ async fn worker(shared: Arc<Shared>) {
         .clone();
     let mut conn: Option<Conn> = None;
     loop {
-        let job = { shared.rx.lock().await.recv().await };
+        let job = {
+            let mut rx = shared.rx.lock().await;
+            let job = rx.recv().await;
+            shared.room.taken(rx.len(), rx.max_capacity() / 2);
+            job
+        };
         match job {
             Some(Job::Request(msg)) => shared.handle(&mut conn, msg, responses.as_ref()).await,
             Some(Job::Stop) | None => break,

@@ -13,6 +13,7 @@
 //! captured, nothing is added (no `User-Agent`, no `Accept-Encoding`), and
 //! HTTP/1.0 stays 1.0.
 
+use super::framing;
 use crate::http::{headers, start_line};
 use base64::Engine as _;
 use bytes::Bytes;
@@ -172,6 +173,10 @@ pub enum Skip {
 
 impl Rewrite {
     /// Adapts a captured request to the target (see the module comment).
+    ///
+    /// One pass over the head finds every header that matters; the new head
+    /// is then assembled from slices of the captured one and the few
+    /// replacements (this runs once per replayed request).
     pub fn prepare(&self, data: &Bytes) -> Result<PreparedRequest, Skip> {
         let line = start_line::request_line(data).ok_or(Skip::Malformed)?;
         if line.method == b"CONNECT" {
@@ -180,15 +185,38 @@ impl Rewrite {
         let body_at = headers::body_offset(data).ok_or(Skip::Malformed)?;
         let is_head = line.method == b"HEAD";
         let body = data.slice(body_at..);
-        let mut head: Vec<u8> = data[..body_at].to_vec();
-
+        let src = &data[..body_at];
         let t = &self.target;
+
+        let (mut host, mut auth, mut length) = (None, None, None);
+        let (mut chunked, mut closes) = (false, false);
+        for h in headers::headers(src) {
+            let name = h.name;
+            if name.eq_ignore_ascii_case(b"Host") {
+                host.get_or_insert(h);
+            } else if name.eq_ignore_ascii_case(b"Authorization") {
+                auth.get_or_insert(h);
+            } else if name.eq_ignore_ascii_case(b"Content-Length") {
+                length.get_or_insert(h);
+            } else if name.eq_ignore_ascii_case(b"Transfer-Encoding") {
+                chunked = chunked || framing::is_chunked_value(h.value);
+            } else if name.eq_ignore_ascii_case(b"Connection") {
+                closes = closes || framing::has_token(h.value, b"close");
+            }
+        }
+
+        // Edits as (from, to, replacement), applied in order of position.
+        let mut edits: Vec<(usize, usize, Vec<u8>)> = Vec::with_capacity(4);
         let captured_target = start_line::origin_form(line.target);
-        if !t.prefix.is_empty() || !t.query.is_empty() {
+        if !t.prefix.is_empty() || !t.query.is_empty() || captured_target.len() != line.target.len()
+        {
+            // A prefix and the URL's query go in front of / after the
+            // captured target; an absolute-form target (captured at a
+            // proxy) goes to an origin server in origin form.
             let mut new_target =
-                Vec::with_capacity(t.prefix.len() + captured_target.len() + t.query.len() + 1);
+                Vec::with_capacity(t.prefix.len() + captured_target.len() + t.query.len() + 2);
             new_target.extend_from_slice(t.prefix.as_bytes());
-            if !captured_target.starts_with(b"/") {
+            if !t.prefix.is_empty() && !captured_target.starts_with(b"/") {
                 new_target.push(b'/');
             }
             new_target.extend_from_slice(captured_target);
@@ -200,50 +228,64 @@ impl Rewrite {
                 });
                 new_target.extend_from_slice(t.query.as_bytes());
             }
-            head = start_line::set_target(&head, &new_target).ok_or(Skip::Malformed)?;
-        } else if captured_target.len() != line.target.len() {
-            // An absolute-form target (captured at a proxy) goes to an origin
-            // server in origin form.
-            let origin = captured_target.to_vec();
-            head = start_line::set_target(&head, &origin).ok_or(Skip::Malformed)?;
+            edits.push((
+                line.target_start,
+                line.target_start + line.target.len(),
+                new_target,
+            ));
         }
+        let mut set = |found: Option<headers::Header<'_>>,
+                       name: &[u8],
+                       value: &[u8],
+                       insert_at: usize| match found {
+            Some(h) => edits.push((h.value_start, h.value_end, value.to_vec())),
+            None => {
+                let mut l = Vec::with_capacity(name.len() + value.len() + 4);
+                l.extend_from_slice(name);
+                l.extend_from_slice(b": ");
+                l.extend_from_slice(value);
+                l.extend_from_slice(b"\r\n");
+                edits.push((insert_at, insert_at, l));
+            }
+        };
         if !self.original_host {
-            head = headers::set_header(&head, b"Host", t.authority.as_bytes());
+            set(host, b"Host", t.authority.as_bytes(), line.end);
         }
-        if let Some(auth) = &t.authorization {
-            head = headers::set_header(&head, b"Authorization", auth.as_bytes());
+        if let Some(a) = &t.authorization {
+            set(auth, b"Authorization", a.as_bytes(), line.end);
         }
-        fix_content_length(&mut head, body.len());
-        let closes = headers::header_value(&head, b"Connection")
-            .is_some_and(|v| super::framing::has_token(v, b"close"));
+        // Content-Length must match the body we have: a recording may hold
+        // a cut body (--copy-buffer-size), and a server waiting for missing
+        // bytes would stall the connection until the timeout. Chunked
+        // bodies carry their own framing.
+        if !chunked {
+            let len = body.len().to_string();
+            match length {
+                Some(h) if h.value == len.as_bytes() => {}
+                Some(_) => set(length, b"Content-Length", len.as_bytes(), 0),
+                None if !body.is_empty() => {
+                    set(None, b"Content-Length", len.as_bytes(), body_at - 2)
+                }
+                None => {}
+            }
+        }
+        // Stable: two inserts at one place keep the order above.
+        edits.sort_by_key(|e| e.0);
+        let extra: usize = edits.iter().map(|e| e.2.len()).sum();
+        let mut head = Vec::with_capacity(src.len() + extra);
+        let mut pos = 0;
+        for (from, to, with) in edits {
+            head.extend_from_slice(&src[pos..from.max(pos)]);
+            head.extend_from_slice(&with);
+            pos = to.max(pos);
+        }
+        head.extend_from_slice(&src[pos..]);
         Ok(PreparedRequest {
             head,
             body,
             is_head,
             closes,
         })
-    }
-}
-
-/// Makes `Content-Length` match the body we have: a recording may hold a
-/// cut body (`--copy-buffer-size`), and a server waiting for missing bytes
-/// would stall the connection until the timeout. Chunked bodies carry their
-/// own framing and are left alone.
-fn fix_content_length(head: &mut Vec<u8>, body_len: usize) {
-    if headers::is_chunked(head) {
-        return;
-    }
-    let len = body_len.to_string();
-    match headers::find(head, b"Content-Length") {
-        Some(h) if h.value == len.as_bytes() => {}
-        Some(_) => *head = headers::set_header(head, b"Content-Length", len.as_bytes()),
-        None if body_len > 0 => {
-            // Before the blank line, after every captured header.
-            let at = head.len().saturating_sub(2);
-            let line = format!("Content-Length: {len}\r\n");
-            *head = crate::http::edit::insert(head, at, line.as_bytes());
-        }
-        None => {}
     }
 }
 
