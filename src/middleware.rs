@@ -146,7 +146,6 @@ pub fn start(command: &str) -> Result<(Arc<dyn Output>, Box<dyn Input>)> {
         activity,
     };
     let echo = MiddlewareEcho {
-        command: command.to_string(),
         queue: echo_rx,
         ended: false,
     };
@@ -247,14 +246,15 @@ impl Output for MiddlewareFeed {
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
+    /// `middleware` (the command is in every message about it); also the
+    /// prefix of its counters, e.g. `middleware.messages`.
     fn describe(&self) -> String {
-        format!("middleware {:?}", self.command)
+        "middleware".into()
     }
 }
 
 /// The echoing side: what the program wrote back, as messages.
 pub struct MiddlewareEcho {
-    command: String,
     queue: Receiver<Echo>,
     ended: bool,
 }
@@ -277,8 +277,10 @@ impl Input for MiddlewareEcho {
         }
     }
 
+    /// `middleware` (the command is in every message about it); also the
+    /// prefix of its counters, e.g. `middleware.messages`.
     fn describe(&self) -> String {
-        format!("middleware {:?}", self.command)
+        "middleware".into()
     }
 }
 
