@@ -10,7 +10,7 @@
 # Best of 3 runs each. Prints one summary line. N=... sets the record count.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=${N:-200000}
+N=${N:-400000}
 for tool in python3 rustc /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "shaping: SKIPPED ($tool is missing)"; exit 0; }
 done
@@ -26,9 +26,13 @@ best() {
   local label=$1; shift
   : >"$work/res-$label"
   for _ in 1 2 3; do
-    /usr/bin/time -o "$work/t" -f '%e %U %S' "$@" >/dev/null 2>"$work/err" \
+    local start end
+    start=$(date +%s%N)
+    /usr/bin/time -o "$work/t" -f '%U %S' "$@" >/dev/null 2>"$work/err" \
       || { echo "shaping: FAILED: $*" >&2; tail -5 "$work/err" >&2; exit 1; }
-    awk '{ printf "%s %.3f\n", $1, $2 + $3 }' "$work/t" >>"$work/res-$label"
+    end=$(date +%s%N)
+    awk -v wall="$(( (end - start) / 1000 ))" '{ printf "%.6f %.3f\n", wall / 1e6, $1 + $2 }' \
+      "$work/t" >>"$work/res-$label"
   done
   sort -n "$work/res-$label" | head -1 >"$work/res-$label.best"
 }

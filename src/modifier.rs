@@ -24,7 +24,7 @@ use crate::settings::{Settings, UsageError, values};
 use regex::bytes::Regex;
 use std::borrow::Cow;
 
-pub use go_template::{expand, replace_all};
+pub use go_template::{Template, replace_all};
 
 /// FNV-1a, 32 bits: how the limiters (and session hashing) turn a value into
 /// a stable number. `fnv1a32(b"1") == 873244444`.
@@ -46,14 +46,14 @@ struct NamedRegex {
 struct HeaderRewrite {
     name: Vec<u8>,
     re: Regex,
-    replacement: String,
+    replacement: Template,
 }
 
 /// `--http-rewrite-url regex:replacement`.
 #[derive(Debug)]
 struct UrlRewrite {
     re: Regex,
-    replacement: String,
+    replacement: Template,
 }
 
 /// `--http-header-limiter` / `--http-param-limiter`: keep values whose hash
@@ -210,9 +210,10 @@ impl HttpModifier {
                     "need both src and target, colon-delimited (ex. /a:/b)",
                 )
             })?;
+            let re = compile("http-rewrite-url", v, re)?;
             m.rewrite_urls.push(UrlRewrite {
-                re: compile("http-rewrite-url", v, re)?,
-                replacement: replacement.to_string(),
+                replacement: Template::new(replacement, &re),
+                re,
             });
         }
         for v in &settings.http_rewrite_header {
@@ -225,10 +226,11 @@ impl HttpModifier {
             };
             let (name, rest) = v.split_once(':').ok_or_else(need)?;
             let (re, replacement) = rest.trim().split_once(',').ok_or_else(need)?;
+            let re = compile("http-rewrite-header", v, re)?;
             m.rewrite_headers.push(HeaderRewrite {
                 name: name.as_bytes().to_vec(),
-                re: compile("http-rewrite-header", v, re)?,
-                replacement: replacement.to_string(),
+                replacement: Template::new(replacement, &re),
+                re,
             });
         }
         Ok(Some(m))
