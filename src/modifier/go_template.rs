@@ -67,7 +67,7 @@ impl Template {
         let mut pieces = Vec::new();
         let mut literal = Vec::new();
         let mut t = template;
-        let mut push_group = |literal: &mut Vec<u8>, pieces: &mut Vec<Piece>, g: Option<usize>| {
+        let push_group = |literal: &mut Vec<u8>, pieces: &mut Vec<Piece>, g: Option<usize>| {
             if !literal.is_empty() {
                 pieces.push(Piece::Literal(std::mem::take(literal)));
             }
