@@ -99,6 +99,9 @@ pub struct Steps {
     pub modifier: Option<Transform>,
     /// Applied to every message after the modifier.
     pub prettify: Option<Transform>,
+    /// Leave `--copy-buffer-size` to a later loop: set on the loops that
+    /// feed the middleware, which gets whole messages (spec 12).
+    pub keep_whole: bool,
 }
 
 /// A running set of copy loops.
@@ -152,6 +155,7 @@ impl Emitter {
         let feed_steps = Steps {
             modifier: None,
             prettify: steps.prettify.clone(),
+            keep_whole: true,
         };
         let spawn = |input: Box<dyn Input>,
                      dest: Vec<Arc<dyn Output>>,
@@ -351,7 +355,7 @@ impl CopyLoop {
         if msg.data.is_empty() {
             return None;
         }
-        if msg.data.len() > self.options.copy_buffer_size {
+        if msg.data.len() > self.options.copy_buffer_size && !self.steps.keep_whole {
             msg.data.truncate(self.options.copy_buffer_size);
         }
         if !msg.is_well_formed() {
@@ -670,7 +674,7 @@ mod tests {
         ];
         let steps = Steps {
             modifier: Some(keep_get),
-            prettify: None,
+            ..Steps::default()
         };
         run(vec![msgs], &out, options(), steps);
         let ids: Vec<_> = out[0]

@@ -63,6 +63,7 @@ fn run(settings: &Settings) -> anyhow::Result<Ending> {
         prettify: settings.prettify_http.then(|| {
             Arc::new(|msg: &Message| gor::http::prettify::prettify_bytes(&msg.data)) as Transform
         }),
+        keep_whole: false,
     };
     let middleware = match settings.middleware.as_str() {
         "" => None,

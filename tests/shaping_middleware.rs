@@ -292,3 +292,24 @@ fn middleware_dying_under_load_ends_gor_promptly_with_status_1() {
         started.elapsed()
     );
 }
+
+#[test]
+fn middleware_gets_whole_messages_and_copy_buffer_size_cuts_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = dir.path().join("seen.hex");
+    let body = "x".repeat(500);
+    let input = [request(
+        1,
+        format!("POST /big HTTP/1.1\r\nContent-Length: 500\r\n\r\n{body}"),
+    )];
+    let mw = format!("tee {}", seen.display());
+    let (got, done) = through_gor(
+        dir.path(),
+        &input,
+        &["--middleware", &mw, "--copy-buffer-size", "100"],
+    );
+    assert_eq!(done.code(), Some(0), "{}", done.stderr);
+    let first = std::fs::read_to_string(&seen).unwrap();
+    assert_eq!(first.lines().next().unwrap(), hex_line(&input[0]));
+    assert_eq!(got[0].data, input[0].data[..100]);
+}
