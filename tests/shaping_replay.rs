@@ -147,3 +147,117 @@ fn slow_middleware_in_front_of_a_replay_loses_nothing_at_the_end() {
         );
     }
 }
+
+/// One flag: the requests recorded, and what the server must receive
+/// (request line, and a header that must have a value, if any).
+struct Case {
+    args: &'static [&'static str],
+    sent: Vec<Vec<u8>>,
+    received: Vec<(&'static str, Option<(&'static str, &'static str)>)>,
+}
+
+#[test]
+fn every_flag_keeps_and_drops_or_rewrites_what_the_server_receives() {
+    let basic = |cred: &str| {
+        use base64::Engine;
+        format!(
+            "Authorization: Basic {}\r\n",
+            base64::engine::general_purpose::STANDARD.encode(cred)
+        )
+    };
+    let cases = vec![
+        Case {
+            args: &["--http-allow-method", "GET"],
+            sent: vec![
+                get("/a", ""),
+                b"POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            ],
+            received: vec![("GET /a HTTP/1.1", None)],
+        },
+        Case {
+            args: &["--http-allow-url", "^/api/"],
+            sent: vec![get("/api/x", ""), get("/web", "")],
+            received: vec![("GET /api/x HTTP/1.1", None)],
+        },
+        Case {
+            args: &["--http-disallow-url", "^/web"],
+            sent: vec![get("/api/x", ""), get("/web", "")],
+            received: vec![("GET /api/x HTTP/1.1", None)],
+        },
+        Case {
+            args: &["--http-allow-header", "X-T: ^a$"],
+            sent: vec![get("/1", "X-T: a\r\n"), get("/2", "X-T: b\r\n")],
+            received: vec![("GET /1 HTTP/1.1", Some(("X-T", "a")))],
+        },
+        Case {
+            args: &["--http-disallow-header", "X-T: ^a$"],
+            sent: vec![get("/1", "X-T: a\r\n"), get("/2", "X-T: b\r\n")],
+            received: vec![("GET /2 HTTP/1.1", Some(("X-T", "b")))],
+        },
+        Case {
+            args: &["--http-basic-auth-filter", "^customer"],
+            sent: vec![
+                get("/1", &basic("customer1:pw")),
+                get("/2", &basic("admin:pw")),
+            ],
+            received: vec![("GET /1 HTTP/1.1", None)],
+        },
+        Case {
+            // FNV-1a-32 mod 100: "1" → 44 (kept below 50), "3" → 82 (dropped).
+            args: &["--http-header-limiter", "X-U: 50%"],
+            sent: vec![get("/1", "X-U: 1\r\n"), get("/3", "X-U: 3\r\n")],
+            received: vec![("GET /1 HTTP/1.1", None)],
+        },
+        Case {
+            args: &["--http-param-limiter", "u: 50%"],
+            sent: vec![get("/p?u=1", ""), get("/p?u=3", "")],
+            received: vec![("GET /p?u=1 HTTP/1.1", None)],
+        },
+        Case {
+            args: &["--http-rewrite-url", "^/old/(.*):/new/$1"],
+            sent: vec![get("/old/x", ""), get("/other", "")],
+            received: vec![("GET /new/x HTTP/1.1", None), ("GET /other HTTP/1.1", None)],
+        },
+        Case {
+            args: &["--http-rewrite-header", "X-T: ^a(.*),b$1"],
+            sent: vec![get("/1", "X-T: a1\r\n"), get("/2", "X-T: c\r\n")],
+            received: vec![
+                ("GET /1 HTTP/1.1", Some(("X-T", "b1"))),
+                ("GET /2 HTTP/1.1", Some(("X-T", "c"))),
+            ],
+        },
+        Case {
+            args: &["--http-set-header", "X-S: 1"],
+            sent: vec![get("/1", ""), get("/2", "X-S: 0\r\n")],
+            received: vec![
+                ("GET /1 HTTP/1.1", Some(("X-S", "1"))),
+                ("GET /2 HTTP/1.1", Some(("X-S", "1"))),
+            ],
+        },
+        Case {
+            args: &["--http-set-param", "k=v"],
+            sent: vec![get("/a", ""), get("/b?k=1", "")],
+            received: vec![("GET /a?k=v HTTP/1.1", None), ("GET /b?k=v HTTP/1.1", None)],
+        },
+    ];
+    for case in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let msgs: Vec<Msg> = case
+            .sent
+            .iter()
+            .enumerate()
+            .map(|(i, r)| request(i, r))
+            .collect();
+        let (server, _) = replay(dir.path(), &msgs, case.args);
+        let mut got = server.received();
+        got.sort_by_key(|r| request_line(r));
+        let lines: Vec<String> = got.iter().map(|r| request_line(r)).collect();
+        let want: Vec<&str> = case.received.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, want, "{:?}", case.args);
+        for (r, (_, h)) in got.iter().zip(&case.received) {
+            if let Some((name, value)) = h {
+                assert_eq!(header(r, name).as_deref(), Some(*value), "{:?}", case.args);
+            }
+        }
+    }
+}
