@@ -172,3 +172,35 @@ fn lines_are_read_whole_across_refills_and_overlong_ones_skipped() {
     }
     assert_eq!(got, [&b"abc\n"[..], b"def\n", b"<too long>", b"last"]);
 }
+
+#[test]
+fn decoding_accepts_exactly_the_hex_digits_at_every_position() {
+    // Every byte value at every position, with the offset of a bad one.
+    for len in [16usize, 18, 32, 34] {
+        for pos in 0..len {
+            for b in 0..=255u8 {
+                let mut line = vec![b'a'; len];
+                line[pos] = b;
+                let expect_ok = b.is_ascii_hexdigit();
+                match decode_hex(&line) {
+                    Ok(out) => {
+                        assert!(expect_ok, "byte {b:#x} at {pos} accepted");
+                        let digit = (b as char).to_digit(16).unwrap() as u8;
+                        let byte = out[pos / 2];
+                        let got = if pos % 2 == 0 { byte >> 4 } else { byte & 15 };
+                        assert_eq!(got, digit);
+                        assert!(
+                            out.iter()
+                                .enumerate()
+                                .all(|(i, o)| i == pos / 2 || *o == 0xaa)
+                        );
+                    }
+                    Err(e) => {
+                        assert!(!expect_ok, "byte {b:#x} at {pos} refused: {e}");
+                        assert!(e.contains(&format!("at offset {pos}")), "{e}");
+                    }
+                }
+            }
+        }
+    }
+}
