@@ -313,3 +313,18 @@ fn middleware_gets_whole_messages_and_copy_buffer_size_cuts_after_it() {
     assert_eq!(first.lines().next().unwrap(), hex_line(&input[0]));
     assert_eq!(got[0].data, input[0].data[..100]);
 }
+
+#[test]
+fn middleware_stderr_passes_through_to_gors_stderr() {
+    let mw = format!("env GOR_MIDDLEWARE_DEBUG=1 {}", example("echo.sh"));
+    let (recs, done) = with_middleware(&mw, 2_500);
+    assert_eq!(done.code(), Some(0), "{}", done.stderr);
+    assert!(!recs.is_empty(), "{}", done.stderr);
+    // echo.sh decodes each line with xxd and logs its header line.
+    let first_id = recs[0].0.split(' ').nth(1).unwrap();
+    assert!(
+        done.stderr.contains(&format!("[echo.sh] 1 {first_id} ")),
+        "{}",
+        done.stderr
+    );
+}
