@@ -18,7 +18,9 @@
 //! the feed's bounded queue into the pipe and a reader thread decodes lines
 //! into the echo's bounded queue, so a slow program slows gor down (file
 //! inputs wait, live inputs drop and count at the feed) but never deadlocks
-//! it.
+//! it. Replayed responses (type 3) have a queue of their own that never
+//! blocks, written first: they are produced by an output the middleware
+//! feeds, and a bounded queue there would close a circle of full queues.
 //!
 //! Ending: closing the feed first lets the program settle (until it has
 //! nothing queued and sent nothing back for 250 ms, at most 10 s), so that
@@ -32,11 +34,11 @@
 //! status; the emitter turns it into exit 1
 //! (GoReplay keeps running with the traffic silently stopped).
 
-use crate::message::Message;
+use crate::message::{Message, PayloadType};
 use crate::plugin::{FatalError, Input, Output, Result};
 use crate::settings::UsageError;
 use crate::stats::{self, Counter};
-use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -111,11 +113,16 @@ pub fn start(command: &str) -> Result<(Arc<dyn Output>, Box<dyn Input>)> {
     let closing = Arc::new(AtomicBool::new(false));
     let activity = Arc::new(Activity::new());
     let (feed_tx, feed_rx) = bounded::<Message>(QUEUE);
+    // Replayed responses get a queue of their own that never blocks: they
+    // come from an output that the middleware itself feeds, and a full
+    // queue there would close a loop of full queues (a deadlock). It holds
+    // at most the replays in flight.
+    let (responses_tx, responses_rx) = unbounded::<Message>();
     let (echo_tx, echo_rx) = bounded::<Echo>(QUEUE);
     let cmd = command.to_string();
     std::thread::Builder::new()
         .name("middleware-writer".into())
-        .spawn(move || write_loop(stdin, feed_rx))?;
+        .spawn(move || write_loop(stdin, feed_rx, responses_rx))?;
     let (verdict_tx, verdict_rx) = bounded::<Option<String>>(1);
     let waiter_echo = echo_tx.clone();
     let waiter_cmd = cmd.clone();
@@ -139,7 +146,10 @@ pub fn start(command: &str) -> Result<(Arc<dyn Output>, Box<dyn Input>)> {
         .spawn(move || read_loop(cmd, stdout, echo_tx, verdict_rx, reader_activity))?;
     let feed = MiddlewareFeed {
         command: command.to_string(),
-        queue: Mutex::new(Some(feed_tx)),
+        queue: Mutex::new(Some(Queues {
+            messages: feed_tx,
+            responses: responses_tx,
+        })),
         closing,
         full: stats::drop_counter("middleware.queue_full"),
         late: stats::drop_counter("middleware.after_close"),
@@ -171,16 +181,25 @@ enum Echo {
 /// The feeding side: messages written here go to the program's stdin.
 pub struct MiddlewareFeed {
     command: String,
-    queue: Mutex<Option<Sender<Message>>>,
+    queue: Mutex<Option<Queues>>,
     closing: Arc<AtomicBool>,
     full: Counter,
     late: Counter,
     activity: Arc<Activity>,
 }
 
+/// The two queues to the writer thread.
+#[derive(Clone)]
+struct Queues {
+    /// Everything but replayed responses (bounded: back-pressure).
+    messages: Sender<Message>,
+    /// Replayed responses (never blocks; written first).
+    responses: Sender<Message>,
+}
+
 impl MiddlewareFeed {
-    /// The queue to the writer thread; `None` once the feed is closed.
-    fn sender(&self) -> Option<Sender<Message>> {
+    /// The queues to the writer thread; `None` once the feed is closed.
+    fn sender(&self) -> Option<Queues> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
@@ -200,19 +219,26 @@ impl MiddlewareFeed {
 
 impl Output for MiddlewareFeed {
     fn write(&self, msg: &Message) -> Result<()> {
-        let Some(queue) = self.sender() else {
+        let Some(queues) = self.sender() else {
             self.count_late(msg);
             return Ok(());
+        };
+        let queue = match msg.payload_type() {
+            Some(PayloadType::ReplayedResponse) => &queues.responses,
+            _ => &queues.messages,
         };
         queue.send(msg.clone()).map_err(|_| self.gone())
     }
 
     fn offer(&self, msg: &Message) -> Result<()> {
-        let Some(queue) = self.sender() else {
+        let Some(queues) = self.sender() else {
             self.count_late(msg);
             return Ok(());
         };
-        match queue.try_send(msg.clone()) {
+        if msg.payload_type() == Some(PayloadType::ReplayedResponse) {
+            return queues.responses.send(msg.clone()).map_err(|_| self.gone());
+        }
+        match queues.messages.try_send(msg.clone()) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => {
                 self.full.drop_one(&format_args!(
@@ -235,7 +261,9 @@ impl Output for MiddlewareFeed {
     fn close(&self) {
         let deadline = Instant::now() + SETTLE_MAX;
         while Instant::now() < deadline {
-            let queued = self.sender().is_some_and(|q| !q.is_empty());
+            let queued = self
+                .sender()
+                .is_some_and(|q| !q.messages.is_empty() || !q.responses.is_empty());
             let settled = !queued && self.activity.quiet_for() >= SETTLE_QUIET;
             if settled || self.activity.exited.load(Ordering::SeqCst) {
                 break;
@@ -351,27 +379,53 @@ pub fn decode_hex(line: &[u8]) -> std::result::Result<Vec<u8>, String> {
     ))
 }
 
-/// Feed queue → program stdin, one hex line per message. Flushes whenever
-/// the queue is momentarily empty, so a lone message is not held back.
-fn write_loop(stdin: ChildStdin, queue: Receiver<Message>) {
+/// Feed queues → program stdin, one hex line per message, replayed
+/// responses first. Flushes whenever both queues are momentarily empty, so a
+/// lone message is not held back.
+fn write_loop(stdin: ChildStdin, messages: Receiver<Message>, responses: Receiver<Message>) {
     let mut pipe = BufWriter::with_capacity(1 << 16, stdin);
     let mut line = Vec::new();
-    while let Ok(mut msg) = queue.recv() {
-        loop {
-            line.clear();
-            encode_hex(&msg.meta, &mut line);
-            encode_hex(&msg.data, &mut line);
-            line.push(b'\n');
-            if pipe.write_all(&line).is_err() {
-                // The program is gone; the reader reports how it ended.
-                return;
+    let (mut messages, mut responses) = (messages, responses);
+    let (mut messages_open, mut responses_open) = (true, true);
+    loop {
+        let next = responses.try_recv().or_else(|_| messages.try_recv());
+        let msg = match next {
+            Ok(m) => m,
+            Err(_) => {
+                if pipe.flush().is_err() {
+                    return;
+                }
+                if !messages_open && !responses_open {
+                    break;
+                }
+                // A closed queue is swapped for one that never delivers, so
+                // the wait is on the other one only.
+                crossbeam_channel::select! {
+                    recv(responses) -> m => match m {
+                        Ok(m) => m,
+                        Err(_) => {
+                            responses_open = false;
+                            responses = crossbeam_channel::never();
+                            continue;
+                        }
+                    },
+                    recv(messages) -> m => match m {
+                        Ok(m) => m,
+                        Err(_) => {
+                            messages_open = false;
+                            messages = crossbeam_channel::never();
+                            continue;
+                        }
+                    },
+                }
             }
-            match queue.try_recv() {
-                Ok(next) => msg = next,
-                Err(_) => break,
-            }
-        }
-        if pipe.flush().is_err() {
+        };
+        line.clear();
+        encode_hex(&msg.meta, &mut line);
+        encode_hex(&msg.data, &mut line);
+        line.push(b'\n');
+        if pipe.write_all(&line).is_err() {
+            // The program is gone; the reader reports how it ended.
             return;
         }
     }

@@ -261,3 +261,44 @@ fn every_flag_keeps_and_drops_or_rewrites_what_the_server_receives() {
         }
     }
 }
+
+#[test]
+fn middleware_seeing_replayed_responses_does_not_deadlock_a_fast_recording() {
+    // Requests flood the middleware while the replay's responses go back
+    // into it: every queue in that loop fills up unless responses can
+    // always get in.
+    let dir = tempfile::tempdir().unwrap();
+    let n = 20_000;
+    // Big enough that the pipes hold few of them.
+    let pad = format!("X-Pad: {}\r\n", "p".repeat(2_000));
+    let input: Vec<Msg> = (0..n)
+        .map(|i| request(i, get(&format!("/{i}"), &pad)))
+        .collect();
+    let seen = dir.path().join("seen.hex");
+    let mw = format!("tee {}", seen.display());
+    let server = Server::start();
+    let url = server.url();
+    let (_, done) = through_gor(
+        dir.path(),
+        &input,
+        &[
+            "--output-http",
+            &url,
+            "--output-http-track-response",
+            "--output-http-queue-len",
+            "10",
+            "--output-http-workers",
+            "2",
+            "--middleware",
+            &mw,
+        ],
+    );
+    assert_eq!(done.code(), Some(0), "{}", done.stderr);
+    assert_eq!(server.received().len(), n);
+    let responses = std::fs::read_to_string(&seen)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("3320"))
+        .count();
+    assert_eq!(responses, n, "{}", done.stderr);
+}
