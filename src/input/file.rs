@@ -169,18 +169,19 @@ impl Input for FileInput {
     }
 }
 
-/// The files a pattern names, sorted. A literal path containing glob
-/// characters (`[`) is accepted as it is.
+/// The files a pattern names, sorted (pipes such as `/dev/stdin` too). A
+/// literal path containing glob characters (`[`) is accepted as it is.
 fn expand(pattern: &str) -> Result<Vec<PathBuf>> {
     let no_match = || anyhow::anyhow!("--input-file {pattern}: no file matches this pattern");
     let mut paths: Vec<PathBuf> = match glob::glob(pattern) {
         Ok(found) => found
             .filter_map(|p| p.ok())
-            .filter(|p| p.is_file())
+            .filter(|p| !p.is_dir())
             .collect(),
         Err(_) => Vec::new(),
     };
-    if paths.is_empty() && Path::new(pattern).is_file() {
+    let literal = Path::new(pattern);
+    if paths.is_empty() && literal.exists() && !literal.is_dir() {
         paths.push(PathBuf::from(pattern));
     }
     if paths.is_empty() {
@@ -252,7 +253,13 @@ impl Round {
     fn start(paths: &[PathBuf], damage: &Damage, max_record: usize) -> Result<Round> {
         let mut unopened = Vec::with_capacity(paths.len());
         for (order, path) in paths.iter().enumerate() {
-            let first_ts = first_timestamp(open_source(path)?);
+            // A pipe (`/dev/stdin`, a FIFO) can be read only once: it is
+            // not peeked at, and is opened first.
+            let first_ts = if path.is_file() {
+                first_timestamp(open_source(path)?)
+            } else {
+                i64::MIN
+            };
             unopened.push(Unopened {
                 path: path.clone(),
                 order,
@@ -659,6 +666,25 @@ mod tests {
         let pattern = dir.path().join("traffic[1].gor").display().to_string();
         let mut input = FileInput::open(&pattern, 0.0, &settings(100)).unwrap();
         assert_eq!(read_all(&mut input), vec![1]);
+    }
+
+    #[test]
+    fn a_fifo_is_read_once_from_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let c = std::ffi::CString::new(fifo.display().to_string()).unwrap();
+        // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let writer_path = fifo.clone();
+        let writer = std::thread::spawn(move || {
+            let mut f = File::options().write(true).open(writer_path).unwrap();
+            for ts in [3, 1, 2] {
+                f.write_all(&record(b'1', "a", ts, "GET")).unwrap();
+            }
+        });
+        let mut input = FileInput::open(&fifo.display().to_string(), 0.0, &settings(100)).unwrap();
+        assert_eq!(read_all(&mut input), vec![1, 2, 3]);
+        writer.join().unwrap();
     }
 
     #[test]
