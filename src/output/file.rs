@@ -457,6 +457,33 @@ mod tests {
     }
 
     #[test]
+    fn seconds_token_starts_a_new_file_each_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = settings();
+        s.output_file_append = true;
+        let out = FileOutput::open(&format!("{}/s-%S.gor", dir.path().display()), &s).unwrap();
+        // Start right after a second boundary so two writes share a second.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        std::thread::sleep(Duration::from_nanos(
+            1_000_000_000 - u64::from(now.subsec_nanos()),
+        ));
+        out.write(&msg(0)).unwrap();
+        out.write(&msg(1)).unwrap();
+        assert_eq!(files(dir.path()).len(), 1);
+        std::thread::sleep(Duration::from_millis(1000));
+        out.write(&msg(2)).unwrap();
+        out.close();
+        let names = files(dir.path());
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert_eq!(
+            count_records(dir.path().join(&names[0])) + count_records(dir.path().join(&names[1])),
+            3
+        );
+    }
+
+    #[test]
     fn max_size_limit_refuses_what_comes_after_it() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = settings();
