@@ -63,8 +63,7 @@ file_ns=$(best_of "$GOR" --input-file "$BIG|$SPEED" --output-file "$OUT_DIR/out.
 cpu_ms() {
   local best=0 t
   for _ in $(seq "$RUNS"); do
-    /usr/bin/time -o "$WORK/cpu" -f '%U %S' "$@" > /dev/null 2>&1
-    t=$(awk '{ printf "%d", ($1 + $2) * 1000 }' "$WORK/cpu")
+    t=$( { TIMEFORMAT='%3U %3S'; time "$@" > /dev/null 2>&1; } 2>&1 | awk '{ printf "%d", ($1 + $2) * 1000 }')
     if [ "$best" -eq 0 ] || [ "$t" -lt "$best" ]; then best=$t; fi
   done
   echo "$best"
