@@ -242,6 +242,9 @@ impl HttpOutput {
         } else {
             None
         };
+        if let Some(e) = &exporter {
+            e.attach();
+        }
         let (tx, rx) = mpsc::channel(config.queue_len);
         let (responses, response_input) = if config.track_response {
             let (rtx, rrx) = mpsc::channel(config.queue_len);
@@ -399,7 +402,7 @@ impl Output for HttpOutput {
             s.stop();
         }
         if let Some(e) = &self.shared.exporter {
-            e.close();
+            e.detach();
         }
     }
 
