@@ -9,20 +9,35 @@ use std::sync::atomic::AtomicUsize;
 /// A keep-alive server answering every request (`GET` heads, no bodies)
 /// after `delay`, counting what it answered.
 fn server(delay: Duration) -> (u16, Arc<AtomicUsize>) {
+    let (port, answered, _) = logging_server(delay);
+    (port, answered)
+}
+
+/// Like [`server`], also logging (connection number, request line).
+type Log = Arc<Mutex<Vec<(usize, String)>>>;
+
+fn logging_server(delay: Duration) -> (u16, Arc<AtomicUsize>, Log) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let answered = Arc::new(AtomicUsize::new(0));
-    let a = answered.clone();
+    let log: Log = Arc::default();
+    let (a, l) = (answered.clone(), log.clone());
     std::thread::spawn(move || {
-        for stream in listener.incoming() {
+        for (conn, stream) in listener.incoming().enumerate() {
             let Ok(mut s) = stream else { continue };
-            let a = a.clone();
+            let (a, l) = (a.clone(), l.clone());
             std::thread::spawn(move || {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 4096];
                 loop {
                     while let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        buf.drain(..i + 4);
+                        let head: Vec<u8> = buf.drain(..i + 4).collect();
+                        let first = String::from_utf8_lossy(&head)
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                            .to_string();
+                        l.lock().unwrap().push((conn, first));
                         std::thread::sleep(delay);
                         if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
                             .is_err()
@@ -39,7 +54,7 @@ fn server(delay: Duration) -> (u16, Arc<AtomicUsize>) {
             });
         }
     });
-    (port, answered)
+    (port, answered, log)
 }
 
 fn config(port: u16, min: usize, max: usize, queue: usize) -> HttpConfig {
@@ -58,6 +73,8 @@ fn config(port: u16, min: usize, max: usize, queue: usize) -> HttpConfig {
         queue_len: queue,
         worker_timeout: Duration::from_millis(100),
         stats_period: None,
+        sessions: false,
+        debug: false,
     }
 }
 
@@ -165,4 +182,45 @@ fn tracked_responses_end_with_the_output() {
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
     );
     assert!(got[0].latency().unwrap() > 0);
+}
+
+#[test]
+fn with_session_recognition_each_session_keeps_its_order_on_its_own_connection() {
+    let (port, answered, log) = logging_server(Duration::from_millis(5));
+    let mut cfg = config(port, 1, 0, 100);
+    cfg.workers_max = usize::MAX;
+    cfg.sessions = true;
+    let (out, _) = HttpOutput::start(cfg, None).unwrap();
+    // Two captured connections (same ports and address part of the id,
+    // different ACK part), interleaved.
+    for i in 0..20 {
+        let session = if i % 2 == 0 {
+            "aaaaaaaaaaaaaaaa"
+        } else {
+            "bbbbbbbbbbbbbbbb"
+        };
+        let id = format!("{session}{i:08x}");
+        let msg = Message::new(
+            PayloadType::Request,
+            &id,
+            0,
+            0,
+            format!("GET /{session}/{i} HTTP/1.1\r\nHost: h\r\n\r\n"),
+        );
+        out.write(&msg).unwrap();
+    }
+    out.close();
+    assert_eq!(answered.load(Ordering::SeqCst), 20);
+    let log = log.lock().unwrap().clone();
+    for session in ["aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"] {
+        let mine: Vec<&(usize, String)> = log.iter().filter(|(_, l)| l.contains(session)).collect();
+        let conns: std::collections::HashSet<usize> = mine.iter().map(|(c, _)| *c).collect();
+        assert_eq!(conns.len(), 1, "{session} used {conns:?}");
+        let order: Vec<String> = mine.iter().map(|(_, l)| l.clone()).collect();
+        let want: Vec<String> = (0..20)
+            .filter(|i| (i % 2 == 0) == (session.starts_with('a')))
+            .map(|i| format!("GET /{session}/{i} HTTP/1.1"))
+            .collect();
+        assert_eq!(order, want);
+    }
 }
