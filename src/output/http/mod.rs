@@ -42,6 +42,8 @@ use tokio::sync::mpsc;
 
 /// Most workers started at once (GoReplay caps the minimum at 1000).
 const MAX_MIN_WORKERS: usize = 1000;
+/// Longest queue accepted for `--output-http-queue-len`.
+const MAX_QUEUE: usize = 1 << 22;
 
 /// The replay settings of one `--output-http`.
 #[derive(Debug, Clone)]
@@ -87,10 +89,12 @@ impl HttpConfig {
         } else {
             s.output_http_timeout
         };
+        // Periods beyond a day are capped: clocks cannot add centuries.
+        let day = Duration::from_secs(86_400);
         let worker_timeout = if s.output_http_worker_timeout.is_zero() {
             Duration::from_secs(2)
         } else {
-            s.output_http_worker_timeout
+            s.output_http_worker_timeout.min(day)
         };
         Ok(HttpConfig {
             rewrite: Rewrite {
@@ -104,14 +108,16 @@ impl HttpConfig {
             skip_verify: s.output_http_skip_verify,
             workers_min,
             workers_max,
+            // The queue holds messages, not just counts: an absurd length
+            // would be a memory bomb (and overflow the channel's permits).
             queue_len: if s.output_http_queue_len <= 0 {
                 1000
             } else {
-                s.output_http_queue_len as usize
+                (s.output_http_queue_len as usize).min(MAX_QUEUE)
             },
             worker_timeout,
             stats_period: (s.stats && s.output_http_stats)
-                .then(|| Duration::from_millis(s.output_http_stats_ms.max(1000) as u64)),
+                .then(|| Duration::from_millis(s.output_http_stats_ms.max(1000) as u64).min(day)),
             sessions: s.recognize_tcp_sessions,
             debug: s.output_http_debug,
         })
