@@ -224,3 +224,41 @@ fn with_session_recognition_each_session_keeps_its_order_on_its_own_connection()
         assert_eq!(order, want);
     }
 }
+
+#[test]
+fn a_keep_alive_connection_the_server_dropped_is_replaced_without_losing_the_request() {
+    // Answers one request per connection, then closes without saying so.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let answered = Arc::new(AtomicUsize::new(0));
+    let a = answered.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .is_ok()
+            {
+                a.fetch_add(1, Ordering::SeqCst);
+            }
+            // Give the client time to reuse the connection it thinks is open.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let (out, _) = HttpOutput::start(config(port, 1, 1, 10), None).unwrap();
+    for i in 0..10 {
+        out.write(&request(i)).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    out.close();
+    // Without the retry on a fresh connection, the requests sent on the
+    // dropped ones would be lost.
+    assert_eq!(answered.load(Ordering::SeqCst), 10);
+}
