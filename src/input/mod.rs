@@ -2,3 +2,4 @@
 
 pub mod dummy;
 pub mod file;
+pub mod http;
