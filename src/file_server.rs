@@ -2,7 +2,7 @@
 //! each request head (spec 2.2), a helper for trying replays by hand.
 //! Paths are confined to the directory: `..` segments are refused.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
 
@@ -45,6 +45,15 @@ fn handle(stream: TcpStream) -> std::io::Result<()> {
             return Ok(());
         }
         eprintln!("{}", head.trim_end());
+        // A body (POST, PUT) is read and discarded, so the next request on a
+        // keep-alive connection starts where it should.
+        let length = head
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        std::io::copy(&mut (&mut reader).take(length), &mut std::io::sink())?;
         let target = head.split_whitespace().nth(1).unwrap_or("/");
         let path = target.split('?').next().unwrap_or("/");
         match local_path(path).and_then(|p| std::fs::read(p).ok()) {

@@ -9,6 +9,12 @@ use std::sync::OnceLock;
 use tokio::runtime::{Builder, Runtime};
 
 /// The shared runtime, built the first time it is asked for.
+///
+/// Half the cores (at least one) by default: the rest is left to capture,
+/// the copy loops and, often, the target itself on the same machine. Replay
+/// measured on 2 cores against nginx: one runtime thread spends 7.0 µs of
+/// CPU per request, two spend 8.5 µs, mostly waking each other.
+/// `GOR_NET_THREADS=N` overrides it.
 pub fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
@@ -19,6 +25,7 @@ pub fn runtime() -> &'static Runtime {
                 std::thread::available_parallelism()
                     .map(|n| n.get())
                     .unwrap_or(2)
+                    / 2
             })
             .max(1);
         Builder::new_multi_thread()

@@ -58,6 +58,8 @@ impl EsTarget {
 /// Sends documents to ElasticSearch in the background.
 pub struct Exporter {
     tx: Mutex<Option<mpsc::Sender<String>>>,
+    /// Replay outputs feeding this export; the last one to close flushes it.
+    users: std::sync::atomic::AtomicUsize,
     finished: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
     dropped: Counter,
 }
@@ -84,8 +86,9 @@ impl Exporter {
         });
         Ok(Arc::new(Exporter {
             tx: Mutex::new(Some(tx)),
+            users: std::sync::atomic::AtomicUsize::new(0),
             finished: Mutex::new(Some(done_rx)),
-            dropped: stats::drop_counter("elasticsearch.queue_full"),
+            dropped: stats::drop_counter("elasticsearch.documents_dropped"),
         }))
     }
 
@@ -94,11 +97,23 @@ impl Exporter {
     pub fn export(&self, request: &[u8], response: &[u8], start_ns: i64, rtt_ns: i64) {
         let doc = document(request, response, start_ns, rtt_ns);
         let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some(tx) = tx
-            && tx.try_send(doc).is_err()
-        {
-            self.dropped
-                .drop_one(&"ElasticSearch cannot keep up: a document was dropped");
+        match tx {
+            Some(tx) if tx.try_send(doc).is_ok() => {}
+            _ => self.dropped.drop_one(
+                &"ElasticSearch cannot keep up (or the export was closed): a document was dropped",
+            ),
+        }
+    }
+
+    /// A replay output starts feeding this export.
+    pub fn attach(&self) {
+        self.users.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// A replay output is done; the last one closes the export.
+    pub fn detach(&self) {
+        if self.users.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) <= 1 {
+            self.close();
         }
     }
 

@@ -1,13 +1,15 @@
 //! `--output-file`: records messages to files (spec section 7), in GoReplay's
 //! record format, chunked and named as GoReplay names them.
 //!
-//! Writing a record is a copy into a large buffer under a lock, done by the
-//! copy loop itself: no queue, no thread hand-off, which measured fastest.
-//! The buffer goes to the file when it fills, when the chunk changes, at
-//! every `--output-file-flush-interval` (for the whole run; GoReplay's
-//! flusher stops after the first record), and at close. Writes to the page
-//! cache do not stall; a live input's own bounded queue absorbs (and counts)
-//! anything slower, so `offer` is `write`.
+//! `write` (finite inputs: files) copies the record into a large buffer
+//! under a lock, on the copy loop's own thread: no queue, no hand-off between
+//! threads, which measured fastest, and a slow disk slows the replay down
+//! instead of losing records. `offer` (live inputs: capture) hands the
+//! record to a bounded queue drained by a writer thread, so a slow disk never
+//! holds up a capture; when the queue is full the record is dropped and
+//! counted. The buffer goes to the file when it fills, when the chunk
+//! changes, every `--output-file-flush-interval` (for the whole run;
+//! GoReplay's flusher stops after the first record), and at close.
 //!
 //! Fixes over GoReplay: `--output-file-append` appends instead of
 //! truncating, and no chunk is ever truncated (switching back to a name used
@@ -19,7 +21,8 @@ mod naming;
 use crate::message::Message;
 use crate::plugin::{Output, Result};
 use crate::settings::Settings;
-use crossbeam_channel::{RecvTimeoutError, Sender};
+use crate::stats::{self, Counter};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use naming::Template;
@@ -28,7 +31,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// Buffer between records and the file: large writes are what make
@@ -39,6 +44,21 @@ pub struct FileOutput {
     shared: Arc<Mutex<State>>,
     name: String,
     stop_flusher: Mutex<Option<Sender<()>>>,
+    /// Records of live inputs, written by a thread of their own (started at
+    /// the first `offer`), so a slow disk never holds up a capture.
+    live: OnceLock<Sender<Job>>,
+    live_thread: Mutex<Option<JoinHandle<()>>>,
+    closed: AtomicBool,
+    queue_full: Counter,
+}
+
+/// Records offered by live inputs and waiting for the disk.
+const LIVE_QUEUE: usize = 4096;
+
+enum Job {
+    Record(Message),
+    /// Everything before this is written; the thread ends.
+    Close,
 }
 
 struct State {
@@ -115,6 +135,10 @@ impl FileOutput {
     /// Checks at start-up that the template's directory can be written to,
     /// so a typo fails now, in one line, rather than at the first record.
     pub fn open(template: &str, settings: &Settings) -> Result<Arc<dyn Output>> {
+        Ok(Arc::new(Self::new(template, settings)?))
+    }
+
+    fn new(template: &str, settings: &Settings) -> Result<FileOutput> {
         if template.starts_with("s3://") {
             return Err(crate::registry::not_available(
                 "output-file",
@@ -140,11 +164,15 @@ impl FileOutput {
             d => d,
         };
         let stop = spawn_flusher(Arc::downgrade(&shared), interval)?;
-        Ok(Arc::new(FileOutput {
+        Ok(FileOutput {
             shared,
             name: format!("output_file({template})"),
             stop_flusher: Mutex::new(Some(stop)),
-        }))
+            live: OnceLock::new(),
+            live_thread: Mutex::new(None),
+            closed: AtomicBool::new(false),
+            queue_full: stats::drop_counter("output_file.queue_full"),
+        })
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -274,26 +302,26 @@ impl State {
     }
 }
 
-impl Output for FileOutput {
-    fn write(&self, msg: &Message) -> Result<()> {
-        let mut st = self.state();
-        if st.closed {
+impl State {
+    /// Writes one record to the file its name leads to (spec 7.2, 7.4).
+    fn write_record(&mut self, msg: &Message) -> Result<()> {
+        if self.closed {
             anyhow::bail!("closed");
         }
-        if st.total >= st.max_size {
+        if self.total >= self.max_size {
             // GoReplay stops the whole copy loop here; we refuse the record
-            // (the emitter counts it) and let the other outputs go on.
+            // (it is counted) and let the other outputs go on.
             anyhow::bail!(
                 "--output-file-max-size-limit of {} bytes reached; record dropped",
-                st.max_size
+                self.max_size
             );
         }
-        let path = st.template.expand(Some(msg));
-        if let Some(name) = st.switch_to(&path) {
+        let path = self.template.expand(Some(msg));
+        if let Some(name) = self.switch_to(&path) {
             let path = path.into_owned();
-            st.open_chunk(&path, name)?;
+            self.open_chunk(&path, name)?;
         }
-        let Some(chunk) = st.current.as_mut() else {
+        let Some(chunk) = self.current.as_mut() else {
             anyhow::bail!("no file open");
         };
         msg.write_record(chunk.sink.writer())
@@ -301,8 +329,88 @@ impl Output for FileOutput {
         let len = msg.record_len() as u64;
         chunk.records += 1;
         chunk.size += len;
-        st.total += len;
+        self.total += len;
         Ok(())
+    }
+}
+
+impl FileOutput {
+    /// The queue of the live writer thread, started on first use (`None` if
+    /// no thread can be started: records are then written directly).
+    fn live_queue(&self) -> Option<&Sender<Job>> {
+        if let Some(tx) = self.live.get() {
+            return Some(tx);
+        }
+        let mut handle = self.live_thread.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = self.live.get() {
+            return Some(tx);
+        }
+        let (tx, rx) = crossbeam_channel::bounded(LIVE_QUEUE);
+        let shared = self.shared.clone();
+        let name = self.name.clone();
+        let spawned = std::thread::Builder::new()
+            .name("output-file".into())
+            .spawn(move || write_live(&shared, &rx, &name));
+        match spawned {
+            Ok(h) => {
+                *handle = Some(h);
+                let _ = self.live.set(tx);
+                self.live.get()
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+/// The live writer: takes queued records in batches, one lock per batch.
+fn write_live(shared: &Mutex<State>, rx: &Receiver<Job>, name: &str) {
+    let errors = stats::drop_counter("output_file.write_errors");
+    while let Ok(first) = rx.recv() {
+        let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
+        let mut job = Some(first);
+        let mut batch = 0;
+        while let Some(j) = job.take() {
+            match j {
+                Job::Close => return,
+                Job::Record(m) => {
+                    if let Err(e) = st.write_record(&m) {
+                        errors.drop_one(&format_args!("{name}: {e:#}"));
+                    }
+                }
+            }
+            batch += 1;
+            if batch < 1024 {
+                job = rx.try_recv().ok();
+            }
+        }
+    }
+}
+
+impl Output for FileOutput {
+    fn write(&self, msg: &Message) -> Result<()> {
+        self.state().write_record(msg)
+    }
+
+    /// Live inputs: queued for the writer thread; a full queue (the disk
+    /// cannot keep up) drops the record and counts it.
+    fn offer(&self, msg: &Message) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            anyhow::bail!("closed");
+        }
+        let Some(queue) = self.live_queue() else {
+            return self.write(msg);
+        };
+        match queue.try_send(Job::Record(msg.clone())) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => {
+                self.queue_full.drop_one(&format_args!(
+                    "{}: the disk is slower than the traffic, records are dropped",
+                    self.name
+                ));
+                Ok(())
+            }
+            Err(TrySendError::Disconnected(_)) => anyhow::bail!("closed"),
+        }
     }
 
     fn close(&self) {
@@ -313,6 +421,19 @@ impl Output for FileOutput {
             .take()
         {
             let _ = stop.send(());
+        }
+        self.closed.store(true, Ordering::Release);
+        // Whatever live inputs handed over is written first.
+        if let Some(queue) = self.live.get() {
+            let _ = queue.send(Job::Close);
+        }
+        let writer = self
+            .live_thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(writer) = writer {
+            let _ = writer.join();
         }
         let mut st = self.state();
         st.closed = true;
@@ -457,6 +578,33 @@ mod tests {
     }
 
     #[test]
+    fn seconds_token_starts_a_new_file_each_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = settings();
+        s.output_file_append = true;
+        let out = FileOutput::open(&format!("{}/s-%S.gor", dir.path().display()), &s).unwrap();
+        // Start right after a second boundary so two writes share a second.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        std::thread::sleep(Duration::from_nanos(
+            1_000_000_000 - u64::from(now.subsec_nanos()),
+        ));
+        out.write(&msg(0)).unwrap();
+        out.write(&msg(1)).unwrap();
+        assert_eq!(files(dir.path()).len(), 1);
+        std::thread::sleep(Duration::from_millis(1000));
+        out.write(&msg(2)).unwrap();
+        out.close();
+        let names = files(dir.path());
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert_eq!(
+            count_records(dir.path().join(&names[0])) + count_records(dir.path().join(&names[1])),
+            3
+        );
+    }
+
+    #[test]
     fn max_size_limit_refuses_what_comes_after_it() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = settings();
@@ -468,6 +616,46 @@ mod tests {
         assert!(out.write(&msg(2)).is_err());
         out.close();
         assert_eq!(count_records(dir.path().join("r_0.gor")), 2);
+    }
+
+    #[test]
+    fn offered_records_are_all_on_disk_after_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let out =
+            FileOutput::open(&format!("{}/r.gor", dir.path().display()), &settings()).unwrap();
+        for i in 0..1000 {
+            out.offer(&msg(i)).unwrap();
+        }
+        out.close();
+        let total: usize = files(dir.path())
+            .iter()
+            .map(|f| count_records(dir.path().join(f)))
+            .sum();
+        assert_eq!(total, 1000);
+        assert!(out.offer(&msg(0)).is_err());
+    }
+
+    #[test]
+    fn offer_drops_and_counts_when_the_disk_cannot_keep_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = FileOutput::new(&format!("{}/r.gor", dir.path().display()), &settings()).unwrap();
+        let before = stats::drop_counter("output_file.queue_full").get();
+        // Hold the file: the writer thread stalls like on a stuck disk.
+        let stuck = out.shared.lock().unwrap();
+        let start = std::time::Instant::now();
+        for i in 0..LIVE_QUEUE + 100 {
+            out.offer(&msg(i)).unwrap();
+        }
+        assert!(start.elapsed() < Duration::from_secs(2), "offer waited");
+        drop(stuck);
+        let dropped = stats::drop_counter("output_file.queue_full").get() - before;
+        assert!(dropped >= 99, "{dropped} dropped");
+        out.close();
+        let total: usize = files(dir.path())
+            .iter()
+            .map(|f| count_records(dir.path().join(f)))
+            .sum();
+        assert_eq!(total as u64 + dropped, (LIVE_QUEUE + 100) as u64);
     }
 
     #[test]

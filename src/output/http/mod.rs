@@ -42,6 +42,8 @@ use tokio::sync::mpsc;
 
 /// Most workers started at once (GoReplay caps the minimum at 1000).
 const MAX_MIN_WORKERS: usize = 1000;
+/// Longest queue accepted for `--output-http-queue-len`.
+const MAX_QUEUE: usize = 1 << 22;
 
 /// The replay settings of one `--output-http`.
 #[derive(Debug, Clone)]
@@ -60,6 +62,11 @@ pub struct HttpConfig {
     pub worker_timeout: Duration,
     /// Period of the `output_http` stats line, when asked for.
     pub stats_period: Option<Duration>,
+    /// `--recognize-tcp-sessions`: one worker and connection per captured
+    /// TCP session, so a session's requests are replayed in order.
+    pub sessions: bool,
+    /// `--output-http-debug`: log every exchange.
+    pub debug: bool,
 }
 
 impl HttpConfig {
@@ -82,10 +89,12 @@ impl HttpConfig {
         } else {
             s.output_http_timeout
         };
+        // Periods beyond a day are capped: clocks cannot add centuries.
+        let day = Duration::from_secs(86_400);
         let worker_timeout = if s.output_http_worker_timeout.is_zero() {
             Duration::from_secs(2)
         } else {
-            s.output_http_worker_timeout
+            s.output_http_worker_timeout.min(day)
         };
         Ok(HttpConfig {
             rewrite: Rewrite {
@@ -99,14 +108,18 @@ impl HttpConfig {
             skip_verify: s.output_http_skip_verify,
             workers_min,
             workers_max,
+            // The queue holds messages, not just counts: an absurd length
+            // would be a memory bomb (and overflow the channel's permits).
             queue_len: if s.output_http_queue_len <= 0 {
                 1000
             } else {
-                s.output_http_queue_len as usize
+                (s.output_http_queue_len as usize).min(MAX_QUEUE)
             },
             worker_timeout,
             stats_period: (s.stats && s.output_http_stats)
-                .then(|| Duration::from_millis(s.output_http_stats_ms.max(1000) as u64)),
+                .then(|| Duration::from_millis(s.output_http_stats_ms.max(1000) as u64).min(day)),
+            sessions: s.recognize_tcp_sessions,
+            debug: s.output_http_debug,
         })
     }
 }
@@ -199,10 +212,58 @@ struct Shared {
 /// its replayed responses.
 pub type Opened = (Arc<HttpOutput>, Option<Box<dyn Input>>);
 
+/// Requests waiting for one session's worker (GoReplay's figure).
+const SESSION_QUEUE: usize = 100;
+/// A session without requests for this long loses its worker.
+const SESSION_IDLE: Duration = Duration::from_secs(120);
+
+/// The per-session workers of `--recognize-tcp-sessions`.
+#[derive(Default)]
+struct Sessions {
+    queues: std::collections::HashMap<Vec<u8>, (mpsc::Sender<Job>, Instant)>,
+    swept: Option<Instant>,
+}
+
+impl Sessions {
+    /// The session of a request id: the connection part of a 24-hex capture
+    /// id (ports and client address; GoReplay's first 20 characters also
+    /// take in part of the ACK, which splits long sessions), else the first
+    /// 20 characters as GoReplay does.
+    fn key(id: &[u8]) -> &[u8] {
+        let n = if id.len() == 24 { 16 } else { 20 };
+        &id[..id.len().min(n)]
+    }
+
+    /// The queue of `id`'s session, starting its worker if needed; idle
+    /// sessions are let go on the way.
+    fn queue(&mut self, shared: &Arc<Shared>, id: &[u8]) -> mpsc::Sender<Job> {
+        let now = Instant::now();
+        if self
+            .swept
+            .is_none_or(|t| now.duration_since(t) > Duration::from_secs(10))
+        {
+            self.swept = Some(now);
+            self.queues
+                .retain(|_, (_, last)| now.duration_since(*last) < SESSION_IDLE);
+        }
+        let key = Self::key(id);
+        if let Some((tx, last)) = self.queues.get_mut(key) {
+            *last = now;
+            return tx.clone();
+        }
+        let (tx, rx) = mpsc::channel(SESSION_QUEUE);
+        shared.active.fetch_add(1, Ordering::SeqCst);
+        runtime().spawn(session_worker(shared.clone(), rx));
+        self.queues.insert(key.to_vec(), (tx.clone(), now));
+        tx
+    }
+}
+
 /// The `--output-http` output.
 pub struct HttpOutput {
     shared: Arc<Shared>,
     tx: RwLock<Option<mpsc::Sender<Job>>>,
+    sessions: Option<Mutex<Sessions>>,
     stats: Option<Arc<QueueStats>>,
     name: String,
 }
@@ -242,6 +303,9 @@ impl HttpOutput {
         } else {
             None
         };
+        if let Some(e) = &exporter {
+            e.attach();
+        }
         let (tx, rx) = mpsc::channel(config.queue_len);
         let (responses, response_input) = if config.track_response {
             let (rtx, rrx) = mpsc::channel(config.queue_len);
@@ -268,14 +332,21 @@ impl HttpOutput {
             counters: Counters::new(),
             config,
         });
-        let min = shared.config.workers_min;
-        Shared::spawn_workers(&shared, min);
-        if shared.config.workers_max != shared.config.workers_min {
-            runtime().spawn(reaper(shared.clone(), tx.downgrade()));
+        let sessions = shared
+            .config
+            .sessions
+            .then(|| Mutex::new(Sessions::default()));
+        if sessions.is_none() {
+            let min = shared.config.workers_min;
+            Shared::spawn_workers(&shared, min);
+            if shared.config.workers_max != shared.config.workers_min {
+                runtime().spawn(reaper(shared.clone(), tx.downgrade()));
+            }
         }
         let out = Arc::new(HttpOutput {
             shared,
             tx: RwLock::new(Some(tx)),
+            sessions,
             stats,
             name,
         });
@@ -289,8 +360,17 @@ impl HttpOutput {
         Ok((out, response_input))
     }
 
-    fn sender(&self) -> Option<mpsc::Sender<Job>> {
-        self.tx.read().unwrap_or_else(|e| e.into_inner()).clone()
+    /// The queue a request goes to: the shared one, or its session's.
+    fn sender(&self, msg: &Message) -> Option<mpsc::Sender<Job>> {
+        let shared = self.tx.read().unwrap_or_else(|e| e.into_inner()).clone()?;
+        match &self.sessions {
+            None => Some(shared),
+            Some(s) => Some(
+                s.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .queue(&self.shared, msg.id()),
+            ),
+        }
     }
 
     /// After each enqueue: the queue, the stats, and more workers when the
@@ -301,7 +381,7 @@ impl HttpOutput {
             s.record(queued);
         }
         let cfg = &self.shared.config;
-        if cfg.workers_max == cfg.workers_min {
+        if cfg.workers_max == cfg.workers_min || cfg.sessions {
             return;
         }
         let active = self.shared.active.load(Ordering::Relaxed);
@@ -322,9 +402,17 @@ impl Output for HttpOutput {
         if !msg.is_request() {
             return Ok(());
         }
-        let Some(tx) = self.sender() else {
+        let Some(tx) = self.sender(msg) else {
             anyhow::bail!("{} is closed", self.name);
         };
+        if self.sessions.is_some() {
+            // A session queue is small and private: plain back-pressure.
+            if tx.blocking_send(Job::Request(msg.clone())).is_err() {
+                anyhow::bail!("{} is closed", self.name);
+            }
+            self.after_enqueue(&tx);
+            return Ok(());
+        }
         let mut job = Job::Request(msg.clone());
         loop {
             match tx.try_send(job) {
@@ -349,7 +437,7 @@ impl Output for HttpOutput {
         if !msg.is_request() {
             return Ok(());
         }
-        let Some(tx) = self.sender() else {
+        let Some(tx) = self.sender(msg) else {
             anyhow::bail!("{} is closed", self.name);
         };
         match tx.try_send(Job::Request(msg.clone())) {
@@ -369,8 +457,16 @@ impl Output for HttpOutput {
     fn close(&self) {
         let tx = self.tx.write().unwrap_or_else(|e| e.into_inner()).take();
         let Some(tx) = tx else { return };
-        let pending = tx.max_capacity() - tx.capacity();
+        let mut pending = tx.max_capacity() - tx.capacity();
         drop(tx);
+        if let Some(s) = &self.sessions {
+            let sessions = std::mem::take(&mut *s.lock().unwrap_or_else(|e| e.into_inner()));
+            pending += sessions
+                .queues
+                .values()
+                .map(|(tx, _)| tx.max_capacity() - tx.capacity())
+                .sum::<usize>();
+        }
         self.shared.closed.store(true, Ordering::SeqCst);
         let patience = self.shared.config.timeout + Duration::from_secs(1);
         let mut last = self.shared.finished.load(Ordering::SeqCst);
@@ -399,7 +495,7 @@ impl Output for HttpOutput {
             s.stop();
         }
         if let Some(e) = &self.shared.exporter {
-            e.close();
+            e.detach();
         }
     }
 
@@ -476,16 +572,31 @@ impl Shared {
         } else {
             0
         };
-        let start_ns = now_ns();
-        let began = Instant::now();
+        // Clock reads are a visible cost at full speed: only when used.
+        let timed = responses.is_some() || self.exporter.is_some() || self.config.debug;
+        let start_ns = if timed { now_ns() } else { 0 };
+        let began = timed.then(Instant::now);
         self.counters.sent.inc();
         let outcome =
             tokio::time::timeout(self.config.timeout, self.follow(conn, &req, keep)).await;
         let outcome = outcome.unwrap_or(Err(ExchangeError::Timeout));
-        let rtt_ns = began.elapsed().as_nanos() as i64;
+        let rtt_ns = began.map_or(0, |b| b.elapsed().as_nanos() as i64);
         match outcome {
             Ok(mut resp) => {
                 self.counters.responses.inc();
+                if self.config.debug {
+                    tracing::info!(
+                        "[HTTP-OUTPUT] {} {} -> {} in {:.1} ms",
+                        String::from_utf8_lossy(
+                            crate::http::start_line::method(&req.head).unwrap_or(b"?")
+                        ),
+                        String::from_utf8_lossy(
+                            crate::http::start_line::target(&req.head).unwrap_or(b"?")
+                        ),
+                        resp.status,
+                        rtt_ns as f64 / 1e6
+                    );
+                }
                 if let Some(e) = &self.exporter {
                     e.export(&req.head, &resp.kept, start_ns, rtt_ns);
                 }
@@ -591,6 +702,23 @@ impl Shared {
             }
         }
     }
+}
+
+/// The worker of one captured TCP session (`--recognize-tcp-sessions`): its
+/// own queue and connection; it ends when the session is let go or the
+/// output closes.
+async fn session_worker(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
+    let responses = shared
+        .responses
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let mut conn: Option<Conn> = None;
+    while let Some(Job::Request(msg)) = rx.recv().await {
+        shared.handle(&mut conn, msg, responses.as_ref()).await;
+    }
+    drop(responses);
+    shared.active.fetch_sub(1, Ordering::SeqCst);
 }
 
 async fn worker(shared: Arc<Shared>) {
