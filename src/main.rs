@@ -53,10 +53,8 @@ fn main() -> ExitCode {
 }
 
 fn run(settings: &Settings) -> anyhow::Result<Ending> {
-    let plugins = gor::registry::build(settings)?;
-    if !settings.http_pprof.is_empty() {
-        gor::metrics::serve(&settings.http_pprof)?;
-    }
+    // Rule errors (a bad regex) are usage errors: reported before anything
+    // starts.
     let steps = Steps {
         modifier: gor::modifier::HttpModifier::new(settings)?
             .map(|m| Arc::new(move |msg: &Message| m.rewrite_bytes(&msg.data)) as Transform),
@@ -65,6 +63,10 @@ fn run(settings: &Settings) -> anyhow::Result<Ending> {
         }),
         keep_whole: false,
     };
+    let plugins = gor::registry::build(settings)?;
+    if !settings.http_pprof.is_empty() {
+        gor::metrics::serve(&settings.http_pprof)?;
+    }
     let middleware = match settings.middleware.as_str() {
         "" => None,
         command => Some(gor::middleware::start(command)?),
