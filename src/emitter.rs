@@ -397,7 +397,7 @@ impl CopyLoop {
         if self.options.split_output {
             let n = self.outputs.len();
             let i = if self.options.recognize_tcp_sessions {
-                fnv1a32(msg.id()) as usize % n
+                crate::modifier::fnv1a32(msg.id()) as usize % n
             } else {
                 let i = self.next_output % n;
                 self.next_output = (i + 1) % n;
@@ -456,13 +456,6 @@ impl FilteredIds {
             None => false,
         }
     }
-}
-
-/// FNV-1a, 32 bits: GoReplay's hash for sessions and limiters.
-pub fn fnv1a32(data: &[u8]) -> u32 {
-    data.iter().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ *b as u32).wrapping_mul(0x0100_0193)
-    })
 }
 
 #[cfg(test)]
@@ -685,11 +678,5 @@ mod tests {
             .map(|m| m.id().to_vec())
             .collect();
         assert_eq!(ids, vec![b"b".to_vec(), b"b".to_vec()]);
-    }
-
-    #[test]
-    fn fnv1a32_matches_known_values() {
-        assert_eq!(fnv1a32(b"1"), 873244444);
-        assert_eq!(fnv1a32(b"3"), 906799682);
     }
 }

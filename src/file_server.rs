@@ -7,11 +7,9 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
 
 pub fn serve(addr: &str) -> anyhow::Result<()> {
-    let bind = if addr.starts_with(':') {
-        format!("0.0.0.0{addr}")
-    } else {
-        addr.to_string()
-    };
+    let bind = crate::settings::values::listen_address(addr).ok_or_else(|| {
+        anyhow::anyhow!("file-server: {addr:?} is not an address to listen on (e.g. :8000)")
+    })?;
     let listener = TcpListener::bind(&bind)
         .map_err(|e| anyhow::anyhow!("file-server: cannot listen on {addr}: {e}"))?;
     eprintln!(

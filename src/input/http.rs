@@ -33,22 +33,11 @@ pub struct HttpInput {
 }
 
 /// `:8080` listens on every interface; `host:port` on that address.
-fn parse_addr(addr: &str) -> Option<String> {
-    let addr = addr.trim();
-    if let Some(port) = addr.strip_prefix(':') {
-        port.parse::<u16>().ok()?;
-        return Some(format!("0.0.0.0:{port}"));
-    }
-    let (_, port) = addr.rsplit_once(':')?;
-    port.parse::<u16>().ok()?;
-    Some(addr.to_string())
-}
-
 impl HttpInput {
     /// Listens on `addr` and starts accepting; `max_message` bounds what is
     /// kept of one request (`--copy-buffer-size`).
     pub fn listen(addr: &str, max_message: usize) -> Result<HttpInput> {
-        let bind = parse_addr(addr).ok_or_else(|| {
+        let bind = crate::settings::values::listen_address(addr).ok_or_else(|| {
             UsageError(format!(
                 "--input-http {addr:?}: expected :PORT or HOST:PORT"
             ))
@@ -272,16 +261,5 @@ mod tests {
             &input.read().unwrap().unwrap().data[..],
             b"GET / HTTP/1.0\r\n\r\n"
         );
-    }
-
-    #[test]
-    fn addresses_are_port_or_host_port() {
-        assert_eq!(parse_addr(":80").as_deref(), Some("0.0.0.0:80"));
-        assert_eq!(
-            parse_addr("127.0.0.1:8080").as_deref(),
-            Some("127.0.0.1:8080")
-        );
-        assert!(parse_addr("nope").is_none());
-        assert!(parse_addr(":99999").is_none());
     }
 }
