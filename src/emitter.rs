@@ -99,6 +99,9 @@ pub struct Steps {
     pub modifier: Option<Transform>,
     /// Applied to every message after the modifier.
     pub prettify: Option<Transform>,
+    /// Leave `--copy-buffer-size` to a later loop: set on the loops that
+    /// feed the middleware, which gets whole messages (spec 12).
+    pub keep_whole: bool,
 }
 
 /// A running set of copy loops.
@@ -152,6 +155,7 @@ impl Emitter {
         let feed_steps = Steps {
             modifier: None,
             prettify: steps.prettify.clone(),
+            keep_whole: true,
         };
         let spawn = |input: Box<dyn Input>,
                      dest: Vec<Arc<dyn Output>>,
@@ -245,7 +249,19 @@ impl Emitter {
             }
         };
         self.shutdown.stopping.store(true, Ordering::SeqCst);
-        // Producers first: their in-flight work becomes messages for the
+        // The middleware first: it may still hold requests for the outputs
+        // (replay included); closing its input lets it finish, and what it
+        // sends back is delivered while every output is open. Replayed
+        // responses that arrive after that cannot reach it (counted).
+        if let Some((feed, group)) = &self.middleware {
+            feed.close();
+            if !group.wait(drain_timeout) {
+                tracing::warn!(
+                    "the middleware did not finish within {drain_timeout:?}; closing outputs anyway"
+                );
+            }
+        }
+        // Producers next: their in-flight work becomes messages for the
         // other outputs, which must still be open to take them.
         for out in self.outputs.iter().filter(|o| o.produces_responses()) {
             out.close();
@@ -254,16 +270,6 @@ impl Emitter {
             tracing::warn!(
                 "replayed responses still pending after {drain_timeout:?}; closing outputs anyway"
             );
-        }
-        // Then the middleware: closing its input lets it finish, and what it
-        // still sends back is delivered before the outputs close.
-        if let Some((feed, group)) = &self.middleware {
-            feed.close();
-            if !group.wait(drain_timeout) {
-                tracing::warn!(
-                    "the middleware did not finish within {drain_timeout:?}; closing outputs anyway"
-                );
-            }
         }
         for out in self.outputs.iter().filter(|o| !o.produces_responses()) {
             out.close();
@@ -349,7 +355,7 @@ impl CopyLoop {
         if msg.data.is_empty() {
             return None;
         }
-        if msg.data.len() > self.options.copy_buffer_size {
+        if msg.data.len() > self.options.copy_buffer_size && !self.steps.keep_whole {
             msg.data.truncate(self.options.copy_buffer_size);
         }
         if !msg.is_well_formed() {
@@ -391,7 +397,7 @@ impl CopyLoop {
         if self.options.split_output {
             let n = self.outputs.len();
             let i = if self.options.recognize_tcp_sessions {
-                fnv1a32(msg.id()) as usize % n
+                crate::modifier::fnv1a32(msg.id()) as usize % n
             } else {
                 let i = self.next_output % n;
                 self.next_output = (i + 1) % n;
@@ -450,13 +456,6 @@ impl FilteredIds {
             None => false,
         }
     }
-}
-
-/// FNV-1a, 32 bits: GoReplay's hash for sessions and limiters.
-pub fn fnv1a32(data: &[u8]) -> u32 {
-    data.iter().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ *b as u32).wrapping_mul(0x0100_0193)
-    })
 }
 
 #[cfg(test)]
@@ -668,7 +667,7 @@ mod tests {
         ];
         let steps = Steps {
             modifier: Some(keep_get),
-            prettify: None,
+            ..Steps::default()
         };
         run(vec![msgs], &out, options(), steps);
         let ids: Vec<_> = out[0]
@@ -679,11 +678,5 @@ mod tests {
             .map(|m| m.id().to_vec())
             .collect();
         assert_eq!(ids, vec![b"b".to_vec(), b"b".to_vec()]);
-    }
-
-    #[test]
-    fn fnv1a32_matches_known_values() {
-        assert_eq!(fnv1a32(b"1"), 873244444);
-        assert_eq!(fnv1a32(b"3"), 906799682);
     }
 }

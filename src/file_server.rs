@@ -2,16 +2,14 @@
 //! each request head (spec 2.2), a helper for trying replays by hand.
 //! Paths are confined to the directory: `..` segments are refused.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
 
 pub fn serve(addr: &str) -> anyhow::Result<()> {
-    let bind = if addr.starts_with(':') {
-        format!("0.0.0.0{addr}")
-    } else {
-        addr.to_string()
-    };
+    let bind = crate::settings::values::listen_address(addr).ok_or_else(|| {
+        anyhow::anyhow!("file-server: {addr:?} is not an address to listen on (e.g. :8000)")
+    })?;
     let listener = TcpListener::bind(&bind)
         .map_err(|e| anyhow::anyhow!("file-server: cannot listen on {addr}: {e}"))?;
     eprintln!(
@@ -45,6 +43,15 @@ fn handle(stream: TcpStream) -> std::io::Result<()> {
             return Ok(());
         }
         eprintln!("{}", head.trim_end());
+        // A body (POST, PUT) is read and discarded, so the next request on a
+        // keep-alive connection starts where it should.
+        let length = head
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        std::io::copy(&mut (&mut reader).take(length), &mut std::io::sink())?;
         let target = head.split_whitespace().nth(1).unwrap_or("/");
         let path = target.split('?').next().unwrap_or("/");
         match local_path(path).and_then(|p| std::fs::read(p).ok()) {

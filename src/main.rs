@@ -2,9 +2,11 @@
 //! emitter, turn the outcome into an exit status (2: usage error, 1: runtime
 //! failure, 0: done or stopped cleanly).
 
-use gor::emitter::{Emitter, Ending, Options, Steps};
+use gor::emitter::{Emitter, Ending, Options, Steps, Transform};
+use gor::message::Message;
 use gor::settings::{self, Command, Settings, UsageError};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -51,12 +53,25 @@ fn main() -> ExitCode {
 }
 
 fn run(settings: &Settings) -> anyhow::Result<Ending> {
+    // Rule errors (a bad regex) are usage errors: reported before anything
+    // starts.
+    let steps = Steps {
+        modifier: gor::modifier::HttpModifier::new(settings)?
+            .map(|m| Arc::new(move |msg: &Message| m.rewrite_bytes(&msg.data)) as Transform),
+        prettify: settings.prettify_http.then(|| {
+            Arc::new(|msg: &Message| gor::http::prettify::prettify_bytes(&msg.data)) as Transform
+        }),
+        keep_whole: false,
+    };
     let plugins = gor::registry::build(settings)?;
     if !settings.http_pprof.is_empty() {
         gor::metrics::serve(&settings.http_pprof)?;
     }
-    let steps = Steps::default();
-    let emitter = Emitter::start(plugins, Options::from_settings(settings), steps, None);
+    let middleware = match settings.middleware.as_str() {
+        "" => None,
+        command => Some(gor::middleware::start(command)?),
+    };
+    let emitter = Emitter::start(plugins, Options::from_settings(settings), steps, middleware);
     let shutdown = emitter.shutdown_handle();
     gor::signals::on_stop(shutdown.clone())?;
     if !settings.exit_after.is_zero() {

@@ -10,11 +10,9 @@ use std::net::{TcpListener, TcpStream};
 /// Binds at start-up (so a bad address fails early) and serves in the
 /// background.
 pub fn serve(addr: &str) -> anyhow::Result<()> {
-    let bind = if addr.starts_with(':') {
-        format!("0.0.0.0{addr}")
-    } else {
-        addr.to_string()
-    };
+    let bind = crate::settings::values::listen_address(addr).ok_or_else(|| {
+        anyhow::anyhow!("--http-pprof: {addr:?} is not an address to listen on (e.g. :8000)")
+    })?;
     let listener = TcpListener::bind(&bind)
         .map_err(|e| anyhow::anyhow!("--http-pprof: cannot listen on {addr}: {e}"))?;
     std::thread::Builder::new()

@@ -15,6 +15,7 @@
 //! not a number is refused at start-up (GoReplay silently reads it as 0 and
 //! drops everything).
 
+mod go_regex;
 mod go_template;
 
 use crate::http::{headers, query, start_line};
@@ -23,7 +24,7 @@ use crate::settings::{Settings, UsageError, values};
 use regex::bytes::Regex;
 use std::borrow::Cow;
 
-pub use go_template::{expand, replace_all};
+pub use go_template::{Template, replace_all};
 
 /// FNV-1a, 32 bits: how the limiters (and session hashing) turn a value into
 /// a stable number. `fnv1a32(b"1") == 873244444`.
@@ -45,14 +46,14 @@ struct NamedRegex {
 struct HeaderRewrite {
     name: Vec<u8>,
     re: Regex,
-    replacement: String,
+    replacement: Template,
 }
 
 /// `--http-rewrite-url regex:replacement`.
 #[derive(Debug)]
 struct UrlRewrite {
     re: Regex,
-    replacement: String,
+    replacement: Template,
 }
 
 /// `--http-header-limiter` / `--http-param-limiter`: keep values whose hash
@@ -91,7 +92,7 @@ fn usage(flag: &str, value: &str, reason: impl std::fmt::Display) -> anyhow::Err
 }
 
 fn compile(flag: &str, value: &str, re: &str) -> Result<Regex> {
-    Regex::new(re).map_err(|e| {
+    go_regex::compile(re).map_err(|e| {
         let first = e.to_string();
         let line = first.lines().last().unwrap_or("").trim().to_string();
         usage(flag, value, format!("invalid regular expression: {line}"))
@@ -209,9 +210,10 @@ impl HttpModifier {
                     "need both src and target, colon-delimited (ex. /a:/b)",
                 )
             })?;
+            let re = compile("http-rewrite-url", v, re)?;
             m.rewrite_urls.push(UrlRewrite {
-                re: compile("http-rewrite-url", v, re)?,
-                replacement: replacement.to_string(),
+                replacement: Template::new(replacement, &re),
+                re,
             });
         }
         for v in &settings.http_rewrite_header {
@@ -224,10 +226,11 @@ impl HttpModifier {
             };
             let (name, rest) = v.split_once(':').ok_or_else(need)?;
             let (re, replacement) = rest.trim().split_once(',').ok_or_else(need)?;
+            let re = compile("http-rewrite-header", v, re)?;
             m.rewrite_headers.push(HeaderRewrite {
                 name: name.as_bytes().to_vec(),
-                re: compile("http-rewrite-header", v, re)?,
-                replacement: replacement.to_string(),
+                replacement: Template::new(replacement, &re),
+                re,
             });
         }
         Ok(Some(m))
@@ -253,12 +256,15 @@ impl HttpModifier {
                 data = Cow::Owned(new);
             }
         }
-        let target = start_line::target(&data).unwrap_or_default();
-        if !self.allow_urls.is_empty() && !self.allow_urls.iter().any(|re| re.is_match(target)) {
-            return None;
-        }
-        if self.disallow_urls.iter().any(|re| re.is_match(target)) {
-            return None;
+        if !self.allow_urls.is_empty() || !self.disallow_urls.is_empty() {
+            let target = start_line::target(&data).unwrap_or_default();
+            if !self.allow_urls.is_empty() && !self.allow_urls.iter().any(|re| re.is_match(target))
+            {
+                return None;
+            }
+            if self.disallow_urls.iter().any(|re| re.is_match(target)) {
+                return None;
+            }
         }
         for rule in &self.allow_headers {
             match headers::header_value(&data, &rule.name) {
@@ -299,7 +305,8 @@ impl HttpModifier {
                 return None;
             }
         }
-        if let Some(target) = start_line::target(&data)
+        if !self.rewrite_urls.is_empty()
+            && let Some(target) = start_line::target(&data)
             && let Some(new_target) = self
                 .rewrite_urls
                 .iter()
@@ -320,6 +327,17 @@ impl HttpModifier {
             }
         }
         Some(data)
+    }
+}
+
+impl HttpModifier {
+    /// [`rewrite`](Self::rewrite) for a shared payload: an unchanged request
+    /// is the same `Bytes` (no copy), a rewritten one a new buffer.
+    pub fn rewrite_bytes(&self, data: &bytes::Bytes) -> Option<bytes::Bytes> {
+        Some(match self.rewrite(data)? {
+            Cow::Borrowed(_) => data.clone(),
+            Cow::Owned(v) => v.into(),
+        })
     }
 }
 

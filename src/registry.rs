@@ -125,17 +125,36 @@ pub fn build(settings: &Settings) -> Result<Plugins> {
             crate::output::file::FileOutput::open(addr, settings)
         })?;
     }
-    if !settings.input_http.is_empty() {
-        return Err(not_available("input-http", "HTTP input"));
+    for option in &settings.input_http {
+        p.add_input("input-http", option, |addr| {
+            let max = usize::try_from(settings.copy_buffer_size).unwrap_or(usize::MAX);
+            Ok(Box::new(crate::input::http::HttpInput::listen(addr, max)?))
+        })?;
     }
-    if !settings.output_http.is_empty() {
-        return Err(not_available("output-http", "HTTP replay output"));
+    // One ElasticSearch export shared by every --output-http; it needs no
+    // --output-http-track-response (decisions.md, "Replay").
+    let exporter = if settings.output_http_elasticsearch.is_empty() {
+        None
+    } else {
+        Some(crate::output::elasticsearch::Exporter::start(
+            &settings.output_http_elasticsearch,
+            settings.output_http_skip_verify,
+        )?)
+    };
+    if exporter.is_some() && settings.output_http.is_empty() {
+        tracing::warn!(
+            "--output-http-elasticsearch exports replayed exchanges: without --output-http nothing is exported"
+        );
     }
-    if !settings.output_http_elasticsearch.is_empty() {
-        return Err(not_available(
-            "output-http-elasticsearch",
-            "ElasticSearch export",
-        ));
+    for option in &settings.output_http {
+        let mut responses = None;
+        p.add_output("output-http", option, |addr| {
+            let (output, input) =
+                crate::output::http::HttpOutput::open(addr, settings, exporter.clone())?;
+            responses = input;
+            Ok(output)
+        })?;
+        p.response_inputs.extend(responses);
     }
     if !settings.output_binary.is_empty() {
         return Err(not_available("output-binary", "binary output"));
@@ -145,15 +164,6 @@ pub fn build(settings: &Settings) -> Result<Plugins> {
     }
     if !settings.input_kafka_host.is_empty() || !settings.input_kafka_topic.is_empty() {
         return Err(not_available("input-kafka-host", "Kafka input"));
-    }
-    if !settings.middleware.is_empty() {
-        return Err(not_available("middleware", "middleware support"));
-    }
-    if settings.has_modifier() {
-        return Err(not_available("http-*", "HTTP filter and rewrite support"));
-    }
-    if settings.prettify_http {
-        return Err(not_available("prettify-http", "HTTP prettifier"));
     }
     if p.inputs.is_empty() || p.outputs.is_empty() {
         anyhow::bail!(

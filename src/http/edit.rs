@@ -25,10 +25,28 @@ pub fn replace(data: &[u8], from: usize, to: usize, with: &[u8]) -> Vec<u8> {
 
 /// Index of the first occurrence of `needle` in `hay`.
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(0);
+    memchr::memmem::find(hay, needle)
+}
+
+/// Index of the first `\r\n` in `hay`. Cheaper than [`find`] on the short
+/// lines of an HTTP head (no searcher to set up per call).
+pub fn find_crlf(hay: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(b'\n', &hay[from..]) {
+        let at = from + i;
+        if at > 0 && hay[at - 1] == b'\r' {
+            return Some(at - 1);
+        }
+        from = at + 1;
     }
-    hay.windows(needle.len()).position(|w| w == needle)
+    None
+}
+
+/// Index of the first `\r\n\r\n` (the end of an HTTP head) in `hay`.
+pub fn find_blank_line(hay: &[u8]) -> Option<usize> {
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\r\n\r\n"));
+    FINDER.find(hay)
 }
 
 #[cfg(test)]
@@ -57,6 +75,15 @@ mod tests {
         assert_eq!(replace(b"123", 5, 9, b"x"), b"123x");
         assert_eq!(replace(b"123", 2, 1, b"x"), b"12x3");
         assert_eq!(cut(b"", 0, 10), b"");
+    }
+
+    #[test]
+    fn crlf_and_blank_line_are_found_first() {
+        assert_eq!(find_crlf(b"a\nb\r\nc\r\n"), Some(3));
+        assert_eq!(find_crlf(b"\n\n"), None);
+        assert_eq!(find_crlf(b""), None);
+        assert_eq!(find_blank_line(b"a\r\n\nb\r\n\r\n"), Some(5));
+        assert_eq!(find_blank_line(b"a\r\n"), None);
     }
 
     #[test]

@@ -57,7 +57,7 @@ impl<'a> Iterator for Headers<'a> {
         while self.pos < self.data.len() {
             let start = self.pos;
             let rest = &self.data[start..];
-            let (content_len, line_end) = match rest.iter().position(|b| *b == b'\n') {
+            let (content_len, line_end) = match memchr::memchr(b'\n', rest) {
                 Some(i) => (i, start + i + 1),
                 None => (rest.len(), self.data.len()),
             };
@@ -71,7 +71,7 @@ impl<'a> Iterator for Headers<'a> {
                 self.pos = self.data.len();
                 return None;
             }
-            let Some(colon) = content.iter().position(|b| *b == b':') else {
+            let Some(colon) = memchr::memchr(b':', content) else {
                 continue;
             };
             let mut vs = colon + 1;
@@ -113,7 +113,7 @@ pub fn set_header(data: &[u8], name: &[u8], value: &[u8]) -> Vec<u8> {
     if let Some(h) = find(data, name) {
         return edit::replace(data, h.value_start, h.value_end, value);
     }
-    match edit::find(data, b"\r\n") {
+    match edit::find_crlf(data) {
         Some(i) => {
             let mut line = Vec::with_capacity(name.len() + value.len() + 4);
             line.extend_from_slice(name);
@@ -137,7 +137,7 @@ pub fn delete_header(data: &[u8], name: &[u8]) -> Vec<u8> {
 
 /// Offset of the body: just after the first `\r\n\r\n`.
 pub fn body_offset(data: &[u8]) -> Option<usize> {
-    edit::find(data, b"\r\n\r\n").map(|i| i + 4)
+    edit::find_blank_line(data).map(|i| i + 4)
 }
 
 /// `Content-Length` as a number (`None` when missing or not all digits).

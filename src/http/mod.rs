@@ -12,9 +12,10 @@
 //! * [`headers`] — header lookup, set, delete, iteration, where the body starts;
 //! * [`query`] — query parameters of the request target;
 //! * [`edit`] — cut / insert / replace a byte range;
-//! * `prettify` (next) — `--prettify-http`: chunked and gzip bodies decoded.
+//! * [`prettify`] — `--prettify-http`: chunked and gzip bodies decoded.
 
 pub mod edit;
 pub mod headers;
+pub mod prettify;
 pub mod query;
 pub mod start_line;

@@ -36,7 +36,7 @@ pub struct StatusLine<'a> {
 
 /// The first line without its `\r\n`, when the message has a `\r\n` at all.
 fn crlf_line(data: &[u8]) -> Option<(&[u8], usize)> {
-    let i = edit::find(data, b"\r\n")?;
+    let i = edit::find_crlf(data)?;
     Some((&data[..i], i + 2))
 }
 
@@ -52,13 +52,16 @@ fn is_token_char(b: u8) -> bool {
 /// Parses a request line: `METHOD SP target SP HTTP/1.x CRLF`.
 pub fn request_line(data: &[u8]) -> Option<RequestLine<'_>> {
     let (line, end) = crlf_line(data)?;
-    let mut parts = line.split(|b| *b == b' ');
-    let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some()
-        || method.is_empty()
-        || target.is_empty()
+    let first = memchr::memchr(b' ', line)?;
+    let last = memchr::memrchr(b' ', line)?;
+    let (method, version) = (&line[..first], &line[last + 1..]);
+    if last <= first + 1 || !is_version(version) {
+        return None;
+    }
+    let target = &line[first + 1..last];
+    if method.is_empty()
         || !method.iter().all(|b| is_token_char(*b))
-        || !is_version(version)
+        || memchr::memchr(b' ', target).is_some()
     {
         return None;
     }

@@ -2,4 +2,5 @@
 
 pub mod dummy;
 pub mod file;
+pub mod http;
 pub mod raw;

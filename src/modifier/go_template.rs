@@ -7,7 +7,7 @@
 //! the group named `1x` (empty) — write `${1}x`; a `$` not followed by a
 //! valid name is kept as a literal `$`.
 
-use regex::bytes::{Captures, Regex};
+use regex::bytes::Regex;
 
 /// What a `$` reference names.
 enum Ref<'t> {
@@ -44,46 +44,131 @@ fn extract(t: &str) -> Option<(Ref<'_>, &str)> {
     Some((r, rest))
 }
 
-/// Appends `template` expanded against `caps` to `dst`.
-pub fn expand(template: &str, caps: &Captures<'_>, dst: &mut Vec<u8>) {
-    let mut t = template;
-    while let Some(i) = t.find('$') {
-        dst.extend_from_slice(&t.as_bytes()[..i]);
-        t = &t[i + 1..];
-        if let Some(rest) = t.strip_prefix('$') {
-            dst.push(b'$');
-            t = rest;
-            continue;
-        }
-        match extract(t) {
-            Some((r, rest)) => {
-                let m = match r {
-                    Ref::Number(n) => caps.get(n),
-                    Ref::Name(name) => caps.name(name),
-                };
-                if let Some(m) = m {
-                    dst.extend_from_slice(m.as_bytes());
-                }
-                t = rest;
+/// One piece of a parsed replacement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Literal(Vec<u8>),
+    /// A capture group by index (names are resolved when parsing; a name
+    /// the regex does not have expands to nothing, as in Go).
+    Group(usize),
+}
+
+/// A replacement string parsed once for its regex, so that each request
+/// only copies bytes.
+#[derive(Debug, Clone)]
+pub struct Template {
+    pieces: Vec<Piece>,
+    uses_groups: bool,
+}
+
+impl Template {
+    /// Parses `template` with Go's `Expand` rules for the groups of `re`.
+    pub fn new(template: &str, re: &Regex) -> Template {
+        let mut pieces = Vec::new();
+        let mut literal = Vec::new();
+        let mut t = template;
+        let push_group = |literal: &mut Vec<u8>, pieces: &mut Vec<Piece>, g: Option<usize>| {
+            if !literal.is_empty() {
+                pieces.push(Piece::Literal(std::mem::take(literal)));
             }
-            None => dst.push(b'$'),
+            // A group the regex does not have expands to nothing.
+            if let Some(g) = g.filter(|g| *g < re.captures_len()) {
+                pieces.push(Piece::Group(g));
+            }
+        };
+        while let Some(i) = t.find('$') {
+            literal.extend_from_slice(&t.as_bytes()[..i]);
+            t = &t[i + 1..];
+            if let Some(rest) = t.strip_prefix('$') {
+                literal.push(b'$');
+                t = rest;
+                continue;
+            }
+            match extract(t) {
+                Some((r, rest)) => {
+                    let group = match r {
+                        Ref::Number(n) => Some(n),
+                        Ref::Name(name) => re.capture_names().position(|n| n == Some(name)),
+                    };
+                    push_group(&mut literal, &mut pieces, group);
+                    t = rest;
+                }
+                None => literal.push(b'$'),
+            }
+        }
+        literal.extend_from_slice(t.as_bytes());
+        if !literal.is_empty() {
+            pieces.push(Piece::Literal(literal));
+        }
+        let uses_groups = pieces.iter().any(|p| matches!(p, Piece::Group(_)));
+        Template {
+            pieces,
+            uses_groups,
         }
     }
-    dst.extend_from_slice(t.as_bytes());
+
+    /// Appends the expansion for one match (`slots` as filled by
+    /// `captures_read_at`) to `dst`.
+    fn expand(&self, src: &[u8], locs: &regex::bytes::CaptureLocations, dst: &mut Vec<u8>) {
+        for p in &self.pieces {
+            match p {
+                Piece::Literal(l) => dst.extend_from_slice(l),
+                Piece::Group(g) => {
+                    if let Some((s, e)) = locs.get(*g) {
+                        dst.extend_from_slice(&src[s..e]);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Every match of `re` in `src` replaced by the expanded `template` (Go's
 /// `Regexp.ReplaceAll`); `None` when nothing matched.
-pub fn replace_all(re: &Regex, src: &[u8], template: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(src.len() + template.len());
+pub fn replace_all(re: &Regex, src: &[u8], template: &Template) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
     let mut last = 0;
     let mut matched = false;
-    for caps in re.captures_iter(src) {
-        let Some(m) = caps.get(0) else { continue };
-        matched = true;
-        out.extend_from_slice(&src[last..m.start()]);
-        expand(template, &caps, &mut out);
-        last = m.end();
+    if template.uses_groups {
+        let mut locs = re.capture_locations();
+        let mut at = 0;
+        while at <= src.len() {
+            let Some(m) = re.captures_read_at(&mut locs, src, at) else {
+                break;
+            };
+            if m.start() == m.end() && matched && m.start() == last {
+                // An empty match right after the previous one is skipped,
+                // as in Go and in the crate's own iterators.
+                at = m.end() + 1;
+                continue;
+            }
+            if !matched {
+                out.reserve(src.len() + 16);
+            }
+            matched = true;
+            out.extend_from_slice(&src[last..m.start()]);
+            template.expand(src, &locs, &mut out);
+            last = m.end();
+            at = if m.end() == m.start() {
+                m.end() + 1
+            } else {
+                m.end()
+            };
+        }
+    } else {
+        for m in re.find_iter(src) {
+            if !matched {
+                out.reserve(src.len() + 16);
+            }
+            matched = true;
+            out.extend_from_slice(&src[last..m.start()]);
+            for p in &template.pieces {
+                if let Piece::Literal(l) = p {
+                    out.extend_from_slice(l);
+                }
+            }
+            last = m.end();
+        }
     }
     if !matched {
         return None;
@@ -98,7 +183,8 @@ mod tests {
 
     fn sub(re: &str, src: &str, template: &str) -> String {
         let re = Regex::new(re).unwrap();
-        String::from_utf8(replace_all(&re, src.as_bytes(), template).unwrap()).unwrap()
+        let t = Template::new(template, &re);
+        String::from_utf8(replace_all(&re, src.as_bytes(), &t).unwrap()).unwrap()
     }
 
     #[test]
@@ -133,7 +219,20 @@ mod tests {
     }
 
     #[test]
+    fn empty_matches_next_to_a_match_are_skipped_as_in_go() {
+        assert_eq!(sub("a*", "baaac", "-"), "-b-c-");
+        assert_eq!(sub("(a*)", "baaac", "<$1>"), "<>b<aaa>c<>");
+        assert_eq!(sub("x*", "", "-"), "-");
+    }
+
+    #[test]
+    fn unknown_group_names_expand_to_nothing() {
+        assert_eq!(sub("(a)", "a", "[${nope}$2]"), "[]");
+    }
+
+    #[test]
     fn no_match_gives_none() {
-        assert!(replace_all(&Regex::new("z").unwrap(), b"abc", "x").is_none());
+        let re = Regex::new("z").unwrap();
+        assert!(replace_all(&re, b"abc", &Template::new("x", &re)).is_none());
     }
 }

@@ -329,3 +329,61 @@ fn legacy_flags_act_as_their_modern_form() {
     assert!(md.rewrite(&method_req("POST")).is_none());
     assert!(text(md.rewrite(&method_req("GET"))).contains("\r\nA: 1\r\n"));
 }
+
+#[test]
+fn arbitrary_bytes_never_panic_any_rule_or_helper() {
+    let md = m(&[
+        "--http-allow-header",
+        "X: .",
+        "--http-set-header",
+        "A: 1",
+        "--http-set-param",
+        "p=1",
+        "--http-basic-auth-filter",
+        ".",
+        "--http-header-limiter",
+        "X: 99%",
+        "--http-param-limiter",
+        "p: 99%",
+        "--http-rewrite-url",
+        "(.*):$1$1",
+        "--http-rewrite-header",
+        "X: (.*),${1}z",
+    ]);
+    let pieces: [&[u8]; 18] = [
+        b"GET ",
+        b"/",
+        b"?p=",
+        b"&",
+        b" HTTP/1.1",
+        b"\r\n",
+        b"\n",
+        b":",
+        b"X: ",
+        b"\r\n\r\n",
+        b"Authorization: Basic ",
+        b"\xff\xfe",
+        b"0",
+        b"HTTP/1.1 200 OK",
+        b"Transfer-Encoding: chunked\r\n",
+        b"Content-Encoding: gzip\r\n",
+        b"\x1f\x8b\x08\x00",
+        b"5\r\nab",
+    ];
+    for _ in 0..20_000 {
+        let n = rand::random_range(0..12);
+        let mut data = Vec::new();
+        for _ in 0..n {
+            if rand::random_range(0..4) == 0 {
+                data.push(rand::random::<u8>());
+            } else {
+                data.extend_from_slice(pieces[rand::random_range(0..pieces.len())]);
+            }
+        }
+        let _ = md.rewrite(&data);
+        let _ = crate::http::prettify::prettify(&data);
+        let _ = crate::http::query::set_param(&data, b"p", b"2");
+        let _ = crate::http::headers::delete_header(&data, b"X");
+        let _ = crate::http::start_line::status_line(&data);
+    }
+}

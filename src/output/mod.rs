@@ -1,5 +1,7 @@
 //! Outputs: where messages go. One plugin per file.
 
+pub mod elasticsearch;
 pub mod file;
+pub mod http;
 pub mod null;
 pub mod stdout;

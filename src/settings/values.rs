@@ -7,6 +7,19 @@
 
 use std::time::Duration;
 
+/// A Go listen address: `:8080` listens on every interface, `host:port` on
+/// that address. `None` when there is no valid port.
+pub fn listen_address(addr: &str) -> Option<String> {
+    let addr = addr.trim();
+    if let Some(port) = addr.strip_prefix(':') {
+        port.parse::<u16>().ok()?;
+        return Some(format!("0.0.0.0:{port}"));
+    }
+    let (_, port) = addr.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    Some(addr.to_string())
+}
+
 /// Go's `strconv.ParseBool` literals.
 pub fn parse_bool(s: &str) -> Result<bool, String> {
     match s {
@@ -251,6 +264,17 @@ mod tests {
         assert_eq!(format_duration(100_000_000), "100ms");
         assert_eq!(format_duration(i64::MAX), "2562047h47m16.854775807s");
         assert_eq!(format_duration(0), "0s");
+    }
+
+    #[test]
+    fn listen_addresses_are_port_or_host_port() {
+        assert_eq!(listen_address(":80").as_deref(), Some("0.0.0.0:80"));
+        assert_eq!(
+            listen_address("127.0.0.1:8080").as_deref(),
+            Some("127.0.0.1:8080")
+        );
+        assert!(listen_address("nope").is_none());
+        assert!(listen_address(":99999").is_none());
     }
 
     #[test]

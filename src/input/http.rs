@@ -1,0 +1,265 @@
+//! `--input-http ADDR`: an HTTP endpoint that answers `200 OK` to every
+//! request and emits each one, as received, as a type-1 message
+//! `1 <random id> <now> -1` (spec 15.4). GoReplay 1.0–1.1 had this flag;
+//! later versions kept the plugin without a flag, and gor brings it back.
+//!
+//! Use it to feed gor from anything that can send HTTP (a load balancer's
+//! mirror, a test client). It counts as a live source: a slow output drops
+//! and counts instead of slowing the clients down.
+
+use crate::message::{Message, PayloadType, now_ns, random_id};
+use crate::output::http::framing::{self, BodyDecoder};
+use crate::plugin::{Input, Result};
+use crate::runtime::runtime;
+use crate::settings::UsageError;
+use crate::stats::{self, Counter};
+use std::net::SocketAddr;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+/// Requests waiting for the copy loop.
+const QUEUE: usize = 1000;
+/// Largest request head accepted.
+const MAX_HEAD: usize = 64 * 1024;
+
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+const OK_CLOSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+const BAD: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+pub struct HttpInput {
+    rx: mpsc::Receiver<Message>,
+    addr: SocketAddr,
+}
+
+/// `:8080` listens on every interface; `host:port` on that address.
+impl HttpInput {
+    /// Listens on `addr` and starts accepting; `max_message` bounds what is
+    /// kept of one request (`--copy-buffer-size`).
+    pub fn listen(addr: &str, max_message: usize) -> Result<HttpInput> {
+        let bind = crate::settings::values::listen_address(addr).ok_or_else(|| {
+            UsageError(format!(
+                "--input-http {addr:?}: expected :PORT or HOST:PORT"
+            ))
+        })?;
+        let std_listener = std::net::TcpListener::bind(&bind)
+            .map_err(|e| anyhow::anyhow!("--input-http {addr:?}: cannot listen: {e}"))?;
+        std_listener.set_nonblocking(true)?;
+        let local = std_listener.local_addr()?;
+        let listener = {
+            let _guard = runtime().enter();
+            TcpListener::from_std(std_listener)?
+        };
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let malformed = stats::drop_counter("input_http.malformed_requests");
+        runtime().spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        let _ = stream.set_nodelay(true);
+                        tokio::spawn(serve(
+                            stream,
+                            tx.clone(),
+                            max_message.max(1),
+                            malformed.clone(),
+                        ));
+                    }
+                    Err(e) => {
+                        tracing::debug!("--input-http accept: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        });
+        Ok(HttpInput { rx, addr: local })
+    }
+
+    /// The address actually listened on (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Input for HttpInput {
+    fn read(&mut self) -> Result<Option<Message>> {
+        Ok(self.rx.blocking_recv())
+    }
+
+    fn is_live(&self) -> bool {
+        true
+    }
+
+    fn describe(&self) -> String {
+        format!("--input-http {}", self.addr)
+    }
+}
+
+/// One client connection: requests one after the other (keep-alive).
+async fn serve(mut stream: TcpStream, tx: mpsc::Sender<Message>, max: usize, malformed: Counter) {
+    let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
+    loop {
+        // The head.
+        let (head_len, kind, closes, expects_continue) = loop {
+            let mut hdrs = [httparse::EMPTY_HEADER; 128];
+            let mut req = httparse::Request::new(&mut hdrs);
+            match req.parse(&buf) {
+                Ok(httparse::Status::Complete(n)) => {
+                    let get = |name: &str| {
+                        req.headers
+                            .iter()
+                            .find(|h| h.name.eq_ignore_ascii_case(name))
+                            .map(|h| h.value)
+                    };
+                    let chunked = get("Transfer-Encoding").is_some_and(framing::is_chunked_value);
+                    let Ok(kind) = framing::request_body_kind(chunked, get("Content-Length"))
+                    else {
+                        malformed.drop_one(
+                            &"--input-http: a request with a bad Content-Length was refused",
+                        );
+                        let _ = stream.write_all(BAD).await;
+                        return;
+                    };
+                    let closes = match get("Connection") {
+                        Some(v) if framing::has_token(v, b"close") => true,
+                        Some(v) if framing::has_token(v, b"keep-alive") => false,
+                        _ => req.version == Some(0),
+                    };
+                    let cont =
+                        get("Expect").is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
+                    break (n, kind, closes, cont);
+                }
+                Ok(httparse::Status::Partial) if buf.len() <= MAX_HEAD => {
+                    if buf.capacity() - buf.len() < 4096 {
+                        buf.reserve(8 * 1024);
+                    }
+                    match stream.read_buf(&mut buf).await {
+                        Ok(0) | Err(_) => {
+                            if !buf.is_empty() {
+                                malformed.drop_one(
+                                    &"--input-http: a client closed in the middle of a request",
+                                );
+                            }
+                            return;
+                        }
+                        Ok(_) => {}
+                    }
+                }
+                _ => {
+                    malformed
+                        .drop_one(&"--input-http: bytes that are not an HTTP request were refused");
+                    let _ = stream.write_all(BAD).await;
+                    return;
+                }
+            }
+        };
+        if expects_continue
+            && stream
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .await
+                .is_err()
+        {
+            return;
+        }
+        // The body: keep up to `max` bytes of the message, frame the rest.
+        let mut message: Vec<u8> = buf[..head_len.min(max)].to_vec();
+        let mut decoder = BodyDecoder::new(kind);
+        let mut rest: Vec<u8> = buf[head_len..].to_vec();
+        loop {
+            let used = match decoder.feed(&rest) {
+                Ok(n) => n,
+                Err(e) => {
+                    malformed.drop_one(&format_args!("--input-http: bad request body: {e}"));
+                    let _ = stream.write_all(BAD).await;
+                    return;
+                }
+            };
+            let room = max.saturating_sub(message.len());
+            message.extend_from_slice(&rest[..used.min(room)]);
+            if decoder.is_done() {
+                rest.drain(..used);
+                break;
+            }
+            rest.clear();
+            rest.reserve(8 * 1024);
+            match stream.read_buf(&mut rest).await {
+                Ok(0) | Err(_) => {
+                    malformed
+                        .drop_one(&"--input-http: a client closed in the middle of a request body");
+                    return;
+                }
+                Ok(_) => {}
+            }
+        }
+        buf = rest;
+        let msg = Message::new(PayloadType::Request, &random_id(), now_ns(), -1, message);
+        if tx.send(msg).await.is_err() {
+            return;
+        }
+        if stream
+            .write_all(if closes { OK_CLOSE } else { OK })
+            .await
+            .is_err()
+            || closes
+        {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    #[test]
+    fn requests_are_answered_200_and_emitted_as_received() {
+        let mut input = HttpInput::listen("127.0.0.1:0", 1 << 20).unwrap();
+        let addr = input.local_addr();
+        let client = std::thread::spawn(move || {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.write_all(b"POST /a?b=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+                .unwrap();
+            s.write_all(b"GET /c HTTP/1.1\r\nhost: y\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n").unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 256];
+            while got.len() < 2 * OK.len() {
+                let n = s.read(&mut buf).unwrap();
+                assert!(n > 0);
+                got.extend_from_slice(&buf[..n]);
+            }
+            got
+        });
+        let first = input.read().unwrap().unwrap();
+        let second = input.read().unwrap().unwrap();
+        assert_eq!(
+            &first.data[..],
+            b"POST /a?b=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+        );
+        assert_eq!(
+            &second.data[..],
+            b"GET /c HTTP/1.1\r\nhost: y\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n"
+        );
+        assert!(first.is_request());
+        assert_eq!(first.latency(), Some(-1));
+        assert_eq!(first.id().len(), 24);
+        assert_eq!(client.join().unwrap(), [OK, OK].concat());
+        assert!(input.is_live());
+    }
+
+    #[test]
+    fn garbage_gets_400_and_the_listener_keeps_serving() {
+        let mut input = HttpInput::listen("127.0.0.1:0", 1 << 20).unwrap();
+        let addr = input.local_addr();
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.write_all(b"\x00\x01\x02 not http\r\n\r\n").unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        assert!(got.starts_with(b"HTTP/1.1 400"));
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        assert_eq!(
+            &input.read().unwrap().unwrap().data[..],
+            b"GET / HTTP/1.0\r\n\r\n"
+        );
+    }
+}

@@ -1,0 +1,206 @@
+use super::*;
+use std::time::{Duration, Instant};
+
+fn msg(i: usize) -> Message {
+    Message::from_record(format!("1 {i:024x} {i} 0\nGET /{i} HTTP/1.1\r\n\r\n").into_bytes())
+}
+
+/// Reads everything the echo yields until it ends, with a deadline.
+fn drain(echo: &mut Box<dyn Input>) -> (Vec<Message>, Option<String>) {
+    let start = Instant::now();
+    let mut got = Vec::new();
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "echo never ended"
+        );
+        match echo.read() {
+            Ok(Some(m)) => got.push(m),
+            Ok(None) => return (got, None),
+            Err(e) => return (got, Some(e.to_string())),
+        }
+    }
+}
+
+#[test]
+fn hex_round_trips_and_accepts_upper_case() {
+    let mut line = Vec::new();
+    encode_hex(b"1 a 1\n\x00\xffGET", &mut line);
+    assert_eq!(line, b"31206120310a00ff474554");
+    assert_eq!(decode_hex(&line).unwrap(), b"1 a 1\n\x00\xffGET");
+    assert_eq!(decode_hex(b"00FFaB").unwrap(), b"\x00\xff\xab");
+}
+
+#[test]
+fn bad_hex_is_an_error_not_a_panic() {
+    assert!(decode_hex(b"abc").unwrap_err().contains("odd length"));
+    assert!(decode_hex(b"zz").unwrap_err().contains("invalid byte"));
+    assert!(decode_hex(b"0\r").is_err());
+}
+
+#[test]
+fn cat_as_middleware_passes_every_message_through_in_order() {
+    let (feed, mut echo) = start("cat").unwrap();
+    let sent: Vec<Message> = (0..500).map(msg).collect();
+    let writer = std::thread::spawn(move || {
+        for m in &sent {
+            feed.write(m).unwrap();
+        }
+        feed.close();
+        sent
+    });
+    let (got, fatal) = drain(&mut echo);
+    let sent = writer.join().unwrap();
+    assert_eq!(fatal, None);
+    assert_eq!(got, sent);
+}
+
+#[test]
+fn middleware_that_exits_is_fatal_and_names_command_and_status() {
+    let (_feed, mut echo) = start("sh -c 'exit 3'").unwrap();
+    let (_, fatal) = drain(&mut echo);
+    let fatal = fatal.expect("a fatal error");
+    assert!(fatal.contains("sh -c 'exit 3'"), "{fatal}");
+    assert!(fatal.contains("exit status: 3"), "{fatal}");
+    assert!(!fatal.contains('\n'));
+}
+
+#[test]
+fn middleware_that_exits_cleanly_while_fed_is_still_fatal() {
+    let (_feed, mut echo) = start("true").unwrap();
+    let (_, fatal) = drain(&mut echo);
+    assert!(fatal.expect("fatal").contains("exit status: 0"));
+}
+
+#[test]
+fn garbage_lines_are_skipped_and_counted() {
+    let before = stats::drop_counter("middleware.garbage_lines").get();
+    // "not hex", an odd-length line, then a real message "1 a 1\nX".
+    let script =
+        "printf 'not hex\\n123\\n3120612031 0a58\\n3120612031 0A58\\r\\n' | tr -d ' '; cat";
+    let (feed, mut echo) = start(&format!("sh -c {}", shlex::try_quote(script).unwrap())).unwrap();
+    feed.close();
+    let (got, fatal) = drain(&mut echo);
+    assert_eq!(fatal, None);
+    assert_eq!(got.len(), 2);
+    assert_eq!(&got[0].meta[..], b"1 a 1\n");
+    assert_eq!(&got[1].data[..], b"X");
+    assert!(stats::drop_counter("middleware.garbage_lines").get() >= before + 2);
+}
+
+#[test]
+fn missing_program_is_an_error_naming_it() {
+    let e = start("/no/such/middleware --flag")
+        .err()
+        .expect("an error")
+        .to_string();
+    assert!(e.contains("/no/such/middleware --flag"), "{e}");
+    assert!(!e.contains('\n'));
+}
+
+#[test]
+fn command_is_split_like_a_shell_would() {
+    let (feed, mut echo) = start("sh -c 'cat | cat'").unwrap();
+    feed.write(&msg(1)).unwrap();
+    feed.close();
+    let (got, fatal) = drain(&mut echo);
+    assert_eq!((got, fatal), (vec![msg(1)], None));
+}
+
+#[test]
+fn unbalanced_quotes_or_empty_command_are_usage_errors() {
+    for bad in ["sh -c 'oops", "", "   "] {
+        let e = start(bad).err().expect("an error");
+        assert!(e.downcast_ref::<UsageError>().is_some(), "{bad:?}: {e}");
+    }
+}
+
+#[test]
+fn slow_middleware_applies_back_pressure_without_losing_messages() {
+    // Reads one line at a time with a pause: the feed fills up, writes wait.
+    let script = "while IFS= read -r l; do sleep 0.001; echo \"$l\"; done";
+    let (feed, mut echo) = start(&format!("sh -c {}", shlex::try_quote(script).unwrap())).unwrap();
+    let writer = std::thread::spawn(move || {
+        for i in 0..300 {
+            feed.write(&msg(i)).unwrap();
+        }
+        feed.close();
+    });
+    let (got, fatal) = drain(&mut echo);
+    writer.join().unwrap();
+    assert_eq!(fatal, None);
+    assert_eq!(got.len(), 300);
+}
+
+#[test]
+fn offer_drops_and_counts_when_the_middleware_is_stalled() {
+    let before = stats::drop_counter("middleware.queue_full").get();
+    let (feed, _echo) = start("sleep 1").unwrap();
+    let big = Message::from_record(
+        vec![b'1'; 1 << 16]
+            .into_iter()
+            .chain(*b" a 1\nX")
+            .collect::<Vec<_>>(),
+    );
+    for _ in 0..(QUEUE + 200) {
+        feed.offer(&big).unwrap();
+    }
+    assert!(stats::drop_counter("middleware.queue_full").get() > before);
+}
+
+#[test]
+fn death_is_noticed_even_when_a_grandchild_keeps_stdout_open() {
+    let started = Instant::now();
+    let (_feed, mut echo) = start("sh -c 'sleep 6 & exit 5'").unwrap();
+    let (_, fatal) = drain(&mut echo);
+    assert!(fatal.expect("fatal").contains("exit status: 5"));
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
+
+#[test]
+fn lines_are_read_whole_across_refills_and_overlong_ones_skipped() {
+    let data = b"abc\ndef\nmuch too long\nlast";
+    let mut pipe = BufReader::with_capacity(2, &data[..]);
+    let mut got = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        match read_line(&mut pipe, &mut line, 5).unwrap() {
+            Line::End => break,
+            Line::Complete => got.push(line),
+            Line::TooLong => got.push(b"<too long>".to_vec()),
+        }
+    }
+    assert_eq!(got, [&b"abc\n"[..], b"def\n", b"<too long>", b"last"]);
+}
+
+#[test]
+fn decoding_accepts_exactly_the_hex_digits_at_every_position() {
+    // Every byte value at every position, with the offset of a bad one.
+    for len in [16usize, 18, 32, 34] {
+        for pos in 0..len {
+            for b in 0..=255u8 {
+                let mut line = vec![b'a'; len];
+                line[pos] = b;
+                let expect_ok = b.is_ascii_hexdigit();
+                match decode_hex(&line) {
+                    Ok(out) => {
+                        assert!(expect_ok, "byte {b:#x} at {pos} accepted");
+                        let digit = (b as char).to_digit(16).unwrap() as u8;
+                        let byte = out[pos / 2];
+                        let got = if pos % 2 == 0 { byte >> 4 } else { byte & 15 };
+                        assert_eq!(got, digit);
+                        assert!(
+                            out.iter()
+                                .enumerate()
+                                .all(|(i, o)| i == pos / 2 || *o == 0xaa)
+                        );
+                    }
+                    Err(e) => {
+                        assert!(!expect_ok, "byte {b:#x} at {pos} refused: {e}");
+                        assert!(e.contains(&format!("at offset {pos}")), "{e}");
+                    }
+                }
+            }
+        }
+    }
+}
