@@ -455,3 +455,45 @@ fn ipv6_loopback_requests_are_captured_with_their_responses() {
     assert_eq!(recs[1].2, resp);
     assert_eq!(recs[0].1, recs[1].1);
 }
+
+#[test]
+fn captured_traffic_is_saved_to_a_file_that_reads_back_exactly() {
+    let port = start_server();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("requests.gor");
+    let addr = format!("127.0.0.1:{port}");
+    let gor = {
+        let mut g = Gor::start(&[
+            "--input-raw",
+            &addr,
+            "--input-raw-track-response",
+            "--output-file",
+            path.to_str().unwrap(),
+            "--output-file-append",
+        ]);
+        g.wait_for("BPF Filter", Duration::from_secs(15));
+        g
+    };
+    let mut c = Client::connect(port);
+    let body = vec![b'z'; 200_000];
+    let req = [
+        format!(
+            "POST /save HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+        &body,
+    ]
+    .concat();
+    let resp = c.exchange(&req);
+    // The file is flushed at exit, so it cannot be watched: give the
+    // capture (10 ms delivery) ample time to hand both messages over.
+    std::thread::sleep(Duration::from_millis(300));
+    let finished = gor.finish(Duration::from_secs(10), true);
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    let recs = records(&std::fs::read(&path).unwrap());
+    assert_eq!(recs.len(), 2, "{}", finished.stderr);
+    assert!(recs[0].2 == req);
+    assert_eq!(recs[1].2, resp);
+    assert_eq!(recs[0].1, recs[1].1);
+}
