@@ -299,12 +299,15 @@ impl DeviceOpener {
         if !self.custom.is_empty() {
             return self.custom.clone();
         }
+        // An AF_PACKET socket receives frames with the 802.1Q tag already
+        // removed by the kernel, so a `vlan` filter would match nothing.
+        let raw = self.engine == Engine::RawSocket;
         build_filter(&FilterSpec {
             ports: &self.ports,
             hosts: if self.promisc { &[] } else { hosts },
             track_response: self.track_response,
-            vlan: self.vlan,
-            vlan_vids: &self.vlan_vids,
+            vlan: self.vlan && !raw,
+            vlan_vids: if raw { &[] } else { &self.vlan_vids },
         })
     }
 
