@@ -425,7 +425,9 @@ impl Ctx {
         out: &mut Sink,
     ) -> bool {
         conn.last_ts = seg.ts_ns;
-        if seg.syn {
+        // (a repeated SYN, e.g. a retransmission, must not wipe what came
+        // after the first one)
+        if seg.syn && !conn.halves[side].asm.is_started() {
             conn.halves[side].asm.anchor(seg.seq.wrapping_add(1));
         }
         if !seg.payload.is_empty() {

@@ -756,3 +756,17 @@ fn bytes_after_connect_or_upgrade_are_a_tunnel_not_junk() {
         assert_eq!(r.not_http_streams(), 0);
     }
 }
+
+#[test]
+fn a_repeated_syn_does_not_lose_data_already_held() {
+    let mut w = Wire::new();
+    let hs = w.handshake();
+    let mut segs = hs.clone();
+    let body = w.send(true, POST, 30);
+    segs.push(body[0].clone());
+    segs.push(hs[1].clone()); // SYN-ACK seen again
+    segs.push(hs[0].clone()); // SYN seen again
+    segs.extend(body[1..].iter().cloned());
+    let msgs = feed(&w, &segs);
+    assert_eq!(kinds_and_data(&msgs), vec![(b'1', POST.to_vec())]);
+}
