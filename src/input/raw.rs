@@ -476,7 +476,8 @@ fn capture_loop(
                 .drop_one(&"captured messages arrive faster than the outputs take them");
         }
     };
-    // A file is replayed on its own clock; live capture runs on the wall clock.
+    // The capture clock: the newest packet time (a file is replayed on its
+    // own clock), and the wall clock while a live capture is idle.
     let mut clock = 0i64;
     let mut last_expire = 0i64;
     loop {
@@ -492,9 +493,7 @@ fn capture_loop(
         match next {
             Next::Frame(frame) => {
                 c.packets.inc();
-                if finite {
-                    clock = clock.max(frame.ts_ns);
-                }
+                clock = clock.max(frame.ts_ns);
                 match decode(&frame) {
                     Decoded::Tcp(seg) => {
                         let mut r = shared.reassembler.lock().unwrap_or_else(|p| p.into_inner());
@@ -506,14 +505,12 @@ fn capture_loop(
                         .drop_one(&"a captured packet has cut-short or broken headers"),
                 }
             }
+            // Nothing arrives, yet live time goes on.
+            Next::Idle if !finite => clock = clock.max(crate::message::now_ns()),
             Next::Idle => {}
             Next::End => break,
         }
-        let now = if finite {
-            clock
-        } else {
-            crate::message::now_ns()
-        };
+        let now = clock;
         if now - last_expire >= EXPIRE_EVERY_NS {
             last_expire = now;
             let mut r = shared.reassembler.lock().unwrap_or_else(|p| p.into_inner());
