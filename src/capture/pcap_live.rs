@@ -49,6 +49,8 @@ pub struct PcapLive {
     reported_drops: u32,
     idle_calls: u32,
     calls: u32,
+    /// Frames were returned since the last `Idle`.
+    got_frames: bool,
     cap: Capture<Active>,
     fd: std::os::fd::RawFd,
     link: LinkType,
@@ -111,6 +113,7 @@ impl PcapLive {
             reported_drops: 0,
             idle_calls: 0,
             calls: 0,
+            got_frames: false,
             fd: cap.as_raw_fd(),
             cap,
             link,
@@ -146,6 +149,7 @@ impl PacketSource for PcapLive {
         }
         match self.cap.next_packet() {
             Ok(p) => {
+                self.got_frames = true;
                 let ts_ns = if self.wall_clock {
                     crate::message::now_ns()
                 } else {
@@ -156,6 +160,12 @@ impl PacketSource for PcapLive {
                     ts_ns,
                     link: self.link,
                 }))
+            }
+            Err(pcap::Error::TimeoutExpired) if self.got_frames => {
+                // The ring is drained: say so before sleeping, so what was
+                // captured is handed on now.
+                self.got_frames = false;
+                Ok(Next::Idle)
             }
             Err(pcap::Error::TimeoutExpired) => {
                 let mut pfd = libc::pollfd {

@@ -10,7 +10,7 @@
 use super::{Frame, LinkType, Next, PacketSource};
 use crate::stats::Counter;
 use std::net::UdpSocket;
-use std::time::Duration;
+use std::os::fd::AsRawFd;
 
 pub struct Vxlan {
     socket: UdpSocket,
@@ -19,6 +19,8 @@ pub struct Vxlan {
     name: String,
     refused: Counter,
     malformed: Counter,
+    /// Frames were returned since the last `Idle`.
+    got_frames: bool,
 }
 
 /// Does a VNI pass the allow/deny list?
@@ -48,7 +50,7 @@ impl Vxlan {
     pub fn open(port: u16, vnis: Vec<i64>) -> anyhow::Result<Vxlan> {
         let socket = UdpSocket::bind(("0.0.0.0", port))
             .map_err(|e| anyhow::anyhow!("--input-raw-vxlan-port {port}: cannot listen: {e}"))?;
-        socket.set_read_timeout(Some(Duration::from_millis(100)))?;
+        socket.set_nonblocking(true)?;
         Ok(Vxlan {
             socket,
             buf: vec![0; 65_536],
@@ -56,6 +58,7 @@ impl Vxlan {
             name: format!("vxlan :{port}"),
             refused: crate::stats::counter("input_raw.vxlan_vni_refused"),
             malformed: crate::stats::drop_counter("input_raw.malformed_vxlan"),
+            got_frames: false,
         })
     }
 
@@ -69,11 +72,21 @@ impl PacketSource for Vxlan {
         loop {
             let n = match self.socket.recv(&mut self.buf) {
                 Ok(n) => n,
-                Err(e)
-                    if e.kind() == std::io::ErrorKind::WouldBlock
-                        || e.kind() == std::io::ErrorKind::TimedOut =>
-                {
-                    return Ok(Next::Idle);
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if std::mem::take(&mut self.got_frames) {
+                        // drained: what was captured is handed on now
+                        return Ok(Next::Idle);
+                    }
+                    let mut pfd = libc::pollfd {
+                        fd: self.socket.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
+                    // SAFETY: polling our own socket.
+                    if unsafe { libc::poll(&mut pfd, 1, 100) } <= 0 {
+                        return Ok(Next::Idle);
+                    }
+                    continue;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(anyhow::anyhow!("{}: {e}", self.name)),
@@ -94,6 +107,7 @@ impl PacketSource for Vxlan {
                 self.refused.inc();
                 continue;
             }
+            self.got_frames = true;
             return Ok(Next::Frame(Frame {
                 data: &self.buf[8..n],
                 ts_ns: crate::message::now_ns(),

@@ -25,11 +25,15 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Messages waiting for the copy loop: many small ones absorb a burst (a
-/// capture block holds thousands), and a byte budget bounds the memory that
-/// big ones may take.
-const QUEUE: usize = 262_144;
+/// Batches waiting for the copy loop (up to `QUEUE * BATCH` messages): a
+/// burst is absorbed (a capture block holds thousands of packets), and a byte
+/// budget bounds the memory big messages may take.
+const QUEUE: usize = 4096;
 const QUEUE_BYTES: usize = 512 * 1024 * 1024;
+/// Messages per batch handed to the copy loop.
+const BATCH: usize = 64;
+/// Longest a complete message waits for its batch to fill (capture clock).
+const MAX_HOLD_NS: i64 = 2_000_000;
 /// How often idle connections are looked for.
 const EXPIRE_EVERY_NS: i64 = 100_000_000;
 
@@ -76,7 +80,8 @@ struct Shared {
 }
 
 pub struct RawInput {
-    rx: Receiver<Message>,
+    rx: Receiver<Vec<Message>>,
+    pending: std::vec::IntoIter<Message>,
     shared: Arc<Shared>,
     finite: bool,
     description: String,
@@ -143,6 +148,7 @@ impl RawInput {
         }
         Ok(Box::new(RawInput {
             rx,
+            pending: Vec::new().into_iter(),
             shared,
             finite,
             description: "input_raw".into(),
@@ -346,7 +352,7 @@ fn watch_new_interfaces(
     opener: DeviceOpener,
     mut failed: Vec<String>,
     shared: Arc<Shared>,
-    tx: Sender<Message>,
+    tx: Sender<Vec<Message>>,
 ) {
     let spawned = std::thread::Builder::new()
         .name("interface watch".into())
@@ -382,7 +388,7 @@ fn watch_new_interfaces(
 fn spawn_capture(
     source: Box<dyn PacketSource>,
     shared: Arc<Shared>,
-    tx: Sender<Message>,
+    tx: Sender<Vec<Message>>,
     finite: bool,
 ) {
     let name = source.name().to_string();
@@ -452,30 +458,11 @@ fn select_devices(host: &Host, ignore: &[String]) -> Result<Vec<pcap::Device>> {
 fn capture_loop(
     mut source: Box<dyn PacketSource>,
     shared: &Shared,
-    tx: &Sender<Message>,
+    tx: &Sender<Vec<Message>>,
     finite: bool,
 ) {
     let c = &shared.counters;
-    let queued = &shared.queued_bytes;
-    let mut sink = |m: Message| {
-        let len = m.data.len();
-        if finite {
-            queued.fetch_add(len, Ordering::Relaxed);
-            let _ = tx.send(m);
-            return;
-        }
-        let full = queued.load(Ordering::Relaxed) + len > QUEUE_BYTES;
-        if !full {
-            queued.fetch_add(len, Ordering::Relaxed);
-        }
-        if full || matches!(tx.try_send(m), Err(TrySendError::Full(_))) {
-            if !full {
-                queued.fetch_sub(len, Ordering::Relaxed);
-            }
-            c.queue_full
-                .drop_one(&"captured messages arrive faster than the outputs take them");
-        }
-    };
+    let mut out = Batcher::new(tx, shared, finite);
     // The capture clock: the newest packet time (a file is replayed on its
     // own clock), and the wall clock while a live capture is idle.
     let mut clock = 0i64;
@@ -497,7 +484,7 @@ fn capture_loop(
                 match decode(&frame) {
                     Decoded::Tcp(seg) => {
                         let mut r = shared.reassembler.lock().unwrap_or_else(|p| p.into_inner());
-                        r.push(&seg, &mut sink);
+                        r.push(&seg, &mut |m| out.push(m, clock));
                     }
                     Decoded::Other => c.not_tcp.inc(),
                     Decoded::Malformed => c
@@ -506,20 +493,94 @@ fn capture_loop(
                 }
             }
             // Nothing arrives, yet live time goes on.
-            Next::Idle if !finite => clock = clock.max(crate::message::now_ns()),
-            Next::Idle => {}
+            Next::Idle if !finite => {
+                clock = clock.max(crate::message::now_ns());
+                out.flush();
+            }
+            Next::Idle => out.flush(),
             Next::End => break,
         }
         let now = clock;
         if now - last_expire >= EXPIRE_EVERY_NS {
             last_expire = now;
             let mut r = shared.reassembler.lock().unwrap_or_else(|p| p.into_inner());
-            r.expire(now, &mut sink);
+            r.expire(now, &mut |m| out.push(m, now));
         }
+        out.flush_if_held_since(clock - MAX_HOLD_NS);
     }
     if finite {
         let mut r = shared.reassembler.lock().unwrap_or_else(|p| p.into_inner());
-        r.finish(&mut sink);
+        r.finish(&mut |m| out.push(m, clock));
+    }
+    out.flush();
+}
+
+/// Messages go to the copy loop a batch at a time: one channel operation
+/// and at most one wake-up of the copy loop per batch, not per message.
+struct Batcher<'a> {
+    tx: &'a Sender<Vec<Message>>,
+    shared: &'a Shared,
+    finite: bool,
+    batch: Vec<Message>,
+    bytes: usize,
+    /// Capture time at which the oldest message in the batch was added.
+    since: i64,
+}
+
+impl<'a> Batcher<'a> {
+    fn new(tx: &'a Sender<Vec<Message>>, shared: &'a Shared, finite: bool) -> Self {
+        Batcher {
+            tx,
+            shared,
+            finite,
+            batch: Vec::with_capacity(BATCH),
+            bytes: 0,
+            since: 0,
+        }
+    }
+
+    fn push(&mut self, m: Message, now: i64) {
+        if self.batch.is_empty() {
+            self.since = now;
+        }
+        self.bytes += m.data.len();
+        self.batch.push(m);
+        if self.batch.len() >= BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush_if_held_since(&mut self, t: i64) {
+        if !self.batch.is_empty() && self.since <= t {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let bytes = std::mem::take(&mut self.bytes);
+        let queued = &self.shared.queued_bytes;
+        if self.finite {
+            queued.fetch_add(bytes, Ordering::Relaxed);
+            let _ = self.tx.send(batch);
+            return;
+        }
+        let n = batch.len() as u64;
+        let full = queued.load(Ordering::Relaxed) + bytes > QUEUE_BYTES;
+        if !full {
+            queued.fetch_add(bytes, Ordering::Relaxed);
+        }
+        if full || matches!(self.tx.try_send(batch), Err(TrySendError::Full(_))) {
+            if !full {
+                queued.fetch_sub(bytes, Ordering::Relaxed);
+            }
+            let c = &self.shared.counters.queue_full;
+            c.drop_one(&"captured messages arrive faster than the outputs take them");
+            c.add(n - 1);
+        }
     }
 }
 
@@ -550,12 +611,15 @@ fn print_stats_at_exit() {
 
 impl Input for RawInput {
     fn read(&mut self) -> Result<Option<Message>> {
+        if let Some(m) = self.pending.next() {
+            return Ok(Some(m));
+        }
         match self.rx.recv() {
-            Ok(m) => {
-                self.shared
-                    .queued_bytes
-                    .fetch_sub(m.data.len(), Ordering::Relaxed);
-                Ok(Some(m))
+            Ok(batch) => {
+                let bytes: usize = batch.iter().map(|m| m.data.len()).sum();
+                self.shared.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+                self.pending = batch.into_iter();
+                Ok(self.pending.next())
             }
             Err(_) => {
                 let err = self
@@ -635,7 +699,7 @@ mod tests {
         });
         let (tx, rx) = crossbeam_channel::bounded(16);
         capture_loop(source, &shared, &tx, true);
-        let got: Vec<Message> = rx.try_iter().collect();
+        let got: Vec<Message> = rx.try_iter().flatten().collect();
         assert_eq!(got.len(), 2);
         assert_eq!(&got[0].data[..], get);
         assert_eq!(&got[1].data[..], ok);
@@ -651,7 +715,11 @@ mod tests {
         let mut seq = 100u32;
         for i in 0..5u32 {
             let req = format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n");
-            frames.push((frame(true, seq, 7 + i, req.as_bytes()), i64::from(i)));
+            // 10 ms apart: a held batch is handed over after 2 ms
+            frames.push((
+                frame(true, seq, 7 + i, req.as_bytes()),
+                i64::from(i) * 10_000_000,
+            ));
             seq += req.len() as u32;
         }
         let source = Box::new(MemorySource::new(LinkType::Ethernet, frames));
@@ -663,7 +731,8 @@ mod tests {
         let (tx, rx) = crossbeam_channel::bounded(2);
         // live (not finite): the capture thread must never wait
         capture_loop(source, &shared, &tx, false);
-        assert_eq!(rx.try_iter().count(), 2);
-        assert!(shared.counters.queue_full.get() >= before + 3);
+        let got: usize = rx.try_iter().map(|b| b.len()).sum();
+        assert_eq!(got as u64 + shared.counters.queue_full.get() - before, 5);
+        assert!(got < 5);
     }
 }
