@@ -53,16 +53,7 @@ for _ in $(seq 100); do
 done
 
 # The recording: same timestamp for every record, so nothing paces the replay.
-python3 - "$work/bench.gor" "$REQUESTS" <<'PY'
-import sys
-path, n = sys.argv[1], int(sys.argv[2])
-sep = "\n\U0001F435\U0001F648\U0001F649\n".encode()
-with open(path, "wb") as f:
-    for i in range(n):
-        f.write(b"1 %024x 1700000000000000000 0\n" % i)
-        f.write(b"GET /bench/%d?q=%d HTTP/1.1\r\nHost: bench.example\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n" % (i, i))
-        f.write(sep)
-PY
+python3 bench/gen_gor.py "$REQUESTS" "$work/bench.gor"
 
 # The machine is shared and noisy: several rounds, each wrk (the limit: same
 # server, same connection count) then gor right after it, under the same

@@ -55,6 +55,8 @@ echo "== 3. replaying the file against staging"
 
 echo "== 4. what staging received and answered"
 grep -a -v '^\s*$' "$work/staging.log" | grep -a '^[A-Z]* /' | sed 's/^/     /'
-echo "   staging answered: $(grep -a '^HTTP/' "$work/replayed_0.gor" | sed 's/\r$//' | cut -d' ' -f2 | sort | uniq -c | tr -s ' ' | tr '\n' ';')"
-echo "   production answered: $(grep -a '^HTTP/' "$work/requests_0.gor" | sed 's/\r$//' | cut -d' ' -f2 | sort | uniq -c | tr -s ' ' | tr '\n' ';')"
+# Status codes of one record type: 2 = captured responses, 3 = replayed ones.
+statuses() { grep -a -A1 "^$1 " "$2" | grep -a '^HTTP/' | cut -d' ' -f2 | sort | uniq -c | awk '{printf " %s x %s;", $1, $2}'; }
+echo "   production answered:$(statuses 2 "$work/requests_0.gor")"
+echo "   staging answered:   $(statuses 3 "$work/replayed_0.gor")"
 echo "== done"
