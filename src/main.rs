@@ -29,7 +29,11 @@ fn main() -> ExitCode {
         std::process::id(),
         env!("CARGO_PKG_VERSION")
     );
-    match run(&settings) {
+    let ending = run(&settings);
+    if settings.input_raw_stats && !settings.input_raw.is_empty() {
+        eprintln!("{}", gor::input::raw::stats_line());
+    }
+    match ending {
         Ok(Ending::InputsDone) => {
             tracing::info!("every input is done; outputs flushed");
             report_and(ExitCode::SUCCESS)

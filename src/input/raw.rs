@@ -143,9 +143,6 @@ impl RawInput {
         if let Some((opener, failed)) = watcher {
             watch_new_interfaces(opener, failed, shared.clone(), tx.clone());
         }
-        if settings.input_raw_stats {
-            print_stats_at_exit();
-        }
         Ok(Box::new(RawInput {
             rx,
             pending: Vec::new().into_iter(),
@@ -584,7 +581,8 @@ impl<'a> Batcher<'a> {
     }
 }
 
-/// `--input-raw-stats`: the capture counters, one line.
+/// `--input-raw-stats`: the capture counters, one line (printed at exit by
+/// main, however gor ends).
 pub fn stats_line() -> String {
     let parts: Vec<String> = stats::snapshot()
         .into_iter()
@@ -592,21 +590,6 @@ pub fn stats_line() -> String {
         .map(|(name, v, _)| format!("{}={v}", &name["input_raw.".len()..]))
         .collect();
     format!("input_raw stats: {}", parts.join(" "))
-}
-
-extern "C" fn print_stats_now() {
-    eprintln!("{}", stats_line());
-}
-
-/// The summary is printed however gor ends (end of file, signal, timeout).
-fn print_stats_at_exit() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: registering a plain function that only formats counters.
-        unsafe {
-            libc::atexit(print_stats_now);
-        }
-    });
 }
 
 impl Input for RawInput {
