@@ -77,8 +77,42 @@ impl Plugins {
     }
 }
 
+/// Flags whose plugin this build does not have yet: refused before anything
+/// starts, never silently ignored.
+fn refuse_unavailable(settings: &Settings) -> Result<()> {
+    let unavailable = [
+        (!settings.input_tcp.is_empty(), "input-tcp", "TCP input"),
+        (!settings.output_tcp.is_empty(), "output-tcp", "TCP output"),
+        (
+            !settings.output_ws.is_empty(),
+            "output-ws",
+            "WebSocket output",
+        ),
+        (
+            !settings.output_binary.is_empty(),
+            "output-binary",
+            "binary output",
+        ),
+        (
+            !settings.output_kafka_host.is_empty() || !settings.output_kafka_topic.is_empty(),
+            "output-kafka-host",
+            "Kafka output",
+        ),
+        (
+            !settings.input_kafka_host.is_empty() || !settings.input_kafka_topic.is_empty(),
+            "input-kafka-host",
+            "Kafka input",
+        ),
+    ];
+    match unavailable.iter().find(|(given, _, _)| *given) {
+        Some((_, flag, what)) => Err(not_available(flag, what)),
+        None => Ok(()),
+    }
+}
+
 /// Builds every plugin the settings name. Errors name the flag.
 pub fn build(settings: &Settings) -> Result<Plugins> {
+    refuse_unavailable(settings)?;
     let mut p = Plugins::default();
     for option in &settings.input_dummy {
         p.add_input("input-dummy", option, |_| {
@@ -97,20 +131,10 @@ pub fn build(settings: &Settings) -> Result<Plugins> {
             crate::input::raw::RawInput::open(addr, settings)
         })?;
     }
-    if !settings.input_tcp.is_empty() {
-        return Err(not_available("input-tcp", "TCP input"));
-    }
-    if !settings.output_tcp.is_empty() {
-        return Err(not_available("output-tcp", "TCP output"));
-    }
-    if !settings.output_ws.is_empty() {
-        return Err(not_available("output-ws", "WebSocket output"));
-    }
     for option in &settings.input_file {
-        let (_, limit) = split_limit(option);
+        let (addr, limit) = split_limit(option);
         // On a file input `|N%` is a replay speed, not a drop rate (spec 3.2).
         if let Some(speed) = limit.and_then(|l| l.strip_suffix('%')) {
-            let (addr, _) = split_limit(option);
             let factor = Limit::percent_value("input-file", speed)? as f64 / 100.0;
             p.inputs
                 .push(crate::input::file::FileInput::open(addr, factor, settings)?);
@@ -155,15 +179,6 @@ pub fn build(settings: &Settings) -> Result<Plugins> {
             Ok(output)
         })?;
         p.response_inputs.extend(responses);
-    }
-    if !settings.output_binary.is_empty() {
-        return Err(not_available("output-binary", "binary output"));
-    }
-    if !settings.output_kafka_host.is_empty() || !settings.output_kafka_topic.is_empty() {
-        return Err(not_available("output-kafka-host", "Kafka output"));
-    }
-    if !settings.input_kafka_host.is_empty() || !settings.input_kafka_topic.is_empty() {
-        return Err(not_available("input-kafka-host", "Kafka input"));
     }
     if p.inputs.is_empty() || p.outputs.is_empty() {
         anyhow::bail!(
