@@ -82,6 +82,17 @@ impl Shutdown {
         let _ = self.events.send(Event::Stop(why.into()));
     }
 
+    /// `--exit-after`: stops the emitter once `after` has passed.
+    pub fn stop_after(&self, after: Duration) {
+        let text = crate::settings::values::format_duration(after.as_nanos() as i64);
+        tracing::info!("Running gor for a duration of {text}");
+        let me = self.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(after);
+            me.stop(format!("gor run timeout {text}"));
+        });
+    }
+
     fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::Relaxed)
     }
@@ -102,6 +113,23 @@ pub struct Steps {
     /// Leave `--copy-buffer-size` to a later loop: set on the loops that
     /// feed the middleware, which gets whole messages (spec 12).
     pub keep_whole: bool,
+}
+
+impl Steps {
+    /// The HTTP modifier and the prettifier the settings ask for. A rule that
+    /// does not parse (a bad regex) is a usage error naming its flag.
+    pub fn from_settings(settings: &crate::settings::Settings) -> anyhow::Result<Steps> {
+        let modifier = crate::modifier::HttpModifier::new(settings)?
+            .map(|m| Arc::new(move |msg: &Message| m.rewrite_bytes(&msg.data)) as Transform);
+        let prettify = settings.prettify_http.then(|| {
+            Arc::new(|msg: &Message| crate::http::prettify::prettify_bytes(&msg.data)) as Transform
+        });
+        Ok(Steps {
+            modifier,
+            prettify,
+            keep_whole: false,
+        })
+    }
 }
 
 /// A running set of copy loops.

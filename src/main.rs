@@ -2,11 +2,9 @@
 //! emitter, turn the outcome into an exit status (2: usage error, 1: runtime
 //! failure, 0: done or stopped cleanly).
 
-use gor::emitter::{Emitter, Ending, Options, Steps, Transform};
-use gor::message::Message;
+use gor::emitter::{Emitter, Ending, Options, Steps};
 use gor::settings::{self, Command, Settings, UsageError};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -59,14 +57,7 @@ fn main() -> ExitCode {
 fn run(settings: &Settings) -> anyhow::Result<Ending> {
     // Rule errors (a bad regex) are usage errors: reported before anything
     // starts.
-    let steps = Steps {
-        modifier: gor::modifier::HttpModifier::new(settings)?
-            .map(|m| Arc::new(move |msg: &Message| m.rewrite_bytes(&msg.data)) as Transform),
-        prettify: settings.prettify_http.then(|| {
-            Arc::new(|msg: &Message| gor::http::prettify::prettify_bytes(&msg.data)) as Transform
-        }),
-        keep_whole: false,
-    };
+    let steps = Steps::from_settings(settings)?;
     let plugins = gor::registry::build(settings)?;
     if !settings.http_pprof.is_empty() {
         gor::metrics::serve(&settings.http_pprof)?;
@@ -79,18 +70,7 @@ fn run(settings: &Settings) -> anyhow::Result<Ending> {
     let shutdown = emitter.shutdown_handle();
     gor::signals::on_stop(shutdown.clone())?;
     if !settings.exit_after.is_zero() {
-        let after = settings.exit_after;
-        tracing::info!(
-            "Running gor for a duration of {}",
-            gor::settings::values::format_duration(after.as_nanos() as i64)
-        );
-        std::thread::spawn(move || {
-            std::thread::sleep(after);
-            shutdown.stop(format!(
-                "gor run timeout {}",
-                gor::settings::values::format_duration(after.as_nanos() as i64)
-            ));
-        });
+        shutdown.stop_after(settings.exit_after);
     }
     if settings.stats {
         gor::stats::spawn_reporter(std::time::Duration::from_secs(5));
