@@ -314,9 +314,8 @@ impl Splitter {
     /// of the chunk directly (no intermediate slice to count and drop).
     fn take_slice(&self, chunk: &Bytes, start: usize, end: usize, out: &mut VecDeque<Record>) {
         let body = &chunk[start..end];
-        if let Some(nl) = memchr::memchr(b'\n', body)
+        if let Some((nl, timestamp)) = scan_header(body)
             && nl + 1 < body.len()
-            && let Some(timestamp) = header_timestamp(&body[..nl])
         {
             let message = Message {
                 meta: chunk.slice(start..start + nl + 1),
@@ -451,6 +450,63 @@ pub fn header_timestamp(line: &[u8]) -> Option<i64> {
     }
 }
 
+/// The common case of [`header_timestamp`] in one pass over the start of a
+/// record: `<1|2|3> <id> <digits>[ <digits>]\n`, giving where the line
+/// ends and the timestamp. `None` for anything else (more than 19 digits,
+/// no `\n`), which the general path then judges.
+fn scan_header(body: &[u8]) -> Option<(usize, i64)> {
+    let [b'1' | b'2' | b'3', b' ', ..] = body else {
+        return None;
+    };
+    let mut i = 2;
+    while *body.get(i)? != b' ' {
+        if body[i] == b'\n' {
+            return None;
+        }
+        i += 1;
+    }
+    if i == 2 {
+        return None;
+    }
+    i += 1;
+    let (ts, len) = scan_integer(body.get(i..)?)?;
+    i += len;
+    if *body.get(i)? == b' ' {
+        i += 1;
+        let (_, len) = scan_integer(body.get(i..)?)?;
+        i += len;
+    }
+    (*body.get(i)? == b'\n').then_some((i, ts))
+}
+
+/// A leading integer (an optional `-`, then 1 to 19 digits: no overflow in
+/// a u64) that is an i64, and how many bytes it takes.
+fn scan_integer(s: &[u8]) -> Option<(i64, usize)> {
+    let negative = s.first() == Some(&b'-');
+    let from = usize::from(negative);
+    let mut v: u64 = 0;
+    let mut n = 0;
+    while let Some(d) = s.get(from + n).map(|b| b.wrapping_sub(b'0'))
+        && d <= 9
+    {
+        if n == 19 {
+            return None;
+        }
+        v = v * 10 + u64::from(d);
+        n += 1;
+    }
+    if n == 0 {
+        return None;
+    }
+    let v = if negative {
+        // -2^63 is the one value whose magnitude is not an i64.
+        (v <= 1 << 63).then(|| (v as i64).wrapping_neg())?
+    } else {
+        i64::try_from(v).ok()?
+    };
+    Some((v, from + n))
+}
+
 /// A decimal integer with an optional `-`, without overflow.
 fn parse_integer(field: &[u8]) -> Option<i64> {
     let (negative, digits) = match field.strip_prefix(b"-") {
@@ -460,23 +516,10 @@ fn parse_integer(field: &[u8]) -> Option<i64> {
     if digits.is_empty() {
         return None;
     }
-    // Up to 19 digits (a timestamp in ns) fit a u64: no check per digit,
-    // one range check at the end.
-    if digits.len() <= 19 {
-        let mut v: u64 = 0;
-        for d in digits {
-            let x = d.wrapping_sub(b'0');
-            if x > 9 {
-                return None;
-            }
-            v = v * 10 + u64::from(x);
-        }
-        return if negative {
-            // -2^63 is the one value whose magnitude is not an i64.
-            (v <= 1 << 63).then(|| (v as i64).wrapping_neg())
-        } else {
-            i64::try_from(v).ok()
-        };
+    if let Some((v, len)) = scan_integer(field)
+        && len == field.len()
+    {
+        return Some(v);
     }
     let mut v: i64 = 0;
     for d in digits {
@@ -526,6 +569,49 @@ mod tests {
             v = v.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
         }
         if negative { Some(v) } else { v.checked_neg() }
+    }
+
+    #[test]
+    fn header_fast_path_agrees_with_the_general_rule() {
+        let mut lines: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut last = vec![Vec::new()];
+        for _ in 0..7 {
+            last = last
+                .iter()
+                .flat_map(|l: &Vec<u8>| {
+                    b"12a -0\n".iter().map(move |c| {
+                        let mut v = l.clone();
+                        v.push(*c);
+                        v
+                    })
+                })
+                .collect();
+            lines.extend(last.iter().cloned());
+        }
+        for n in [
+            "9223372036854775807",
+            "9223372036854775808",
+            "9999999999999999999",
+            "18446744073709551616",
+            "00000000000000000001",
+            "1700000000000000000",
+        ] {
+            lines.push(format!("1 id {n} 0\nGET").into_bytes());
+            lines.push(format!("2 id 5 {n}\nGET").into_bytes());
+            lines.push(format!("2 id {n}\nGET").into_bytes());
+            lines.push(format!("1 id -{n} -{n}\nGET").into_bytes());
+        }
+        for body in &lines {
+            let expected = memchr::memchr(b'\n', body)
+                .and_then(|nl| Some((nl, header_timestamp(&body[..nl])?)));
+            if let Some(got) = scan_header(body) {
+                assert_eq!(Some(got), expected, "{:?}", String::from_utf8_lossy(body));
+            }
+        }
+        assert_eq!(
+            scan_header(b"2 0123456789abcdef01234567 1700000000000000000 250000\nHTTP"),
+            Some((53, 1_700_000_000_000_000_000))
+        );
     }
 
     #[test]
