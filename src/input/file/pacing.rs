@@ -66,7 +66,10 @@ impl Pacer {
     fn scale(&self, diff_ns: i128) -> Duration {
         // The same value either way; from i64 it is one instruction, from
         // i128 a library call (gaps between records always fit an i64).
-        let diff = i64::try_from(diff_ns).map_or(diff_ns as f64, |d| d as f64);
+        let diff = match i64::try_from(diff_ns) {
+            Ok(d) => d as f64,
+            Err(_) => diff_ns as f64,
+        };
         let ns = if self.speed == 1.0 {
             diff
         } else if self.speed.is_finite() && self.speed > 0.0 {
