@@ -621,6 +621,64 @@ mod tests {
     }
 
     #[test]
+    fn read_ahead_window_pops_in_the_order_of_one_heap() {
+        // Timestamps mostly rising with ties, jumps back and long falls:
+        // the window must pop exactly what a single (timestamp, position)
+        // heap of the same depth pops.
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for depth in [1, 2, 3, 7, 100] {
+            let mut ts: Vec<i64> = Vec::new();
+            let mut t = 1000;
+            for _ in 0..2000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                t += match x % 10 {
+                    0 => -(((x >> 8) % 50) as i64),
+                    1 | 2 => 0,
+                    _ => ((x >> 8) % 5) as i64,
+                };
+                ts.push(t);
+            }
+            ts.extend((0..50).rev());
+            // The record carries its position, to check ties too.
+            let msg = |t: i64, seq: usize| Record {
+                timestamp: t,
+                message: Message {
+                    meta: Bytes::from(seq.to_string()),
+                    data: Bytes::new(),
+                },
+            };
+            let mut window = Window::default();
+            let mut heap = BinaryHeap::new();
+            let (mut got, mut want) = (Vec::new(), Vec::new());
+            let mut next = ts.iter().copied().enumerate();
+            loop {
+                while window.len() < depth {
+                    let Some((seq, t)) = next.next() else { break };
+                    window.push(msg(t, seq));
+                    heap.push(Reverse((t, seq)));
+                }
+                match (window.head_ts(), window.pop(), heap.pop()) {
+                    (Some(h), Some(r), Some(Reverse((t, seq)))) => {
+                        assert_eq!(h, t);
+                        assert_eq!(
+                            (r.timestamp, &r.message.meta[..]),
+                            (t, seq.to_string().as_bytes())
+                        );
+                        got.push(r.timestamp);
+                        want.push(t);
+                    }
+                    (None, None, None) => break,
+                    other => panic!("window and heap disagree: {:?}", other.0),
+                }
+            }
+            assert_eq!(got.len(), ts.len());
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
     fn two_files_interleave_by_timestamp() {
         let dir = tempfile::tempdir().unwrap();
         write(
