@@ -4,14 +4,14 @@
 //! reaches the timestamp of its first record, and let go of when done. An
 //! open file is read a chunk at a time (a `.gz` file by a thread of its own,
 //! through a small bounded channel), so memory stays flat whatever the file
-//! size; the copy loop cuts the chunks into records, keeps per file a min-heap of
+//! size; the copy loop cuts the chunks into records, keeps per file a min-queue of
 //! `--input-file-read-depth` records ordered by timestamp, emits the earliest
 //! head across files, and waits the recorded gap (scaled by `|N%`, capped by
 //! `--input-file-max-wait`) against an absolute schedule.
 //!
 //! GoReplay's reader sleeps 100 ms whenever its read-ahead is full, which caps
 //! unlimited-speed replay near 1,000 records/s; here a file is read exactly
-//! when the heap needs records, and nothing sleeps.
+//! when the read-ahead needs records, and nothing sleeps.
 
 mod pacing;
 mod records;
@@ -223,13 +223,70 @@ struct FileStream {
     order: usize,
     feed: Feed,
     splitter: Splitter,
-    /// Records cut from chunks but not yet in the heap (a chunk holds many).
+    /// Records cut from chunks but not yet in the read-ahead (a chunk holds many).
     pending: VecDeque<Record>,
-    /// Keyed by (timestamp, position in the file): equal timestamps keep
-    /// their file order.
+    /// The read-ahead: at most `--input-file-read-depth` records.
+    window: Window,
+    ended: bool,
+}
+
+/// A min-queue of records keyed by (timestamp, position in the file): equal
+/// timestamps keep their file order. Records that arrive in timestamp order
+/// (nearly all of them, in a recording) go to a FIFO that is sorted by
+/// construction, at O(1) each; only the ones earlier than the FIFO's last
+/// go to the heap. The earliest record is the smaller of the two heads, so
+/// the order is exactly that of one heap over all of them.
+#[derive(Default)]
+struct Window {
+    run: VecDeque<Keyed>,
     heap: BinaryHeap<Reverse<Keyed>>,
     next_seq: u64,
-    ended: bool,
+}
+
+impl Window {
+    fn len(&self) -> usize {
+        self.run.len() + self.heap.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.run.is_empty() && self.heap.is_empty()
+    }
+
+    fn push(&mut self, r: Record) {
+        let k = Keyed(r.timestamp, self.next_seq, r);
+        self.next_seq += 1;
+        if self.run.back().is_none_or(|last| k.0 >= last.0) {
+            self.run.push_back(k);
+        } else {
+            self.heap.push(Reverse(k));
+        }
+    }
+
+    /// Whether the earliest record is the run's head (else the heap's).
+    fn run_first(&self) -> Option<bool> {
+        match (self.run.front(), self.heap.peek()) {
+            (Some(a), Some(Reverse(b))) => Some(a < b),
+            (Some(_), None) => Some(true),
+            (None, Some(_)) => Some(false),
+            (None, None) => None,
+        }
+    }
+
+    /// The earliest record's timestamp.
+    fn head_ts(&self) -> Option<i64> {
+        match self.run_first()? {
+            true => self.run.front().map(|k| k.0),
+            false => self.heap.peek().map(|Reverse(k)| k.0),
+        }
+    }
+
+    fn pop(&mut self) -> Option<Record> {
+        let Keyed(_, _, r) = match self.run_first()? {
+            true => self.run.pop_front()?,
+            false => self.heap.pop()?.0,
+        };
+        Some(r)
+    }
 }
 
 struct Keyed(i64, u64, Record);
@@ -298,11 +355,11 @@ impl Round {
                 }
             }
             // Finished files let go of their thread and buffers.
-            self.files.retain(|f| !(f.ended && f.heap.is_empty()));
+            self.files.retain(|f| !(f.ended && f.window.is_empty()));
             let mut best: Option<(usize, (i64, usize))> = None;
             for (i, f) in self.files.iter().enumerate() {
-                if let Some(Reverse(k)) = f.heap.peek() {
-                    let key = (k.0, f.order);
+                if let Some(ts) = f.window.head_ts() {
+                    let key = (ts, f.order);
                     if best.is_none_or(|(_, b)| key < b) {
                         best = Some((i, key));
                     }
@@ -318,7 +375,7 @@ impl Round {
                 continue;
             }
             let (i, _) = best?;
-            let Reverse(Keyed(_, _, record)) = self.files.get_mut(i)?.heap.pop()?;
+            let record = self.files.get_mut(i)?.window.pop()?;
             self.emitted += 1;
             return Some(record);
         }
@@ -425,8 +482,7 @@ impl FileStream {
             feed,
             splitter,
             pending: VecDeque::new(),
-            heap: BinaryHeap::new(),
-            next_seq: 0,
+            window: Window::default(),
             ended: false,
         })
     }
@@ -441,15 +497,13 @@ impl FileStream {
         }
     }
 
-    /// Tops the heap up to `depth` records, reading (or waiting for the
+    /// Tops the read-ahead up to `depth` records, reading (or waiting for the
     /// reader thread) as needed. Returns (true, bytes read) the moment the file ends.
     fn fill(&mut self, depth: usize) -> (bool, u64) {
         let mut ended_now = (false, 0);
-        while self.heap.len() < depth {
+        while self.window.len() < depth {
             if let Some(r) = self.pending.pop_front() {
-                self.heap
-                    .push(Reverse(Keyed(r.timestamp, self.next_seq, r)));
-                self.next_seq += 1;
+                self.window.push(r);
                 continue;
             }
             if self.ended {
@@ -564,6 +618,64 @@ mod tests {
         // Depth 2: a window of two.
         let mut input = FileInput::open(&pattern, 0.0, &settings(2)).unwrap();
         assert_eq!(read_all(&mut input), vec![3, 4, 1, 2, 5]);
+    }
+
+    #[test]
+    fn read_ahead_window_pops_in_the_order_of_one_heap() {
+        // Timestamps mostly rising with ties, jumps back and long falls:
+        // the window must pop exactly what a single (timestamp, position)
+        // heap of the same depth pops.
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for depth in [1, 2, 3, 7, 100] {
+            let mut ts: Vec<i64> = Vec::new();
+            let mut t = 1000;
+            for _ in 0..2000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                t += match x % 10 {
+                    0 => -(((x >> 8) % 50) as i64),
+                    1 | 2 => 0,
+                    _ => ((x >> 8) % 5) as i64,
+                };
+                ts.push(t);
+            }
+            ts.extend((0..50).rev());
+            // The record carries its position, to check ties too.
+            let msg = |t: i64, seq: usize| Record {
+                timestamp: t,
+                message: Message {
+                    meta: Bytes::from(seq.to_string()),
+                    data: Bytes::new(),
+                },
+            };
+            let mut window = Window::default();
+            let mut heap = BinaryHeap::new();
+            let (mut got, mut want) = (Vec::new(), Vec::new());
+            let mut next = ts.iter().copied().enumerate();
+            loop {
+                while window.len() < depth {
+                    let Some((seq, t)) = next.next() else { break };
+                    window.push(msg(t, seq));
+                    heap.push(Reverse((t, seq)));
+                }
+                match (window.head_ts(), window.pop(), heap.pop()) {
+                    (Some(h), Some(r), Some(Reverse((t, seq)))) => {
+                        assert_eq!(h, t);
+                        assert_eq!(
+                            (r.timestamp, &r.message.meta[..]),
+                            (t, seq.to_string().as_bytes())
+                        );
+                        got.push(r.timestamp);
+                        want.push(t);
+                    }
+                    (None, None, None) => break,
+                    other => panic!("window and heap disagree: {:?}", other.0),
+                }
+            }
+            assert_eq!(got.len(), ts.len());
+            assert_eq!(got, want);
+        }
     }
 
     #[test]

@@ -64,10 +64,16 @@ impl Pacer {
     }
 
     fn scale(&self, diff_ns: i128) -> Duration {
+        // The same value either way; from i64 it is one instruction, from
+        // i128 a library call (gaps between records always fit an i64).
+        let diff = match i64::try_from(diff_ns) {
+            Ok(d) => d as f64,
+            Err(_) => diff_ns as f64,
+        };
         let ns = if self.speed == 1.0 {
-            diff_ns as f64
+            diff
         } else if self.speed.is_finite() && self.speed > 0.0 {
-            diff_ns as f64 / self.speed
+            diff / self.speed
         } else {
             0.0
         };

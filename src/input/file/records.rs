@@ -229,7 +229,7 @@ impl Splitter {
             }
             // The `\n` before the separator line is part of the separator.
             let end = if pos > start { pos - 1 } else { pos };
-            self.take_record(chunk.slice(start..end), out);
+            self.take_slice(chunk, start, end, out);
             start = pos + SEPARATOR_LINE.len();
             scan = start;
         }
@@ -308,6 +308,23 @@ impl Splitter {
                 tail.len()
             ));
         }
+    }
+
+    /// `chunk[start..end]` as a record: an intact one becomes two slices
+    /// of the chunk directly (no intermediate slice to count and drop).
+    fn take_slice(&self, chunk: &Bytes, start: usize, end: usize, out: &mut VecDeque<Record>) {
+        let body = &chunk[start..end];
+        if let Some((nl, timestamp)) = scan_header(body)
+            && nl + 1 < body.len()
+        {
+            let message = Message {
+                meta: chunk.slice(start..start + nl + 1),
+                data: chunk.slice(start + nl + 1..end),
+            };
+            out.push_back(Record { timestamp, message });
+            return;
+        }
+        self.take_record(chunk.slice(start..end), out);
     }
 
     fn take_record(&self, body: Bytes, out: &mut VecDeque<Record>) {
@@ -414,18 +431,80 @@ fn is_strict_header(line: &[u8]) -> bool {
 
 /// The timestamp of a proper header line (see [`is_strict_header`]).
 pub fn header_timestamp(line: &[u8]) -> Option<i64> {
-    let mut fields = line.split(|b| *b == b' ');
-    if !matches!(fields.next(), Some([b'1' | b'2' | b'3'])) {
+    let [b'1' | b'2' | b'3', b' ', rest @ ..] = line else {
+        return None;
+    };
+    // The id: any non-empty token.
+    let id_len = rest.iter().position(|b| *b == b' ')?;
+    if id_len == 0 {
         return None;
     }
-    if fields.next().is_none_or(|id| id.is_empty()) {
+    let rest = &rest[id_len + 1..];
+    // A space inside the latency makes it fail to parse: no fifth field.
+    match rest.iter().position(|b| *b == b' ') {
+        Some(sp) => {
+            parse_integer(&rest[sp + 1..])?;
+            parse_integer(&rest[..sp])
+        }
+        None => parse_integer(rest),
+    }
+}
+
+/// The common case of [`header_timestamp`] in one pass over the start of a
+/// record: `<1|2|3> <id> <digits>[ <digits>]\n`, giving where the line
+/// ends and the timestamp. `None` for anything else (more than 19 digits,
+/// no `\n`), which the general path then judges.
+fn scan_header(body: &[u8]) -> Option<(usize, i64)> {
+    let [b'1' | b'2' | b'3', b' ', ..] = body else {
+        return None;
+    };
+    let mut i = 2;
+    while *body.get(i)? != b' ' {
+        if body[i] == b'\n' {
+            return None;
+        }
+        i += 1;
+    }
+    if i == 2 {
         return None;
     }
-    let ts = parse_integer(fields.next()?)?;
-    if let Some(latency) = fields.next() {
-        parse_integer(latency)?;
+    i += 1;
+    let (ts, len) = scan_integer(body.get(i..)?)?;
+    i += len;
+    if *body.get(i)? == b' ' {
+        i += 1;
+        let (_, len) = scan_integer(body.get(i..)?)?;
+        i += len;
     }
-    fields.next().is_none().then_some(ts)
+    (*body.get(i)? == b'\n').then_some((i, ts))
+}
+
+/// A leading integer (an optional `-`, then 1 to 19 digits: no overflow in
+/// a u64) that is an i64, and how many bytes it takes.
+fn scan_integer(s: &[u8]) -> Option<(i64, usize)> {
+    let negative = s.first() == Some(&b'-');
+    let from = usize::from(negative);
+    let mut v: u64 = 0;
+    let mut n = 0;
+    while let Some(d) = s.get(from + n).map(|b| b.wrapping_sub(b'0'))
+        && d <= 9
+    {
+        if n == 19 {
+            return None;
+        }
+        v = v * 10 + u64::from(d);
+        n += 1;
+    }
+    if n == 0 {
+        return None;
+    }
+    let v = if negative {
+        // -2^63 is the one value whose magnitude is not an i64.
+        (v <= 1 << 63).then(|| (v as i64).wrapping_neg())?
+    } else {
+        i64::try_from(v).ok()?
+    };
+    Some((v, from + n))
 }
 
 /// A decimal integer with an optional `-`, without overflow.
@@ -436,6 +515,11 @@ fn parse_integer(field: &[u8]) -> Option<i64> {
     };
     if digits.is_empty() {
         return None;
+    }
+    if let Some((v, len)) = scan_integer(field)
+        && len == field.len()
+    {
+        return Some(v);
     }
     let mut v: i64 = 0;
     for d in digits {
@@ -451,6 +535,151 @@ fn parse_integer(field: &[u8]) -> Option<i64> {
 mod tests {
     use super::*;
     use crate::message::SEPARATOR;
+
+    /// The field rule as first written (split on single spaces), to check
+    /// the hand-written parser against.
+    fn reference_header_timestamp(line: &[u8]) -> Option<i64> {
+        let mut fields = line.split(|b| *b == b' ');
+        if !matches!(fields.next(), Some([b'1' | b'2' | b'3'])) {
+            return None;
+        }
+        if fields.next().is_none_or(|id| id.is_empty()) {
+            return None;
+        }
+        let ts = reference_parse_integer(fields.next()?)?;
+        if let Some(latency) = fields.next() {
+            reference_parse_integer(latency)?;
+        }
+        fields.next().is_none().then_some(ts)
+    }
+
+    fn reference_parse_integer(field: &[u8]) -> Option<i64> {
+        let (negative, digits) = match field.strip_prefix(b"-") {
+            Some(d) => (true, d),
+            None => (false, field),
+        };
+        if digits.is_empty() {
+            return None;
+        }
+        let mut v: i64 = 0;
+        for d in digits {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            v = v.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
+        }
+        if negative { Some(v) } else { v.checked_neg() }
+    }
+
+    #[test]
+    fn header_fast_path_agrees_with_the_general_rule() {
+        let mut lines: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut last = vec![Vec::new()];
+        for _ in 0..7 {
+            last = last
+                .iter()
+                .flat_map(|l: &Vec<u8>| {
+                    b"12a -0\n".iter().map(move |c| {
+                        let mut v = l.clone();
+                        v.push(*c);
+                        v
+                    })
+                })
+                .collect();
+            lines.extend(last.iter().cloned());
+        }
+        for n in [
+            "9223372036854775807",
+            "9223372036854775808",
+            "9999999999999999999",
+            "18446744073709551616",
+            "00000000000000000001",
+            "1700000000000000000",
+        ] {
+            lines.push(format!("1 id {n} 0\nGET").into_bytes());
+            lines.push(format!("2 id 5 {n}\nGET").into_bytes());
+            lines.push(format!("2 id {n}\nGET").into_bytes());
+            lines.push(format!("1 id -{n} -{n}\nGET").into_bytes());
+        }
+        for body in &lines {
+            let expected = memchr::memchr(b'\n', body)
+                .and_then(|nl| Some((nl, header_timestamp(&body[..nl])?)));
+            if let Some(got) = scan_header(body) {
+                assert_eq!(Some(got), expected, "{:?}", String::from_utf8_lossy(body));
+            }
+        }
+        assert_eq!(
+            scan_header(b"2 0123456789abcdef01234567 1700000000000000000 250000\nHTTP"),
+            Some((53, 1_700_000_000_000_000_000))
+        );
+    }
+
+    #[test]
+    fn parse_integer_takes_every_i64_and_nothing_more() {
+        for field in [
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "999999999999999999",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "9999999999999999999",
+            "-9999999999999999999",
+            "18446744073709551615",
+            "18446744073709551616",
+            "00000000000000000000042",
+            "-00000000000000000000042",
+            "1700000000000000000",
+            "12a",
+            "--1",
+            "-",
+            "",
+            "1 ",
+        ] {
+            assert_eq!(
+                parse_integer(field.as_bytes()),
+                reference_parse_integer(field.as_bytes()),
+                "{field:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn header_timestamp_follows_the_single_space_field_rule() {
+        // Every line of up to 6 bytes over an alphabet that hits each branch.
+        let alphabet = b"12a -0";
+        let mut lines: Vec<Vec<u8>> = vec![Vec::new()];
+        for _ in 0..6 {
+            let longer: Vec<Vec<u8>> = lines
+                .iter()
+                .filter(|l| l.len() == lines.last().map_or(0, |x| x.len()))
+                .flat_map(|l| {
+                    alphabet.iter().map(move |c| {
+                        let mut v = l.clone();
+                        v.push(*c);
+                        v
+                    })
+                })
+                .collect();
+            lines.extend(longer);
+        }
+        for line in lines.iter().chain(&[
+            b"1 a 5 0 ".to_vec(),
+            b"3 abc 123 -45".to_vec(),
+            b"2 id 1700000000000000000 250000".to_vec(),
+            b"1 id 99999999999999999999 0".to_vec(),
+        ]) {
+            assert_eq!(
+                header_timestamp(line),
+                reference_header_timestamp(line),
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
 
     fn parse_with_step(data: &[u8], step: usize) -> Vec<Record> {
         parse_capped(data, step, usize::MAX)
