@@ -38,16 +38,24 @@ use crate::message::{Message, PayloadType};
 use crate::plugin::{FatalError, Input, Output, Result};
 use crate::settings::UsageError;
 use crate::stats::{self, Counter};
-use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use bytes::BytesMut;
+use crossbeam_channel::{Receiver, Sender, bounded};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Messages waiting in each direction; enough to absorb bursts, small
 /// enough that a stalled program applies back-pressure quickly.
 const QUEUE: usize = 4096;
+
+/// The most messages the reader hands over at once (one wake-up each).
+const ECHO_BATCH: usize = 256;
+
+/// Bytes of hex gathered before one write into the program's stdin, and
+/// read from its stdout at once.
+const PIPE_CHUNK: usize = 1 << 18;
 
 /// At shutdown, the middleware counts as done once it has sent nothing back
 /// for this long (and has nothing queued).
@@ -112,17 +120,13 @@ pub fn start(command: &str) -> Result<(Arc<dyn Output>, Box<dyn Input>)> {
     grow_pipe(&stdout);
     let closing = Arc::new(AtomicBool::new(false));
     let activity = Arc::new(Activity::new());
-    let (feed_tx, feed_rx) = bounded::<Message>(QUEUE);
-    // Replayed responses get a queue of their own that never blocks: they
-    // come from an output that the middleware itself feeds, and a full
-    // queue there would close a loop of full queues (a deadlock). It holds
-    // at most the replays in flight.
-    let (responses_tx, responses_rx) = unbounded::<Message>();
-    let (echo_tx, echo_rx) = bounded::<Echo>(QUEUE);
+    let queue = Arc::new(FeedQueue::default());
+    let (echo_tx, echo_rx) = bounded::<Echo>(QUEUE / ECHO_BATCH);
     let cmd = command.to_string();
+    let writer_queue = queue.clone();
     std::thread::Builder::new()
         .name("middleware-writer".into())
-        .spawn(move || write_loop(stdin, feed_rx, responses_rx))?;
+        .spawn(move || write_loop(stdin, &writer_queue))?;
     let (verdict_tx, verdict_rx) = bounded::<Option<String>>(1);
     let waiter_echo = echo_tx.clone();
     let waiter_cmd = cmd.clone();
@@ -146,10 +150,7 @@ pub fn start(command: &str) -> Result<(Arc<dyn Output>, Box<dyn Input>)> {
         .spawn(move || read_loop(cmd, stdout, echo_tx, verdict_rx, reader_activity))?;
     let feed = MiddlewareFeed {
         command: command.to_string(),
-        queue: Mutex::new(Some(Queues {
-            messages: feed_tx,
-            responses: responses_tx,
-        })),
+        queue,
         closing,
         full: stats::drop_counter("middleware.queue_full"),
         late: stats::drop_counter("middleware.after_close"),
@@ -157,6 +158,7 @@ pub fn start(command: &str) -> Result<(Arc<dyn Output>, Box<dyn Input>)> {
     };
     let echo = MiddlewareEcho {
         queue: echo_rx,
+        pending: Vec::new().into_iter(),
         ended: false,
     };
     Ok((Arc::new(feed), Box::new(echo)))
@@ -173,39 +175,117 @@ fn grow_pipe(pipe: &impl std::os::fd::AsRawFd) {
 
 /// What the reader thread hands to the echo input.
 enum Echo {
-    Message(Message),
+    /// Messages in the order the program sent them (never empty).
+    Messages(Vec<Message>),
     /// The program ended; `Some` is the one-line reason it is fatal.
     Ended(Option<String>),
+}
+
+/// The feed's queues to the writer thread. The writer takes everything
+/// queued at once, and each side wakes the other only when it waits: one
+/// wake-up per batch, not per message.
+#[derive(Default)]
+struct FeedQueue {
+    state: Mutex<FeedState>,
+    /// The writer waits here for messages (or the close).
+    work: Condvar,
+    /// Writers of a full queue wait here for room.
+    room: Condvar,
+}
+
+#[derive(Default)]
+struct FeedState {
+    /// Everything but replayed responses (bounded: back-pressure).
+    messages: Vec<Message>,
+    /// Replayed responses (never blocks; written first). They come from an
+    /// output the middleware itself feeds, and a full queue there would
+    /// close a loop of full queues (a deadlock). It holds at most the
+    /// replays in flight.
+    responses: Vec<Message>,
+    /// The feed is closed: the writer ends once everything queued (and
+    /// every write already waiting for room) is written.
+    closed: bool,
+    /// The writer ended (the program no longer reads): writes fail.
+    gone: bool,
+    /// The writer waits for work.
+    writer_idle: bool,
+    /// Writes waiting for room.
+    waiting: usize,
+}
+
+impl FeedQueue {
+    fn lock(&self) -> MutexGuard<'_, FeedState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl FeedState {
+    fn is_empty(&self) -> bool {
+        self.messages.is_empty() && self.responses.is_empty()
+    }
+}
+
+/// What a write to the feed came to.
+enum Queued {
+    Yes,
+    /// The feed was closed before.
+    Late,
+    /// Queue full (only when not waiting for room).
+    Full,
+    /// The program no longer reads its input.
+    Gone,
 }
 
 /// The feeding side: messages written here go to the program's stdin.
 pub struct MiddlewareFeed {
     command: String,
-    queue: Mutex<Option<Queues>>,
+    queue: Arc<FeedQueue>,
     closing: Arc<AtomicBool>,
     full: Counter,
     late: Counter,
     activity: Arc<Activity>,
 }
 
-/// The two queues to the writer thread.
-#[derive(Clone)]
-struct Queues {
-    /// Everything but replayed responses (bounded: back-pressure).
-    messages: Sender<Message>,
-    /// Replayed responses (never blocks; written first).
-    responses: Sender<Message>,
-}
-
 impl MiddlewareFeed {
-    /// The queues to the writer thread; `None` once the feed is closed.
-    fn sender(&self) -> Option<Queues> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    /// Queues `msg` for the writer; replayed responses never wait, others
+    /// wait for room when `wait`.
+    fn enqueue(&self, msg: &Message, wait: bool) -> Queued {
+        let queue = &*self.queue;
+        let mut s = queue.lock();
+        if s.closed {
+            return Queued::Late;
+        }
+        if s.gone {
+            return Queued::Gone;
+        }
+        if msg.payload_type() == Some(PayloadType::ReplayedResponse) {
+            s.responses.push(msg.clone());
+        } else {
+            if s.messages.len() >= QUEUE {
+                if !wait {
+                    return Queued::Full;
+                }
+                s.waiting += 1;
+                while s.messages.len() >= QUEUE && !s.gone {
+                    s = queue.room.wait(s).unwrap_or_else(|e| e.into_inner());
+                }
+                s.waiting -= 1;
+                if s.gone {
+                    return Queued::Gone;
+                }
+            }
+            s.messages.push(msg.clone());
+        }
+        if s.writer_idle {
+            s.writer_idle = false;
+            queue.work.notify_one();
+        }
+        Queued::Yes
     }
 
     /// A message that arrives after gor closed the middleware's input (a
     /// replayed response at shutdown) cannot be fed to it any more.
-    fn count_late(&self, _msg: &Message) {
+    fn count_late(&self) {
         self.late.drop_one(&format_args!(
             "middleware {:?}: messages arriving after its input was closed are not fed to it",
             self.command
@@ -219,35 +299,31 @@ impl MiddlewareFeed {
 
 impl Output for MiddlewareFeed {
     fn write(&self, msg: &Message) -> Result<()> {
-        let Some(queues) = self.sender() else {
-            self.count_late(msg);
-            return Ok(());
-        };
-        let queue = match msg.payload_type() {
-            Some(PayloadType::ReplayedResponse) => &queues.responses,
-            _ => &queues.messages,
-        };
-        queue.send(msg.clone()).map_err(|_| self.gone())
+        match self.enqueue(msg, true) {
+            Queued::Yes | Queued::Full => Ok(()),
+            Queued::Late => {
+                self.count_late();
+                Ok(())
+            }
+            Queued::Gone => Err(self.gone()),
+        }
     }
 
     fn offer(&self, msg: &Message) -> Result<()> {
-        let Some(queues) = self.sender() else {
-            self.count_late(msg);
-            return Ok(());
-        };
-        if msg.payload_type() == Some(PayloadType::ReplayedResponse) {
-            return queues.responses.send(msg.clone()).map_err(|_| self.gone());
-        }
-        match queues.messages.try_send(msg.clone()) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => {
+        match self.enqueue(msg, false) {
+            Queued::Yes => Ok(()),
+            Queued::Full => {
                 self.full.drop_one(&format_args!(
                     "middleware {:?} is not keeping up: dropping live messages",
                     self.command
                 ));
                 Ok(())
             }
-            Err(TrySendError::Disconnected(_)) => Err(self.gone()),
+            Queued::Late => {
+                self.count_late();
+                Ok(())
+            }
+            Queued::Gone => Err(self.gone()),
         }
     }
 
@@ -261,9 +337,10 @@ impl Output for MiddlewareFeed {
     fn close(&self) {
         let deadline = Instant::now() + SETTLE_MAX;
         while Instant::now() < deadline {
-            let queued = self
-                .sender()
-                .is_some_and(|q| !q.messages.is_empty() || !q.responses.is_empty());
+            let queued = {
+                let s = self.queue.lock();
+                !s.closed && !s.gone && !s.is_empty()
+            };
             let settled = !queued && self.activity.quiet_for() >= SETTLE_QUIET;
             if settled || self.activity.exited.load(Ordering::SeqCst) {
                 break;
@@ -271,7 +348,9 @@ impl Output for MiddlewareFeed {
             std::thread::sleep(Duration::from_millis(10));
         }
         self.closing.store(true, Ordering::SeqCst);
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let mut s = self.queue.lock();
+        s.closed = true;
+        self.queue.work.notify_one();
     }
 
     /// `middleware` (the command is in every message about it); also the
@@ -284,23 +363,30 @@ impl Output for MiddlewareFeed {
 /// The echoing side: what the program wrote back, as messages.
 pub struct MiddlewareEcho {
     queue: Receiver<Echo>,
+    /// The rest of the last batch received.
+    pending: std::vec::IntoIter<Message>,
     ended: bool,
 }
 
 impl Input for MiddlewareEcho {
     fn read(&mut self) -> Result<Option<Message>> {
-        if self.ended {
-            return Ok(None);
-        }
-        match self.queue.recv() {
-            Ok(Echo::Message(m)) => Ok(Some(m)),
-            Ok(Echo::Ended(None)) | Err(_) => {
-                self.ended = true;
-                Ok(None)
+        loop {
+            if let Some(m) = self.pending.next() {
+                return Ok(Some(m));
             }
-            Ok(Echo::Ended(Some(why))) => {
-                self.ended = true;
-                Err(FatalError(why).into())
+            if self.ended {
+                return Ok(None);
+            }
+            match self.queue.recv() {
+                Ok(Echo::Messages(batch)) => self.pending = batch.into_iter(),
+                Ok(Echo::Ended(None)) | Err(_) => {
+                    self.ended = true;
+                    return Ok(None);
+                }
+                Ok(Echo::Ended(Some(why))) => {
+                    self.ended = true;
+                    return Err(FatalError(why).into());
+                }
             }
         }
     }
@@ -345,28 +431,82 @@ static HEX_VALUES: [u8; 256] = {
 pub fn encode_hex(data: &[u8], out: &mut Vec<u8>) {
     let start = out.len();
     out.resize(start + data.len() * 2, 0);
-    for (pair, b) in out[start..].chunks_exact_mut(2).zip(data) {
+    encode_hex_into(data, &mut out[start..]);
+}
+
+/// Writes the lowercase hex of `data` to `out`, which is twice as long.
+fn encode_hex_into(data: &[u8], out: &mut [u8]) {
+    for (pair, b) in out.chunks_exact_mut(2).zip(data) {
         pair.copy_from_slice(&HEX_PAIRS[usize::from(*b)]);
     }
 }
 
 /// Decodes one hex line (either case); the error says what is wrong.
 pub fn decode_hex(line: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    let mut out = vec![0u8; line.len() / 2];
+    decode_hex_into(line, &mut out)?;
+    Ok(out)
+}
+
+/// `b` in every byte of a `u64`.
+const fn bytes_of(b: u8) -> u64 {
+    0x0101_0101_0101_0101 * b as u64
+}
+
+/// Decodes the 8 hex digits in `x` (as loaded little-endian) into 4 bytes,
+/// 8 digits at a time in one register. The second value has a bit set
+/// when some digit is not a hex digit (either case); the first is then
+/// meaningless.
+#[inline(always)]
+fn decode8(x: u64) -> (u32, u64) {
+    const TOP: u64 = bytes_of(0x80);
+    // A byte with its top bit set is never a digit; once that is ruled out,
+    // adding to each byte cannot carry into the next.
+    let high = x & TOP;
+    // `x + (0x80 - lo)` has the top bit set exactly when `x >= lo`.
+    let digit = (x + bytes_of(0x80 - b'0')) & !(x + bytes_of(0x80 - b'9' - 1));
+    let folded = x | bytes_of(0x20); // 'A'..='F' → 'a'..='f'
+    let letter = (folded + bytes_of(0x80 - b'a')) & !(folded + bytes_of(0x80 - b'f' - 1));
+    let bad = high | (!(digit | letter) & TOP);
+    // Nibble values: the low 4 bits, plus 9 for letters ('a' & 15 == 1).
+    let nibbles = (x & bytes_of(0x0F)) + ((letter & TOP) >> 7) * 9;
+    // Byte 2k becomes nibble 2k << 4 | nibble 2k+1; then keep the even bytes.
+    let pairs = ((nibbles << 4) | (nibbles >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let pairs = (pairs | (pairs >> 8)) & 0x0000_FFFF_0000_FFFF;
+    let pairs = (pairs | (pairs >> 16)) & 0xFFFF_FFFF;
+    (pairs as u32, bad)
+}
+
+/// Decodes one hex line (either case) into `out`, which is half as long.
+fn decode_hex_into(line: &[u8], out: &mut [u8]) -> std::result::Result<(), String> {
     if !line.len().is_multiple_of(2) {
         return Err("encoding/hex: odd length hex string".into());
     }
-    let mut out = vec![0u8; line.len() / 2];
-    let mut bad = 0u8;
-    for (o, pair) in out.iter_mut().zip(line.chunks_exact(2)) {
+    debug_assert_eq!(out.len(), line.len() / 2);
+    let mut bad = 0u64;
+    let mut digits = line.chunks_exact(16);
+    let mut bytes = out.chunks_exact_mut(8);
+    for (o, d) in (&mut bytes).zip(&mut digits) {
+        let (lo, bad_lo) = decode8(u64::from_le_bytes(d[..8].try_into().unwrap_or_default()));
+        let (hi, bad_hi) = decode8(u64::from_le_bytes(d[8..].try_into().unwrap_or_default()));
+        bad |= bad_lo | bad_hi;
+        o.copy_from_slice(&(u64::from(lo) | u64::from(hi) << 32).to_le_bytes());
+    }
+    let mut bad_tail = 0u8;
+    for (o, pair) in bytes
+        .into_remainder()
+        .iter_mut()
+        .zip(digits.remainder().chunks_exact(2))
+    {
         let (h, l) = (
             HEX_VALUES[usize::from(pair[0])],
             HEX_VALUES[usize::from(pair[1])],
         );
-        bad |= h | l;
+        bad_tail |= h | l;
         *o = h << 4 | l;
     }
-    if bad & 0xF0 == 0 {
-        return Ok(out);
+    if bad == 0 && bad_tail & 0xF0 == 0 {
+        return Ok(());
     }
     // Only for the error message: where is the first bad digit?
     let at = line
@@ -379,58 +519,110 @@ pub fn decode_hex(line: &[u8]) -> std::result::Result<Vec<u8>, String> {
     ))
 }
 
-/// Feed queues → program stdin, one hex line per message, replayed
-/// responses first. Flushes whenever both queues are momentarily empty, so a
-/// lone message is not held back.
-fn write_loop(stdin: ChildStdin, messages: Receiver<Message>, responses: Receiver<Message>) {
-    let mut pipe = BufWriter::with_capacity(1 << 16, stdin);
-    let mut line = Vec::new();
-    let (mut messages, mut responses) = (messages, responses);
-    let (mut messages_open, mut responses_open) = (true, true);
-    loop {
-        let next = responses.try_recv().or_else(|_| messages.try_recv());
-        let msg = match next {
-            Ok(m) => m,
-            Err(_) => {
-                if pipe.flush().is_err() {
-                    return;
-                }
-                if !messages_open && !responses_open {
-                    break;
-                }
-                // A closed queue is swapped for one that never delivers, so
-                // the wait is on the other one only.
-                crossbeam_channel::select! {
-                    recv(responses) -> m => match m {
-                        Ok(m) => m,
-                        Err(_) => {
-                            responses_open = false;
-                            responses = crossbeam_channel::never();
-                            continue;
-                        }
-                    },
-                    recv(messages) -> m => match m {
-                        Ok(m) => m,
-                        Err(_) => {
-                            messages_open = false;
-                            messages = crossbeam_channel::never();
-                            continue;
-                        }
-                    },
-                }
-            }
-        };
-        line.clear();
-        encode_hex(&msg.meta, &mut line);
-        encode_hex(&msg.data, &mut line);
-        line.push(b'\n');
-        if pipe.write_all(&line).is_err() {
-            // The program is gone; the reader reports how it ended.
-            return;
+/// Hex lines on their way into the program's stdin, written in large
+/// blocks (a message may span two).
+struct HexOut {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl HexOut {
+    fn new() -> Self {
+        HexOut {
+            buf: vec![0; PIPE_CHUNK],
+            len: 0,
         }
     }
+
+    /// Adds the message's line.
+    fn line(&mut self, msg: &Message, pipe: &mut impl Write) -> std::io::Result<()> {
+        self.hex(&msg.meta, pipe)?;
+        self.hex(&msg.data, pipe)?;
+        if self.len == self.buf.len() {
+            self.flush(pipe)?;
+        }
+        self.buf[self.len] = b'\n';
+        self.len += 1;
+        Ok(())
+    }
+
+    fn hex(&mut self, mut data: &[u8], pipe: &mut impl Write) -> std::io::Result<()> {
+        while !data.is_empty() {
+            let room = (self.buf.len() - self.len) / 2;
+            if room == 0 {
+                self.flush(pipe)?;
+                continue;
+            }
+            let n = room.min(data.len());
+            encode_hex_into(&data[..n], &mut self.buf[self.len..self.len + 2 * n]);
+            self.len += 2 * n;
+            data = &data[n..];
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, pipe: &mut impl Write) -> std::io::Result<()> {
+        if self.len > 0 {
+            pipe.write_all(&self.buf[..self.len])?;
+            self.len = 0;
+        }
+        Ok(())
+    }
+}
+
+/// Feed queue → program stdin, one hex line per message, replayed
+/// responses first. Takes whatever is queued at once and flushes whenever
+/// the queue is momentarily empty, so a lone message is not held back.
+/// When the program no longer reads, the feed fails from then on.
+fn write_loop(mut stdin: ChildStdin, queue: &FeedQueue) {
+    let mut out = HexOut::new();
+    let (mut responses, mut messages) = (Vec::new(), Vec::new());
+    let mut unflushed = false;
+    let finished = loop {
+        {
+            let mut s = queue.lock();
+            if !s.is_empty() {
+                std::mem::swap(&mut s.responses, &mut responses);
+                std::mem::swap(&mut s.messages, &mut messages);
+                if s.waiting > 0 {
+                    queue.room.notify_all();
+                }
+            } else if !unflushed {
+                if s.closed && s.waiting == 0 {
+                    break true;
+                }
+                s.writer_idle = true;
+                drop(queue.work.wait(s));
+                continue;
+            }
+        }
+        if responses.is_empty() && messages.is_empty() {
+            if out.flush(&mut stdin).is_err() {
+                break false;
+            }
+            unflushed = false;
+            continue;
+        }
+        let written = responses
+            .iter()
+            .chain(&messages)
+            .try_for_each(|m| out.line(m, &mut stdin));
+        responses.clear();
+        messages.clear();
+        if written.is_err() {
+            break false;
+        }
+        unflushed = true;
+    };
+    if !finished {
+        // The program is gone; the reader reports how it ended.
+        let mut s = queue.lock();
+        s.gone = true;
+        s.messages.clear();
+        s.responses.clear();
+        queue.room.notify_all();
+    }
     // Dropping the pipe closes the program's stdin: its signal to finish.
-    let _ = pipe.flush();
 }
 
 /// Waits for the program to exit. An exit gor did not ask for (or a
@@ -516,8 +708,53 @@ fn read_line(pipe: &mut impl BufRead, line: &mut Vec<u8>, max: usize) -> std::io
     }
 }
 
+/// Lines from the program, decoded into messages that share large
+/// buffers, gathered into batches for the echo.
+struct Lines<'a> {
+    command: &'a str,
+    garbage: Counter,
+    /// Room for the messages to come: each takes its bytes off the front.
+    room: BytesMut,
+    batch: Vec<Message>,
+}
+
+impl Lines<'_> {
+    /// Adds one line's message to the batch; a line that is not hex is
+    /// counted and skipped.
+    fn take(&mut self, line: &[u8]) {
+        let text = line.strip_suffix(b"\n").unwrap_or(line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        let decoded = if text.is_empty() {
+            Err("empty line".to_string())
+        } else {
+            let n = text.len() / 2;
+            if self.room.len() < n {
+                self.room = BytesMut::zeroed(n.max(PIPE_CHUNK / 2));
+            }
+            decode_hex_into(text, &mut self.room[..n]).map(|()| self.room.split_to(n).freeze())
+        };
+        match decoded {
+            Ok(bytes) => self.batch.push(Message::from_record(bytes)),
+            Err(e) => self.garbage.drop_one(&format_args!(
+                "[MIDDLEWARE] command[{:?}] failed to decode err: {e:?}; the line is skipped",
+                self.command
+            )),
+        }
+    }
+
+    /// Hands the batch to the echo; false when nobody reads it any more.
+    fn send(&mut self, echo: &Sender<Echo>) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(ECHO_BATCH));
+        echo.send(Echo::Messages(batch)).is_ok()
+    }
+}
+
 /// Program stdout → echo queue; at the end of its output, reports how the
-/// program ended.
+/// program ended. Lines are decoded straight from the read buffer; only a
+/// line that does not fit in it is gathered first.
 fn read_loop(
     command: String,
     stdout: ChildStdout,
@@ -525,46 +762,61 @@ fn read_loop(
     verdict: Receiver<Option<String>>,
     activity: Arc<Activity>,
 ) {
-    let garbage = stats::drop_counter("middleware.garbage_lines");
-    let mut pipe = BufReader::with_capacity(1 << 16, stdout);
+    let mut lines = Lines {
+        command: &command,
+        garbage: stats::drop_counter("middleware.garbage_lines"),
+        room: BytesMut::new(),
+        batch: Vec::with_capacity(ECHO_BATCH),
+    };
+    let mut pipe = BufReader::with_capacity(PIPE_CHUNK, stdout);
     let mut line = Vec::new();
     loop {
-        line.clear();
-        match read_line(&mut pipe, &mut line, MAX_LINE) {
-            Ok(Line::End) => break,
-            Ok(Line::Complete) => activity.saw_line(),
-            Ok(Line::TooLong) => {
-                activity.saw_line();
-                garbage.drop_one(&format_args!(
-                    "[MIDDLEWARE] command[{command:?}] sent a line longer than {MAX_LINE} bytes; it is skipped"
-                ));
-                continue;
-            }
+        let buf = match pipe.fill_buf() {
+            Ok(buf) => buf,
             Err(e) => {
                 tracing::error!("[MIDDLEWARE] command[{command:?}] read error: {e}");
                 break;
             }
-        }
-        let text = line.strip_suffix(b"\n").unwrap_or(&line);
-        let text = text.strip_suffix(b"\r").unwrap_or(text);
-        let decoded = if text.is_empty() {
-            Err("empty line".to_string())
-        } else {
-            decode_hex(text)
         };
-        match decoded {
-            Ok(bytes) => {
-                if echo
-                    .send(Echo::Message(Message::from_record(bytes)))
-                    .is_err()
-                {
-                    // Nobody reads the echo any more: gor is ending.
+        if buf.is_empty() {
+            break;
+        }
+        let (mut used, mut delivered) = (0, true);
+        while let Some(i) = memchr::memchr(b'\n', &buf[used..]) {
+            lines.take(&buf[used..used + i]);
+            used += i + 1;
+            if lines.batch.len() >= ECHO_BATCH && !lines.send(&echo) {
+                delivered = false;
+                break;
+            }
+        }
+        if used > 0 {
+            pipe.consume(used);
+            activity.saw_line();
+        } else {
+            // A line longer than the buffer, or a last line without `\n`.
+            line.clear();
+            match read_line(&mut pipe, &mut line, MAX_LINE) {
+                Ok(Line::End) => break,
+                Ok(Line::Complete) => {
+                    activity.saw_line();
+                    lines.take(&line);
+                }
+                Ok(Line::TooLong) => {
+                    activity.saw_line();
+                    lines.garbage.drop_one(&format_args!(
+                        "[MIDDLEWARE] command[{command:?}] sent a line longer than {MAX_LINE} bytes; it is skipped"
+                    ));
+                }
+                Err(e) => {
+                    tracing::error!("[MIDDLEWARE] command[{command:?}] read error: {e}");
                     break;
                 }
             }
-            Err(e) => garbage.drop_one(&format_args!(
-                "[MIDDLEWARE] command[{command:?}] failed to decode err: {e:?}; the line is skipped"
-            )),
+        }
+        if !delivered || !lines.send(&echo) {
+            // Nobody reads the echo any more: gor is ending.
+            break;
         }
     }
     let fatal = verdict.recv().unwrap_or(None);
