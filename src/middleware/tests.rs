@@ -204,3 +204,44 @@ fn decoding_accepts_exactly_the_hex_digits_at_every_position() {
         }
     }
 }
+
+#[test]
+fn hex_round_trips_at_every_length_in_either_case() {
+    let data: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
+    for len in 0..data.len() {
+        let bytes = &data[..len];
+        let mut line = Vec::new();
+        encode_hex(bytes, &mut line);
+        let expected: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(line, expected.as_bytes(), "length {len}");
+        assert_eq!(decode_hex(&line).unwrap(), bytes, "length {len}");
+        let upper = line.to_ascii_uppercase();
+        assert_eq!(decode_hex(&upper).unwrap(), bytes, "length {len}");
+    }
+}
+
+#[test]
+fn hex_lines_longer_than_the_pipe_chunk_round_trip() {
+    // A message bigger than one block of hex: its line spans several writes
+    // and does not fit in the read buffer.
+    let big = Message::from_record(
+        b"1 big 1 0\n"
+            .iter()
+            .copied()
+            .chain((0..PIPE_CHUNK + 12345).map(|i| (i % 251) as u8))
+            .collect::<Vec<_>>(),
+    );
+    let (feed, mut echo) = start("cat").unwrap();
+    let sent = vec![msg(1), big, msg(2)];
+    let to_send = sent.clone();
+    let writer = std::thread::spawn(move || {
+        for m in &to_send {
+            feed.write(m).unwrap();
+        }
+        feed.close();
+    });
+    let (got, fatal) = drain(&mut echo);
+    writer.join().unwrap();
+    assert_eq!(fatal, None);
+    assert_eq!(got, sent);
+}
