@@ -58,6 +58,10 @@ const BATCH: usize = 256;
 /// read from its stdout at once.
 const PIPE_CHUNK: usize = 1 << 18;
 
+/// Bytes the reader allocates at once for the messages it decodes (they
+/// share it); small enough to be reused by the allocator, not mapped anew.
+const ROOM: usize = 1 << 15;
+
 /// At shutdown, the middleware counts as done once it has sent nothing back
 /// for this long (and has nothing queued).
 const SETTLE_QUIET: Duration = Duration::from_millis(250);
@@ -282,6 +286,8 @@ impl MiddlewareFeed {
         }
         if s.writer_idle {
             s.writer_idle = false;
+            // Woken outside the lock, so that it does not wait for it.
+            drop(s);
             queue.work.notify_one();
         }
         Queued::Yes
@@ -352,8 +358,7 @@ impl Output for MiddlewareFeed {
             std::thread::sleep(Duration::from_millis(10));
         }
         self.closing.store(true, Ordering::SeqCst);
-        let mut s = self.queue.lock();
-        s.closed = true;
+        self.queue.lock().closed = true;
         self.queue.work.notify_one();
     }
 
@@ -608,9 +613,12 @@ fn write_loop(mut stdin: ChildStdin, queue: &FeedQueue) {
             .and_then(|()| {
                 messages.chunks(BATCH).try_for_each(|part| {
                     part.iter().try_for_each(|m| out.line(m, &mut stdin))?;
-                    let mut s = queue.lock();
-                    s.in_writer -= part.len();
-                    if s.waiting > 0 {
+                    let waiting = {
+                        let mut s = queue.lock();
+                        s.in_writer -= part.len();
+                        s.waiting > 0
+                    };
+                    if waiting {
                         queue.room.notify_all();
                     }
                     Ok(())
@@ -739,7 +747,7 @@ impl Lines<'_> {
         } else {
             let n = text.len() / 2;
             if self.room.len() < n {
-                self.room = BytesMut::zeroed(n.max(PIPE_CHUNK / 2));
+                self.room = BytesMut::zeroed(n.max(ROOM));
             }
             decode_hex_into(text, &mut self.room[..n]).map(|()| self.room.split_to(n).freeze())
         };
