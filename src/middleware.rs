@@ -606,24 +606,27 @@ fn write_loop(mut stdin: ChildStdin, queue: &FeedQueue) {
             unflushed = false;
             continue;
         }
-        // Room is made a part at a time, so waiting writes go on early.
-        let written = responses
-            .iter()
-            .try_for_each(|m| out.line(m, &mut stdin))
-            .and_then(|()| {
-                messages.chunks(BATCH).try_for_each(|part| {
-                    part.iter().try_for_each(|m| out.line(m, &mut stdin))?;
-                    let waiting = {
-                        let mut s = queue.lock();
-                        s.in_writer -= part.len();
-                        s.waiting > 0
-                    };
-                    if waiting {
-                        queue.room.notify_all();
-                    }
-                    Ok(())
-                })
-            });
+        // Room is made a part at a time, so waiting writes go on early;
+        // replayed responses that arrived meanwhile go before the next part.
+        let written = (|| {
+            responses.iter().try_for_each(|m| out.line(m, &mut stdin))?;
+            responses.clear();
+            for part in messages.chunks(BATCH) {
+                part.iter().try_for_each(|m| out.line(m, &mut stdin))?;
+                let waiting = {
+                    let mut s = queue.lock();
+                    s.in_writer -= part.len();
+                    responses.append(&mut s.responses);
+                    s.waiting > 0
+                };
+                if waiting {
+                    queue.room.notify_all();
+                }
+                responses.iter().try_for_each(|m| out.line(m, &mut stdin))?;
+                responses.clear();
+            }
+            std::io::Result::Ok(())
+        })();
         responses.clear();
         messages.clear();
         if written.is_err() {
