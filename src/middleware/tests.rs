@@ -245,3 +245,25 @@ fn hex_lines_longer_than_the_pipe_chunk_round_trip() {
     assert_eq!(fatal, None);
     assert_eq!(got, sent);
 }
+
+#[test]
+fn messages_taken_off_the_decode_buffer_match_from_record() {
+    let records: [&[u8]; 6] = [
+        b"1 a 1\nGET / HTTP/1.1\r\n\r\n",
+        b"no header line",
+        b"\nheader line empty",
+        b"1 a 1\n",
+        b"1 a 1\n\n",
+        b"x",
+    ];
+    let mut room = BytesMut::new();
+    for r in records {
+        room.extend_from_slice(r);
+    }
+    room.extend_from_slice(b"rest");
+    for r in records {
+        let got = message_from(&mut room, r.len());
+        assert_eq!(got, Message::from_record(r.to_vec()), "{r:?}");
+    }
+    assert_eq!(&room[..], b"rest");
+}
