@@ -267,3 +267,41 @@ fn messages_taken_off_the_decode_buffer_match_from_record() {
     }
     assert_eq!(&room[..], b"rest");
 }
+
+#[test]
+fn vector_hex_kernels_agree_with_the_portable_ones() {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    const DIGITS: &[u8] = b"0123456789abcdefABCDEF";
+    for round in 0..20_000 {
+        let mut bytes = [0u8; 16];
+        bytes.iter_mut().for_each(|b| *b = next() as u8);
+        let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+        encode16(&bytes, &mut a);
+        encode16_portable(&bytes, &mut b);
+        assert_eq!(a, b);
+        // Hex digits, with now and then any byte at all in one place.
+        let mut digits = [0u8; 32];
+        digits
+            .iter_mut()
+            .for_each(|d| *d = DIGITS[next() as usize % DIGITS.len()]);
+        if round % 2 == 1 {
+            digits[next() as usize % 32] = next() as u8;
+        }
+        let (mut a, mut b) = ([0u8; 16], [0u8; 16]);
+        let (ok_a, ok_b) = (
+            decode32(&digits, &mut a),
+            decode32_portable(&digits, &mut b),
+        );
+        assert_eq!(ok_a, ok_b, "{digits:?}");
+        assert_eq!(ok_a, digits.iter().all(u8::is_ascii_hexdigit));
+        if ok_a {
+            assert_eq!(a, b);
+        }
+    }
+}
