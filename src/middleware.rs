@@ -38,16 +38,29 @@ use crate::message::{Message, PayloadType};
 use crate::plugin::{FatalError, Input, Output, Result};
 use crate::settings::UsageError;
 use crate::stats::{self, Counter};
-use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use bytes::BytesMut;
+use crossbeam_channel::{Receiver, Sender, bounded};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Messages waiting in each direction; enough to absorb bursts, small
 /// enough that a stalled program applies back-pressure quickly.
 const QUEUE: usize = 4096;
+
+/// Messages handed between threads at once (one wake-up each): the
+/// reader's batches to the echo, the room the writer makes in the feed.
+const BATCH: usize = 256;
+
+/// Bytes of hex gathered before one write into the program's stdin, and
+/// read from its stdout at once.
+const PIPE_CHUNK: usize = 1 << 18;
+
+/// Bytes the reader allocates at once for the messages it decodes (they
+/// share it); small enough to be reused by the allocator, not mapped anew.
+const ROOM: usize = 1 << 15;
 
 /// At shutdown, the middleware counts as done once it has sent nothing back
 /// for this long (and has nothing queued).
@@ -112,17 +125,13 @@ pub fn start(command: &str) -> Result<(Arc<dyn Output>, Box<dyn Input>)> {
     grow_pipe(&stdout);
     let closing = Arc::new(AtomicBool::new(false));
     let activity = Arc::new(Activity::new());
-    let (feed_tx, feed_rx) = bounded::<Message>(QUEUE);
-    // Replayed responses get a queue of their own that never blocks: they
-    // come from an output that the middleware itself feeds, and a full
-    // queue there would close a loop of full queues (a deadlock). It holds
-    // at most the replays in flight.
-    let (responses_tx, responses_rx) = unbounded::<Message>();
-    let (echo_tx, echo_rx) = bounded::<Echo>(QUEUE);
+    let queue = Arc::new(FeedQueue::default());
+    let (echo_tx, echo_rx) = bounded::<Echo>(QUEUE / BATCH);
     let cmd = command.to_string();
+    let writer_queue = queue.clone();
     std::thread::Builder::new()
         .name("middleware-writer".into())
-        .spawn(move || write_loop(stdin, feed_rx, responses_rx))?;
+        .spawn(move || write_loop(stdin, &writer_queue))?;
     let (verdict_tx, verdict_rx) = bounded::<Option<String>>(1);
     let waiter_echo = echo_tx.clone();
     let waiter_cmd = cmd.clone();
@@ -146,10 +155,7 @@ pub fn start(command: &str) -> Result<(Arc<dyn Output>, Box<dyn Input>)> {
         .spawn(move || read_loop(cmd, stdout, echo_tx, verdict_rx, reader_activity))?;
     let feed = MiddlewareFeed {
         command: command.to_string(),
-        queue: Mutex::new(Some(Queues {
-            messages: feed_tx,
-            responses: responses_tx,
-        })),
+        queue,
         closing,
         full: stats::drop_counter("middleware.queue_full"),
         late: stats::drop_counter("middleware.after_close"),
@@ -157,6 +163,7 @@ pub fn start(command: &str) -> Result<(Arc<dyn Output>, Box<dyn Input>)> {
     };
     let echo = MiddlewareEcho {
         queue: echo_rx,
+        pending: Vec::new().into_iter(),
         ended: false,
     };
     Ok((Arc::new(feed), Box::new(echo)))
@@ -173,39 +180,122 @@ fn grow_pipe(pipe: &impl std::os::fd::AsRawFd) {
 
 /// What the reader thread hands to the echo input.
 enum Echo {
-    Message(Message),
+    /// Messages in the order the program sent them (never empty).
+    Messages(Vec<Message>),
     /// The program ended; `Some` is the one-line reason it is fatal.
     Ended(Option<String>),
+}
+
+/// The feed's queues to the writer thread. The writer takes everything
+/// queued at once, and each side wakes the other only when it waits: one
+/// wake-up per batch, not per message.
+#[derive(Default)]
+struct FeedQueue {
+    state: Mutex<FeedState>,
+    /// The writer waits here for messages (or the close).
+    work: Condvar,
+    /// Writers of a full queue wait here for room.
+    room: Condvar,
+}
+
+#[derive(Default)]
+struct FeedState {
+    /// Everything but replayed responses (bounded: back-pressure).
+    messages: Vec<Message>,
+    /// Messages the writer took and has not written yet; they count
+    /// against the bound too.
+    in_writer: usize,
+    /// Replayed responses (never blocks; written first). They come from an
+    /// output the middleware itself feeds, and a full queue there would
+    /// close a loop of full queues (a deadlock). It holds at most the
+    /// replays in flight.
+    responses: Vec<Message>,
+    /// The feed is closed: the writer ends once everything queued (and
+    /// every write already waiting for room) is written.
+    closed: bool,
+    /// The writer ended (the program no longer reads): writes fail.
+    gone: bool,
+    /// The writer waits for work.
+    writer_idle: bool,
+    /// Writes waiting for room.
+    waiting: usize,
+}
+
+impl FeedQueue {
+    fn lock(&self) -> MutexGuard<'_, FeedState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl FeedState {
+    fn is_empty(&self) -> bool {
+        self.messages.is_empty() && self.responses.is_empty()
+    }
+}
+
+/// What a write to the feed came to.
+enum Queued {
+    Yes,
+    /// The feed was closed before.
+    Late,
+    /// Queue full (only when not waiting for room).
+    Full,
+    /// The program no longer reads its input.
+    Gone,
 }
 
 /// The feeding side: messages written here go to the program's stdin.
 pub struct MiddlewareFeed {
     command: String,
-    queue: Mutex<Option<Queues>>,
+    queue: Arc<FeedQueue>,
     closing: Arc<AtomicBool>,
     full: Counter,
     late: Counter,
     activity: Arc<Activity>,
 }
 
-/// The two queues to the writer thread.
-#[derive(Clone)]
-struct Queues {
-    /// Everything but replayed responses (bounded: back-pressure).
-    messages: Sender<Message>,
-    /// Replayed responses (never blocks; written first).
-    responses: Sender<Message>,
-}
-
 impl MiddlewareFeed {
-    /// The queues to the writer thread; `None` once the feed is closed.
-    fn sender(&self) -> Option<Queues> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    /// Queues `msg` for the writer; replayed responses never wait, others
+    /// wait for room when `wait`.
+    fn enqueue(&self, msg: &Message, wait: bool) -> Queued {
+        let queue = &*self.queue;
+        let mut s = queue.lock();
+        if s.closed {
+            return Queued::Late;
+        }
+        if s.gone {
+            return Queued::Gone;
+        }
+        if msg.payload_type() == Some(PayloadType::ReplayedResponse) {
+            s.responses.push(msg.clone());
+        } else {
+            if s.messages.len() + s.in_writer >= QUEUE {
+                if !wait {
+                    return Queued::Full;
+                }
+                s.waiting += 1;
+                while s.messages.len() + s.in_writer >= QUEUE && !s.gone {
+                    s = queue.room.wait(s).unwrap_or_else(|e| e.into_inner());
+                }
+                s.waiting -= 1;
+                if s.gone {
+                    return Queued::Gone;
+                }
+            }
+            s.messages.push(msg.clone());
+        }
+        if s.writer_idle {
+            s.writer_idle = false;
+            // Woken outside the lock, so that it does not wait for it.
+            drop(s);
+            queue.work.notify_one();
+        }
+        Queued::Yes
     }
 
     /// A message that arrives after gor closed the middleware's input (a
     /// replayed response at shutdown) cannot be fed to it any more.
-    fn count_late(&self, _msg: &Message) {
+    fn count_late(&self) {
         self.late.drop_one(&format_args!(
             "middleware {:?}: messages arriving after its input was closed are not fed to it",
             self.command
@@ -219,35 +309,31 @@ impl MiddlewareFeed {
 
 impl Output for MiddlewareFeed {
     fn write(&self, msg: &Message) -> Result<()> {
-        let Some(queues) = self.sender() else {
-            self.count_late(msg);
-            return Ok(());
-        };
-        let queue = match msg.payload_type() {
-            Some(PayloadType::ReplayedResponse) => &queues.responses,
-            _ => &queues.messages,
-        };
-        queue.send(msg.clone()).map_err(|_| self.gone())
+        match self.enqueue(msg, true) {
+            Queued::Yes | Queued::Full => Ok(()),
+            Queued::Late => {
+                self.count_late();
+                Ok(())
+            }
+            Queued::Gone => Err(self.gone()),
+        }
     }
 
     fn offer(&self, msg: &Message) -> Result<()> {
-        let Some(queues) = self.sender() else {
-            self.count_late(msg);
-            return Ok(());
-        };
-        if msg.payload_type() == Some(PayloadType::ReplayedResponse) {
-            return queues.responses.send(msg.clone()).map_err(|_| self.gone());
-        }
-        match queues.messages.try_send(msg.clone()) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => {
+        match self.enqueue(msg, false) {
+            Queued::Yes => Ok(()),
+            Queued::Full => {
                 self.full.drop_one(&format_args!(
                     "middleware {:?} is not keeping up: dropping live messages",
                     self.command
                 ));
                 Ok(())
             }
-            Err(TrySendError::Disconnected(_)) => Err(self.gone()),
+            Queued::Late => {
+                self.count_late();
+                Ok(())
+            }
+            Queued::Gone => Err(self.gone()),
         }
     }
 
@@ -261,9 +347,10 @@ impl Output for MiddlewareFeed {
     fn close(&self) {
         let deadline = Instant::now() + SETTLE_MAX;
         while Instant::now() < deadline {
-            let queued = self
-                .sender()
-                .is_some_and(|q| !q.messages.is_empty() || !q.responses.is_empty());
+            let queued = {
+                let s = self.queue.lock();
+                !s.closed && !s.gone && (!s.is_empty() || s.in_writer > 0)
+            };
             let settled = !queued && self.activity.quiet_for() >= SETTLE_QUIET;
             if settled || self.activity.exited.load(Ordering::SeqCst) {
                 break;
@@ -271,7 +358,8 @@ impl Output for MiddlewareFeed {
             std::thread::sleep(Duration::from_millis(10));
         }
         self.closing.store(true, Ordering::SeqCst);
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.queue.lock().closed = true;
+        self.queue.work.notify_one();
     }
 
     /// `middleware` (the command is in every message about it); also the
@@ -284,23 +372,30 @@ impl Output for MiddlewareFeed {
 /// The echoing side: what the program wrote back, as messages.
 pub struct MiddlewareEcho {
     queue: Receiver<Echo>,
+    /// The rest of the last batch received.
+    pending: std::vec::IntoIter<Message>,
     ended: bool,
 }
 
 impl Input for MiddlewareEcho {
     fn read(&mut self) -> Result<Option<Message>> {
-        if self.ended {
-            return Ok(None);
-        }
-        match self.queue.recv() {
-            Ok(Echo::Message(m)) => Ok(Some(m)),
-            Ok(Echo::Ended(None)) | Err(_) => {
-                self.ended = true;
-                Ok(None)
+        loop {
+            if let Some(m) = self.pending.next() {
+                return Ok(Some(m));
             }
-            Ok(Echo::Ended(Some(why))) => {
-                self.ended = true;
-                Err(FatalError(why).into())
+            if self.ended {
+                return Ok(None);
+            }
+            match self.queue.recv() {
+                Ok(Echo::Messages(batch)) => self.pending = batch.into_iter(),
+                Ok(Echo::Ended(None)) | Err(_) => {
+                    self.ended = true;
+                    return Ok(None);
+                }
+                Ok(Echo::Ended(Some(why))) => {
+                    self.ended = true;
+                    return Err(FatalError(why).into());
+                }
             }
         }
     }
@@ -345,28 +440,163 @@ static HEX_VALUES: [u8; 256] = {
 pub fn encode_hex(data: &[u8], out: &mut Vec<u8>) {
     let start = out.len();
     out.resize(start + data.len() * 2, 0);
-    for (pair, b) in out[start..].chunks_exact_mut(2).zip(data) {
+    encode_hex_into(data, &mut out[start..]);
+}
+
+/// Writes the lowercase hex of `data` to `out`, which is twice as long;
+/// 16 bytes at a time with vector instructions.
+fn encode_hex_into(data: &[u8], out: &mut [u8]) {
+    let mut bytes = data.chunks_exact(16);
+    let mut digits = out.chunks_exact_mut(32);
+    for (d, b) in (&mut digits).zip(&mut bytes) {
+        if let (Ok(d), Ok(b)) = (d.try_into(), b.try_into()) {
+            encode16(b, d);
+        }
+    }
+    for (pair, b) in digits
+        .into_remainder()
+        .chunks_exact_mut(2)
+        .zip(bytes.remainder())
+    {
         pair.copy_from_slice(&HEX_PAIRS[usize::from(*b)]);
+    }
+}
+
+/// The hex of 16 bytes (portable form, which the compiler vectorizes).
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn encode16_portable(b: &[u8; 16], d: &mut [u8; 32]) {
+    for i in 0..16 {
+        let (hi, lo) = (b[i] >> 4, b[i] & 15);
+        d[2 * i] = hi + if hi > 9 { b'a' - 10 } else { b'0' };
+        d[2 * i + 1] = lo + if lo > 9 { b'a' - 10 } else { b'0' };
+    }
+}
+
+/// 32 hex digits (either case) into 16 bytes; false if one is not a hex
+/// digit (`o` is then meaningless). Portable form.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn decode32_portable(d: &[u8; 32], o: &mut [u8; 16]) -> bool {
+    let mut nibbles = [0u8; 32];
+    let mut not_hex = 0u8;
+    for i in 0..32 {
+        let c = d[i];
+        let digit = c.wrapping_sub(b'0') < 10;
+        let letter = (c | 0x20).wrapping_sub(b'a') < 6; // either case
+        not_hex |= u8::from(!(digit | letter));
+        // 'a' & 15 == 'A' & 15 == 1
+        nibbles[i] = (c & 15).wrapping_add(if letter { 9 } else { 0 });
+    }
+    for k in 0..16 {
+        o[k] = nibbles[2 * k] << 4 | nibbles[2 * k + 1];
+    }
+    not_hex == 0
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+use {decode32_portable as decode32, encode16_portable as encode16};
+
+/// The hex of 16 bytes, with SSE2 (always there on x86-64).
+#[cfg(target_arch = "x86_64")]
+fn encode16(b: &[u8; 16], d: &mut [u8; 32]) {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of x86-64; the unaligned load reads the 16
+    // bytes of `b` and the two stores write the 32 bytes of `d`.
+    unsafe {
+        let v = _mm_loadu_si128(b.as_ptr().cast());
+        let low4 = _mm_set1_epi8(0x0F);
+        let hi = _mm_and_si128(_mm_srli_epi16(v, 4), low4);
+        let lo = _mm_and_si128(v, low4);
+        // Nibble n becomes '0' + n, plus 39 more from 10 on ('a' - '9' - 1).
+        let ascii = |n: __m128i| {
+            let letter = _mm_and_si128(_mm_cmpgt_epi8(n, _mm_set1_epi8(9)), _mm_set1_epi8(39));
+            _mm_add_epi8(_mm_add_epi8(n, _mm_set1_epi8(b'0' as i8)), letter)
+        };
+        _mm_storeu_si128(d.as_mut_ptr().cast(), ascii(_mm_unpacklo_epi8(hi, lo)));
+        _mm_storeu_si128(
+            d.as_mut_ptr().add(16).cast(),
+            ascii(_mm_unpackhi_epi8(hi, lo)),
+        );
+    }
+}
+
+/// 32 hex digits (either case) into 16 bytes, with SSE2 (always there on
+/// x86-64); false if one is not a hex digit (`o` is then meaningless).
+#[cfg(target_arch = "x86_64")]
+fn decode32(d: &[u8; 32], o: &mut [u8; 16]) -> bool {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of x86-64; the unaligned loads read the 32
+    // bytes of `d` and the store writes the 16 bytes of `o`.
+    unsafe {
+        // 16 digits to 16 nibbles, and a mask of the digits that are hex.
+        // Signed compares: bytes from 0x80 on are negative, never in range.
+        let nibbles = |v: __m128i| {
+            let in_range = |v: __m128i, lo: u8, hi: u8| {
+                _mm_and_si128(
+                    _mm_cmpgt_epi8(v, _mm_set1_epi8(lo as i8 - 1)),
+                    _mm_cmplt_epi8(v, _mm_set1_epi8(hi as i8 + 1)),
+                )
+            };
+            let digit = in_range(v, b'0', b'9');
+            let letter = in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', b'f');
+            // 'a' & 15 == 'A' & 15 == 1
+            let n = _mm_add_epi8(
+                _mm_and_si128(v, _mm_set1_epi8(0x0F)),
+                _mm_and_si128(letter, _mm_set1_epi8(9)),
+            );
+            (n, _mm_or_si128(digit, letter))
+        };
+        // Each 16-bit lane holds two nibbles, first digit low: make the
+        // low byte first << 4 | second.
+        let pairs = |n: __m128i| {
+            _mm_and_si128(
+                _mm_or_si128(_mm_slli_epi16(n, 4), _mm_srli_epi16(n, 8)),
+                _mm_set1_epi16(0x00FF),
+            )
+        };
+        let (a, a_ok) = nibbles(_mm_loadu_si128(d.as_ptr().cast()));
+        let (b, b_ok) = nibbles(_mm_loadu_si128(d.as_ptr().add(16).cast()));
+        _mm_storeu_si128(o.as_mut_ptr().cast(), _mm_packus_epi16(pairs(a), pairs(b)));
+        _mm_movemask_epi8(_mm_and_si128(a_ok, b_ok)) == 0xFFFF
     }
 }
 
 /// Decodes one hex line (either case); the error says what is wrong.
 pub fn decode_hex(line: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    let mut out = vec![0u8; line.len() / 2];
+    decode_hex_into(line, &mut out)?;
+    Ok(out)
+}
+
+/// Decodes one hex line (either case) into `out`, which is half as long.
+fn decode_hex_into(line: &[u8], out: &mut [u8]) -> std::result::Result<(), String> {
     if !line.len().is_multiple_of(2) {
         return Err("encoding/hex: odd length hex string".into());
     }
-    let mut out = vec![0u8; line.len() / 2];
-    let mut bad = 0u8;
-    for (o, pair) in out.iter_mut().zip(line.chunks_exact(2)) {
+    debug_assert_eq!(out.len(), line.len() / 2);
+    // 32 digits at a time with vector instructions.
+    let mut bad = false;
+    let mut digits = line.chunks_exact(32);
+    let mut bytes = out.chunks_exact_mut(16);
+    for (o, d) in (&mut bytes).zip(&mut digits) {
+        if let (Ok(o), Ok(d)) = (o.try_into(), d.try_into()) {
+            bad |= !decode32(d, o);
+        }
+    }
+    let mut bad_tail = 0u8;
+    for (o, pair) in bytes
+        .into_remainder()
+        .iter_mut()
+        .zip(digits.remainder().chunks_exact(2))
+    {
         let (h, l) = (
             HEX_VALUES[usize::from(pair[0])],
             HEX_VALUES[usize::from(pair[1])],
         );
-        bad |= h | l;
+        bad_tail |= h | l;
         *o = h << 4 | l;
     }
-    if bad & 0xF0 == 0 {
-        return Ok(out);
+    if !bad && bad_tail & 0xF0 == 0 {
+        return Ok(());
     }
     // Only for the error message: where is the first bad digit?
     let at = line
@@ -379,58 +609,126 @@ pub fn decode_hex(line: &[u8]) -> std::result::Result<Vec<u8>, String> {
     ))
 }
 
-/// Feed queues → program stdin, one hex line per message, replayed
-/// responses first. Flushes whenever both queues are momentarily empty, so a
-/// lone message is not held back.
-fn write_loop(stdin: ChildStdin, messages: Receiver<Message>, responses: Receiver<Message>) {
-    let mut pipe = BufWriter::with_capacity(1 << 16, stdin);
-    let mut line = Vec::new();
-    let (mut messages, mut responses) = (messages, responses);
-    let (mut messages_open, mut responses_open) = (true, true);
-    loop {
-        let next = responses.try_recv().or_else(|_| messages.try_recv());
-        let msg = match next {
-            Ok(m) => m,
-            Err(_) => {
-                if pipe.flush().is_err() {
-                    return;
-                }
-                if !messages_open && !responses_open {
-                    break;
-                }
-                // A closed queue is swapped for one that never delivers, so
-                // the wait is on the other one only.
-                crossbeam_channel::select! {
-                    recv(responses) -> m => match m {
-                        Ok(m) => m,
-                        Err(_) => {
-                            responses_open = false;
-                            responses = crossbeam_channel::never();
-                            continue;
-                        }
-                    },
-                    recv(messages) -> m => match m {
-                        Ok(m) => m,
-                        Err(_) => {
-                            messages_open = false;
-                            messages = crossbeam_channel::never();
-                            continue;
-                        }
-                    },
-                }
-            }
-        };
-        line.clear();
-        encode_hex(&msg.meta, &mut line);
-        encode_hex(&msg.data, &mut line);
-        line.push(b'\n');
-        if pipe.write_all(&line).is_err() {
-            // The program is gone; the reader reports how it ended.
-            return;
+/// Hex lines on their way into the program's stdin, written in large
+/// blocks (a message may span two).
+struct HexOut {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl HexOut {
+    fn new() -> Self {
+        HexOut {
+            buf: vec![0; PIPE_CHUNK],
+            len: 0,
         }
     }
+
+    /// Adds the message's line.
+    fn line(&mut self, msg: &Message, pipe: &mut impl Write) -> std::io::Result<()> {
+        self.hex(&msg.meta, pipe)?;
+        self.hex(&msg.data, pipe)?;
+        if self.len == self.buf.len() {
+            self.flush(pipe)?;
+        }
+        self.buf[self.len] = b'\n';
+        self.len += 1;
+        Ok(())
+    }
+
+    fn hex(&mut self, mut data: &[u8], pipe: &mut impl Write) -> std::io::Result<()> {
+        while !data.is_empty() {
+            let room = (self.buf.len() - self.len) / 2;
+            if room == 0 {
+                self.flush(pipe)?;
+                continue;
+            }
+            let n = room.min(data.len());
+            encode_hex_into(&data[..n], &mut self.buf[self.len..self.len + 2 * n]);
+            self.len += 2 * n;
+            data = &data[n..];
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, pipe: &mut impl Write) -> std::io::Result<()> {
+        if self.len > 0 {
+            pipe.write_all(&self.buf[..self.len])?;
+            self.len = 0;
+        }
+        Ok(())
+    }
+}
+
+/// Feed queue → program stdin, one hex line per message, replayed
+/// responses first. Takes whatever is queued at once and flushes whenever
+/// the queue is momentarily empty, so a lone message is not held back.
+/// When the program no longer reads, the feed fails from then on.
+fn write_loop(mut stdin: ChildStdin, queue: &FeedQueue) {
+    let mut out = HexOut::new();
+    let (mut responses, mut messages) = (Vec::new(), Vec::new());
+    let mut unflushed = false;
+    let finished = loop {
+        {
+            let mut s = queue.lock();
+            if !s.is_empty() {
+                std::mem::swap(&mut s.responses, &mut responses);
+                std::mem::swap(&mut s.messages, &mut messages);
+                s.in_writer = messages.len();
+            } else if !unflushed {
+                if s.closed && s.waiting == 0 {
+                    break true;
+                }
+                s.writer_idle = true;
+                drop(queue.work.wait(s));
+                continue;
+            }
+        }
+        if responses.is_empty() && messages.is_empty() {
+            if out.flush(&mut stdin).is_err() {
+                break false;
+            }
+            unflushed = false;
+            continue;
+        }
+        // Room is made a part at a time, so waiting writes go on early;
+        // replayed responses that arrived meanwhile go before the next part.
+        let written = (|| {
+            responses.iter().try_for_each(|m| out.line(m, &mut stdin))?;
+            responses.clear();
+            for part in messages.chunks(BATCH) {
+                part.iter().try_for_each(|m| out.line(m, &mut stdin))?;
+                let waiting = {
+                    let mut s = queue.lock();
+                    s.in_writer -= part.len();
+                    responses.append(&mut s.responses);
+                    s.waiting > 0
+                };
+                if waiting {
+                    queue.room.notify_all();
+                }
+                responses.iter().try_for_each(|m| out.line(m, &mut stdin))?;
+                responses.clear();
+            }
+            std::io::Result::Ok(())
+        })();
+        responses.clear();
+        messages.clear();
+        if written.is_err() {
+            break false;
+        }
+        unflushed = true;
+    };
+    if !finished {
+        // The program is gone; the reader reports how it ended.
+        let mut s = queue.lock();
+        s.gone = true;
+        s.in_writer = 0;
+        s.messages.clear();
+        s.responses.clear();
+        queue.room.notify_all();
+    }
     // Dropping the pipe closes the program's stdin: its signal to finish.
-    let _ = pipe.flush();
 }
 
 /// Waits for the program to exit. An exit gor did not ask for (or a
@@ -516,8 +814,67 @@ fn read_line(pipe: &mut impl BufRead, line: &mut Vec<u8>, max: usize) -> std::io
     }
 }
 
+/// Lines from the program, decoded into messages that share large
+/// buffers, gathered into batches for the echo.
+struct Lines<'a> {
+    command: &'a str,
+    garbage: Counter,
+    /// Room for the messages to come: each takes its bytes off the front.
+    room: BytesMut,
+    batch: Vec<Message>,
+}
+
+impl Lines<'_> {
+    /// Adds one line's message to the batch; a line that is not hex is
+    /// counted and skipped.
+    fn take(&mut self, line: &[u8]) {
+        let text = line.strip_suffix(b"\n").unwrap_or(line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        let decoded = if text.is_empty() {
+            Err("empty line".to_string())
+        } else {
+            let n = text.len() / 2;
+            if self.room.len() < n {
+                self.room = BytesMut::zeroed(n.max(ROOM));
+            }
+            decode_hex_into(text, &mut self.room[..n]).map(|()| message_from(&mut self.room, n))
+        };
+        match decoded {
+            Ok(msg) => self.batch.push(msg),
+            Err(e) => self.garbage.drop_one(&format_args!(
+                "[MIDDLEWARE] command[{:?}] failed to decode err: {e:?}; the line is skipped",
+                self.command
+            )),
+        }
+    }
+
+    /// Hands the batch to the echo; false when nobody reads it any more.
+    fn send(&mut self, echo: &Sender<Echo>) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        echo.send(Echo::Messages(batch)).is_ok()
+    }
+}
+
+/// The first `n` bytes of `room` as a message, as `Message::from_record`
+/// makes it, but with meta and data taken straight off `room` (fewer
+/// reference counts touched than splitting a record afterwards).
+fn message_from(room: &mut BytesMut, n: usize) -> Message {
+    match memchr::memchr(b'\n', &room[..n]) {
+        Some(i) if i > 0 && i + 1 < n => {
+            let meta = room.split_to(i + 1).freeze();
+            let data = room.split_to(n - i - 1).freeze();
+            Message { meta, data }
+        }
+        _ => Message::from_record(room.split_to(n).freeze()),
+    }
+}
+
 /// Program stdout → echo queue; at the end of its output, reports how the
-/// program ended.
+/// program ended. Lines are decoded straight from the read buffer; only a
+/// line that does not fit in it is gathered first.
 fn read_loop(
     command: String,
     stdout: ChildStdout,
@@ -525,46 +882,61 @@ fn read_loop(
     verdict: Receiver<Option<String>>,
     activity: Arc<Activity>,
 ) {
-    let garbage = stats::drop_counter("middleware.garbage_lines");
-    let mut pipe = BufReader::with_capacity(1 << 16, stdout);
+    let mut lines = Lines {
+        command: &command,
+        garbage: stats::drop_counter("middleware.garbage_lines"),
+        room: BytesMut::new(),
+        batch: Vec::with_capacity(BATCH),
+    };
+    let mut pipe = BufReader::with_capacity(PIPE_CHUNK, stdout);
     let mut line = Vec::new();
     loop {
-        line.clear();
-        match read_line(&mut pipe, &mut line, MAX_LINE) {
-            Ok(Line::End) => break,
-            Ok(Line::Complete) => activity.saw_line(),
-            Ok(Line::TooLong) => {
-                activity.saw_line();
-                garbage.drop_one(&format_args!(
-                    "[MIDDLEWARE] command[{command:?}] sent a line longer than {MAX_LINE} bytes; it is skipped"
-                ));
-                continue;
-            }
+        let buf = match pipe.fill_buf() {
+            Ok(buf) => buf,
             Err(e) => {
                 tracing::error!("[MIDDLEWARE] command[{command:?}] read error: {e}");
                 break;
             }
-        }
-        let text = line.strip_suffix(b"\n").unwrap_or(&line);
-        let text = text.strip_suffix(b"\r").unwrap_or(text);
-        let decoded = if text.is_empty() {
-            Err("empty line".to_string())
-        } else {
-            decode_hex(text)
         };
-        match decoded {
-            Ok(bytes) => {
-                if echo
-                    .send(Echo::Message(Message::from_record(bytes)))
-                    .is_err()
-                {
-                    // Nobody reads the echo any more: gor is ending.
+        if buf.is_empty() {
+            break;
+        }
+        let (mut used, mut delivered) = (0, true);
+        while let Some(i) = memchr::memchr(b'\n', &buf[used..]) {
+            lines.take(&buf[used..used + i]);
+            used += i + 1;
+            if lines.batch.len() >= BATCH && !lines.send(&echo) {
+                delivered = false;
+                break;
+            }
+        }
+        if used > 0 {
+            pipe.consume(used);
+            activity.saw_line();
+        } else {
+            // A line longer than the buffer, or a last line without `\n`.
+            line.clear();
+            match read_line(&mut pipe, &mut line, MAX_LINE) {
+                Ok(Line::End) => break,
+                Ok(Line::Complete) => {
+                    activity.saw_line();
+                    lines.take(&line);
+                }
+                Ok(Line::TooLong) => {
+                    activity.saw_line();
+                    lines.garbage.drop_one(&format_args!(
+                        "[MIDDLEWARE] command[{command:?}] sent a line longer than {MAX_LINE} bytes; it is skipped"
+                    ));
+                }
+                Err(e) => {
+                    tracing::error!("[MIDDLEWARE] command[{command:?}] read error: {e}");
                     break;
                 }
             }
-            Err(e) => garbage.drop_one(&format_args!(
-                "[MIDDLEWARE] command[{command:?}] failed to decode err: {e:?}; the line is skipped"
-            )),
+        }
+        if !delivered || !lines.send(&echo) {
+            // Nobody reads the echo any more: gor is ending.
+            break;
         }
     }
     let fatal = verdict.recv().unwrap_or(None);

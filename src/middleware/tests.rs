@@ -204,3 +204,104 @@ fn decoding_accepts_exactly_the_hex_digits_at_every_position() {
         }
     }
 }
+
+#[test]
+fn hex_round_trips_at_every_length_in_either_case() {
+    let data: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
+    for len in 0..data.len() {
+        let bytes = &data[..len];
+        let mut line = Vec::new();
+        encode_hex(bytes, &mut line);
+        let expected: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(line, expected.as_bytes(), "length {len}");
+        assert_eq!(decode_hex(&line).unwrap(), bytes, "length {len}");
+        let upper = line.to_ascii_uppercase();
+        assert_eq!(decode_hex(&upper).unwrap(), bytes, "length {len}");
+    }
+}
+
+#[test]
+fn hex_lines_longer_than_the_pipe_chunk_round_trip() {
+    // A message bigger than one block of hex: its line spans several writes
+    // and does not fit in the read buffer.
+    let big = Message::from_record(
+        b"1 big 1 0\n"
+            .iter()
+            .copied()
+            .chain((0..PIPE_CHUNK + 12345).map(|i| (i % 251) as u8))
+            .collect::<Vec<_>>(),
+    );
+    let (feed, mut echo) = start("cat").unwrap();
+    let sent = vec![msg(1), big, msg(2)];
+    let to_send = sent.clone();
+    let writer = std::thread::spawn(move || {
+        for m in &to_send {
+            feed.write(m).unwrap();
+        }
+        feed.close();
+    });
+    let (got, fatal) = drain(&mut echo);
+    writer.join().unwrap();
+    assert_eq!(fatal, None);
+    assert_eq!(got, sent);
+}
+
+#[test]
+fn messages_taken_off_the_decode_buffer_match_from_record() {
+    let records: [&[u8]; 6] = [
+        b"1 a 1\nGET / HTTP/1.1\r\n\r\n",
+        b"no header line",
+        b"\nheader line empty",
+        b"1 a 1\n",
+        b"1 a 1\n\n",
+        b"x",
+    ];
+    let mut room = BytesMut::new();
+    for r in records {
+        room.extend_from_slice(r);
+    }
+    room.extend_from_slice(b"rest");
+    for r in records {
+        let got = message_from(&mut room, r.len());
+        assert_eq!(got, Message::from_record(r.to_vec()), "{r:?}");
+    }
+    assert_eq!(&room[..], b"rest");
+}
+
+#[test]
+fn vector_hex_kernels_agree_with_the_portable_ones() {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    const DIGITS: &[u8] = b"0123456789abcdefABCDEF";
+    for round in 0..20_000 {
+        let mut bytes = [0u8; 16];
+        bytes.iter_mut().for_each(|b| *b = next() as u8);
+        let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+        encode16(&bytes, &mut a);
+        encode16_portable(&bytes, &mut b);
+        assert_eq!(a, b);
+        // Hex digits, with now and then any byte at all in one place.
+        let mut digits = [0u8; 32];
+        digits
+            .iter_mut()
+            .for_each(|d| *d = DIGITS[next() as usize % DIGITS.len()]);
+        if round % 2 == 1 {
+            digits[next() as usize % 32] = next() as u8;
+        }
+        let (mut a, mut b) = ([0u8; 16], [0u8; 16]);
+        let (ok_a, ok_b) = (
+            decode32(&digits, &mut a),
+            decode32_portable(&digits, &mut b),
+        );
+        assert_eq!(ok_a, ok_b, "{digits:?}");
+        assert_eq!(ok_a, digits.iter().all(u8::is_ascii_hexdigit));
+        if ok_a {
+            assert_eq!(a, b);
+        }
+    }
+}
