@@ -487,7 +487,7 @@ impl Ctx {
         let Some(oldest) = half.asm.oldest_waiting_ts() else {
             return;
         };
-        if now_ns - oldest < GAP_WAIT_NS && half.asm.waiting_bytes() < GAP_BYTES {
+        if now_ns.saturating_sub(oldest) < GAP_WAIT_NS && half.asm.waiting_bytes() < GAP_BYTES {
             return;
         }
         if self.config.protocol == Protocol::Binary {
