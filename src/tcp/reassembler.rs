@@ -120,6 +120,9 @@ impl Counters {
 
 /// Largest message kept (a body beyond this is not buffered).
 const MAX_MESSAGE: u64 = 1 << 30;
+/// Most buffer reserved ahead of a body on the strength of its
+/// `Content-Length`; a longer body grows the buffer as it arrives.
+const MAX_PRESIZE: usize = 1 << 20;
 /// Junk held while looking for the next message start.
 const MAX_JUNK: usize = 1024 * 1024;
 /// Requests waiting for their responses, per connection.
@@ -738,8 +741,10 @@ impl Ctx {
         let half = &mut conn.halves[side];
         half.asm.pin();
         if let Phase::Length { end } = phase {
-            // one allocation for the whole body instead of repeated doubling
-            let want = end.saturating_sub(half.asm.buf.len()).min(64 << 20);
+            // one allocation for the whole body instead of repeated doubling,
+            // up to a point: the length is the sender's claim, and a claim
+            // must not reserve memory on every connection that makes it
+            let want = end.saturating_sub(half.asm.buf.len()).min(MAX_PRESIZE);
             half.asm.buf.reserve(want);
         }
         half.current = Some(cur);
@@ -1013,4 +1018,17 @@ fn client_sent(seg: &Segment) -> bool {
 #[cfg(test)]
 pub(crate) fn tests_meta_line(kind: PayloadType, id: &[u8; 12], ts: i64, latency: i64) -> Bytes {
     meta_line(&mut bytes::BytesMut::new(), kind, id, ts, latency)
+}
+
+#[cfg(test)]
+impl Reassembler {
+    /// Buffer capacity held by every connection (what a claimed length
+    /// could inflate).
+    pub(crate) fn reserved_bytes(&self) -> usize {
+        self.conns
+            .values()
+            .flat_map(|c| c.halves.iter())
+            .map(|h| h.asm.buf.capacity())
+            .sum()
+    }
 }

@@ -430,3 +430,35 @@ fn gap_clock_does_not_overflow_on_extreme_capture_times() {
     assert_eq!(got.len(), 1, "{out:?}");
     assert!(got[0].starts_with(b"GET /b"));
 }
+
+#[test]
+fn huge_content_length_does_not_preallocate() {
+    // Heads that promise a body just under the 1 GiB limit, on many
+    // connections, and never send it: the memory held must follow the
+    // bytes that came, not the lengths claimed.
+    let mut r = Reassembler::new(config(vec![80], Protocol::Http, false));
+    let head: &[u8] = b"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 1073741000\r\n\r\nabc";
+    for port in 0..100u16 {
+        let seg = Segment {
+            src: CLIENT,
+            dst: SERVER,
+            src_port: 10_000 + port,
+            dst_port: 80,
+            seq: 1,
+            ack: 1,
+            syn: false,
+            ack_flag: true,
+            fin: false,
+            rst: false,
+            payload: head,
+            ts_ns: 1,
+        };
+        r.push(&seg, &mut |_| {});
+    }
+    assert_eq!(r.connections(), 100);
+    let held = r.reserved_bytes();
+    assert!(
+        held <= 100 * (2 << 20),
+        "{held} bytes reserved for 100 heads"
+    );
+}
