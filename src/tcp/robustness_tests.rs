@@ -462,3 +462,27 @@ fn huge_content_length_does_not_preallocate() {
         "{held} bytes reserved for 100 heads"
     );
 }
+
+#[test]
+fn tiny_segments_behind_a_gap_are_limited_in_number() {
+    // One-byte segments after a missing one, each arriving in front of the
+    // last (the costliest order to keep sorted): past a bound they are
+    // refused, so a flood of them costs time in proportion to their number.
+    use crate::tcp::stream::{Assembler, Insert};
+    let mut a = Assembler::default();
+    a.anchor(0);
+    let n = 100_000u32;
+    let mut refused = 0;
+    for i in (0..n).rev() {
+        if a.insert(10 + i, b"x", 0, 0) == Insert::Overflow {
+            refused += 1;
+        }
+    }
+    assert!(refused >= n - 10_000, "{refused} refused of {n}");
+    // what was kept still comes out once the gap is filled
+    assert!(matches!(
+        a.insert(0, &[b'y'; 10], 0, 0),
+        Insert::Appended { at: 0 }
+    ));
+    assert!(a.buf.len() >= 10);
+}
