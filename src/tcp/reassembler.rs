@@ -285,6 +285,8 @@ struct Ctx {
     /// Streams found not to be HTTP by this reassembler (the global counter
     /// is shared by every capture).
     not_http: u64,
+    /// Largest message kept: [`MAX_MESSAGE`] (smaller in tests).
+    max_message: u64,
 }
 
 /// Where messages go.
@@ -302,6 +304,7 @@ impl Reassembler {
                 counters: Counters::new(),
                 metas: bytes::BytesMut::new(),
                 not_http: 0,
+                max_message: MAX_MESSAGE,
             },
             conns: HashMap::default(),
         }
@@ -652,6 +655,9 @@ impl Ctx {
                 Phase::Chunked(mut walk) => {
                     let progress = walk.advance(&half.asm.buf);
                     match progress {
+                        ChunkProgress::NeedMore if half.asm.buf.len() as u64 > self.max_message => {
+                            self.too_large(conn, side);
+                        }
                         ChunkProgress::NeedMore => {
                             half.phase = Phase::Chunked(walk);
                             return;
@@ -659,6 +665,11 @@ impl Ctx {
                         ChunkProgress::Done(end) => self.complete(conn, side, end, out),
                         ChunkProgress::Invalid => self.lose(conn, side),
                     }
+                }
+                // A body without a length ends at the close; one that does
+                // not end is not held past the message limit.
+                Phase::UntilClose if half.asm.buf.len() as u64 > self.max_message => {
+                    self.too_large(conn, side);
                 }
                 Phase::UntilClose => return,
             }
@@ -672,7 +683,7 @@ impl Ctx {
             return false;
         }
         let body = head.content_length.unwrap_or(0);
-        if body > MAX_MESSAGE {
+        if body > self.max_message {
             self.counters
                 .too_large
                 .drop_one(&"an HTTP message larger than 1 GiB was not captured");
@@ -750,6 +761,17 @@ impl Ctx {
         half.current = Some(cur);
         half.phase = phase;
         true
+    }
+
+    /// A chunked or close-delimited body went past the message limit: the
+    /// message is dropped (counted) and the stream goes on after it.
+    fn too_large(&mut self, conn: &mut Connection, side: usize) {
+        self.counters
+            .too_large
+            .drop_one(&"an HTTP message larger than 1 GiB was not captured");
+        let half = &mut conn.halves[side];
+        half.phase = Phase::Lost;
+        half.current = None;
     }
 
     /// The bytes at the head of this direction are not HTTP.
@@ -1030,5 +1052,18 @@ impl Reassembler {
             .flat_map(|c| c.halves.iter())
             .map(|h| h.asm.buf.capacity())
             .sum()
+    }
+
+    /// Bytes held by every connection.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.conns
+            .values()
+            .flat_map(|c| c.halves.iter())
+            .map(|h| h.asm.buf.len())
+            .sum()
+    }
+
+    pub(crate) fn set_max_message(&mut self, n: u64) {
+        self.ctx.max_message = n;
     }
 }

@@ -486,3 +486,48 @@ fn tiny_segments_behind_a_gap_are_limited_in_number() {
     ));
     assert!(a.buf.len() >= 10);
 }
+
+#[test]
+fn endless_chunked_or_close_delimited_body_is_not_held_past_the_limit() {
+    // A body that never ends (a stream without a length, or a chunk of
+    // 256 MiB that keeps coming) is dropped at the message limit, and the
+    // connection's next message is captured.
+    for head in [
+        &b"HTTP/1.1 200 OK\r\n\r\n"[..],
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffff\r\n",
+    ] {
+        let mut r = Reassembler::new(config(vec![80], Protocol::Http, false));
+        r.set_max_message(1 << 20);
+        let mut out = Vec::new();
+        let mut seq = 5000u32;
+        let body = vec![b'x'; 64 * 1024];
+        let mut push = |r: &mut Reassembler, payload: &[u8], seq: &mut u32| {
+            let seg = Segment {
+                src: SERVER,
+                dst: CLIENT,
+                src_port: 80,
+                dst_port: 40_000,
+                seq: *seq,
+                ack: 1,
+                syn: false,
+                ack_flag: true,
+                fin: false,
+                rst: false,
+                payload,
+                ts_ns: 1,
+            };
+            *seq = seq.wrapping_add(payload.len() as u32);
+            r.push(&seg, &mut |m| out.push(m));
+        };
+        push(&mut r, head, &mut seq);
+        for _ in 0..40 {
+            push(&mut r, &body, &mut seq);
+        }
+        assert!(r.held_bytes() <= 2 << 20, "{} bytes held", r.held_bytes());
+        push(&mut r, OK_NEXT, &mut seq);
+        assert_eq!(out.len(), 1, "{head:?}");
+        assert_eq!(&out[0].data[..], OK_NEXT);
+    }
+}
+
+const OK_NEXT: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
