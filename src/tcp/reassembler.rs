@@ -462,6 +462,19 @@ impl Ctx {
                     .gap_overflow
                     .drop_one(&"a TCP segment arrived too far beyond a missing one"),
             }
+            // Binary: one side that never stops talking is not held past the
+            // message limit.
+            let half = &mut conn.halves[side];
+            if self.config.protocol == Protocol::Binary
+                && half.asm.buf.len() as u64 > self.max_message
+            {
+                let n = half.asm.buf.len();
+                half.asm.take(n);
+                half.current = None;
+                self.counters
+                    .too_large
+                    .drop_one(&"a message larger than 1 GiB was not captured");
+            }
         }
         if seg.fin {
             let half = &mut conn.halves[side];

@@ -531,3 +531,30 @@ fn endless_chunked_or_close_delimited_body_is_not_held_past_the_limit() {
 }
 
 const OK_NEXT: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+#[test]
+fn binary_side_that_never_stops_is_not_held_past_the_limit() {
+    let mut r = Reassembler::new(config(vec![80], Protocol::Binary, false));
+    r.set_max_message(1 << 20);
+    let body = vec![7u8; 64 * 1024];
+    let mut seq = 1u32;
+    for _ in 0..40 {
+        let seg = Segment {
+            src: CLIENT,
+            dst: SERVER,
+            src_port: 40_000,
+            dst_port: 80,
+            seq,
+            ack: 1,
+            syn: false,
+            ack_flag: true,
+            fin: false,
+            rst: false,
+            payload: &body,
+            ts_ns: 1,
+        };
+        seq = seq.wrapping_add(body.len() as u32);
+        r.push(&seg, &mut |_| {});
+    }
+    assert!(r.held_bytes() <= 2 << 20, "{} bytes held", r.held_bytes());
+}
