@@ -15,6 +15,9 @@ pub mod pcap_file;
 pub mod pcap_live;
 pub mod vxlan;
 
+#[cfg(test)]
+mod robustness_tests;
+
 /// Tcpdump's default snap length: whole super-packets from GRO/TSO and
 /// loopback's 64 KiB MTU are kept (GoReplay's MTU+200 truncated them).
 pub const SNAPLEN: i32 = 262_144;

@@ -44,7 +44,15 @@ impl PacketSource for PcapFile {
         match self.cap.next_packet() {
             Ok(p) => Ok(Next::Frame(Frame {
                 data: p.data,
-                ts_ns: p.header.ts.tv_sec * 1_000_000_000 + p.header.ts.tv_usec,
+                // A pcapng timestamp is 64 bits of any unit: far-future or
+                // negative times saturate instead of wrapping.
+                ts_ns: p
+                    .header
+                    .ts
+                    .tv_sec
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(p.header.ts.tv_usec)
+                    .max(0),
                 link: self.link,
             })),
             Err(pcap::Error::NoMorePackets) => {

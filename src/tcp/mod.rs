@@ -12,4 +12,7 @@ pub mod stream;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+pub(crate) mod robustness_tests;
+
 pub use reassembler::{Config, Protocol, Reassembler, Segment};

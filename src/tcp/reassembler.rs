@@ -120,6 +120,9 @@ impl Counters {
 
 /// Largest message kept (a body beyond this is not buffered).
 const MAX_MESSAGE: u64 = 1 << 30;
+/// Most buffer reserved ahead of a body on the strength of its
+/// `Content-Length`; a longer body grows the buffer as it arrives.
+const MAX_PRESIZE: usize = 1 << 20;
 /// Junk held while looking for the next message start.
 const MAX_JUNK: usize = 1024 * 1024;
 /// Requests waiting for their responses, per connection.
@@ -282,6 +285,8 @@ struct Ctx {
     /// Streams found not to be HTTP by this reassembler (the global counter
     /// is shared by every capture).
     not_http: u64,
+    /// Largest message kept: [`MAX_MESSAGE`] (smaller in tests).
+    max_message: u64,
 }
 
 /// Where messages go.
@@ -299,6 +304,7 @@ impl Reassembler {
                 counters: Counters::new(),
                 metas: bytes::BytesMut::new(),
                 not_http: 0,
+                max_message: MAX_MESSAGE,
             },
             conns: HashMap::default(),
         }
@@ -456,6 +462,19 @@ impl Ctx {
                     .gap_overflow
                     .drop_one(&"a TCP segment arrived too far beyond a missing one"),
             }
+            // Binary: one side that never stops talking is not held past the
+            // message limit.
+            let half = &mut conn.halves[side];
+            if self.config.protocol == Protocol::Binary
+                && half.asm.buf.len() as u64 > self.max_message
+            {
+                let n = half.asm.buf.len();
+                half.asm.take(n);
+                half.current = None;
+                self.counters
+                    .too_large
+                    .drop_one(&"a message larger than 1 GiB was not captured");
+            }
         }
         if seg.fin {
             let half = &mut conn.halves[side];
@@ -487,7 +506,7 @@ impl Ctx {
         let Some(oldest) = half.asm.oldest_waiting_ts() else {
             return;
         };
-        if now_ns - oldest < GAP_WAIT_NS && half.asm.waiting_bytes() < GAP_BYTES {
+        if now_ns.saturating_sub(oldest) < GAP_WAIT_NS && half.asm.waiting_bytes() < GAP_BYTES {
             return;
         }
         if self.config.protocol == Protocol::Binary {
@@ -649,6 +668,9 @@ impl Ctx {
                 Phase::Chunked(mut walk) => {
                     let progress = walk.advance(&half.asm.buf);
                     match progress {
+                        ChunkProgress::NeedMore if half.asm.buf.len() as u64 > self.max_message => {
+                            self.too_large(conn, side);
+                        }
                         ChunkProgress::NeedMore => {
                             half.phase = Phase::Chunked(walk);
                             return;
@@ -656,6 +678,11 @@ impl Ctx {
                         ChunkProgress::Done(end) => self.complete(conn, side, end, out),
                         ChunkProgress::Invalid => self.lose(conn, side),
                     }
+                }
+                // A body without a length ends at the close; one that does
+                // not end is not held past the message limit.
+                Phase::UntilClose if half.asm.buf.len() as u64 > self.max_message => {
+                    self.too_large(conn, side);
                 }
                 Phase::UntilClose => return,
             }
@@ -669,7 +696,7 @@ impl Ctx {
             return false;
         }
         let body = head.content_length.unwrap_or(0);
-        if body > MAX_MESSAGE {
+        if body > self.max_message {
             self.counters
                 .too_large
                 .drop_one(&"an HTTP message larger than 1 GiB was not captured");
@@ -738,13 +765,26 @@ impl Ctx {
         let half = &mut conn.halves[side];
         half.asm.pin();
         if let Phase::Length { end } = phase {
-            // one allocation for the whole body instead of repeated doubling
-            let want = end.saturating_sub(half.asm.buf.len()).min(64 << 20);
+            // one allocation for the whole body instead of repeated doubling,
+            // up to a point: the length is the sender's claim, and a claim
+            // must not reserve memory on every connection that makes it
+            let want = end.saturating_sub(half.asm.buf.len()).min(MAX_PRESIZE);
             half.asm.buf.reserve(want);
         }
         half.current = Some(cur);
         half.phase = phase;
         true
+    }
+
+    /// A chunked or close-delimited body went past the message limit: the
+    /// message is dropped (counted) and the stream goes on after it.
+    fn too_large(&mut self, conn: &mut Connection, side: usize) {
+        self.counters
+            .too_large
+            .drop_one(&"an HTTP message larger than 1 GiB was not captured");
+        let half = &mut conn.halves[side];
+        half.phase = Phase::Lost;
+        half.current = None;
     }
 
     /// The bytes at the head of this direction are not HTTP.
@@ -1013,4 +1053,30 @@ fn client_sent(seg: &Segment) -> bool {
 #[cfg(test)]
 pub(crate) fn tests_meta_line(kind: PayloadType, id: &[u8; 12], ts: i64, latency: i64) -> Bytes {
     meta_line(&mut bytes::BytesMut::new(), kind, id, ts, latency)
+}
+
+#[cfg(test)]
+impl Reassembler {
+    /// Buffer capacity held by every connection (what a claimed length
+    /// could inflate).
+    pub(crate) fn reserved_bytes(&self) -> usize {
+        self.conns
+            .values()
+            .flat_map(|c| c.halves.iter())
+            .map(|h| h.asm.buf.capacity())
+            .sum()
+    }
+
+    /// Bytes held by every connection.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.conns
+            .values()
+            .flat_map(|c| c.halves.iter())
+            .map(|h| h.asm.buf.len())
+            .sum()
+    }
+
+    pub(crate) fn set_max_message(&mut self, n: u64) {
+        self.ctx.max_message = n;
+    }
 }

@@ -16,6 +16,11 @@ use std::collections::VecDeque;
 /// Most bytes waiting behind a gap, per direction; beyond this a lost
 /// segment is given up on (the message will expire).
 pub const MAX_PENDING: usize = 32 * 1024 * 1024;
+/// Most segments waiting behind a gap, per direction. Keeping them sorted
+/// costs a move of the list per segment, so a flood of tiny segments must
+/// not make the list long: 8 MiB (the reassembler's gap limit) of 1 KiB
+/// segments still fits.
+pub const MAX_PENDING_SEGMENTS: usize = 8192;
 /// Smallest buffer growth.
 const CHUNK: usize = 16 * 1024;
 /// How far before the first byte seen a late segment may still go in front.
@@ -138,7 +143,9 @@ impl Assembler {
             self.drain_waiting();
             return Insert::Appended { at: end };
         }
-        if self.waiting_bytes + payload.len() > MAX_PENDING {
+        if self.waiting_bytes + payload.len() > MAX_PENDING
+            || self.waiting.len() >= MAX_PENDING_SEGMENTS
+        {
             return Insert::Overflow;
         }
         let pos = self.waiting.partition_point(|w| w.abs <= abs);

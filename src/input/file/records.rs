@@ -188,6 +188,9 @@ pub struct Splitter {
     /// Once a record outgrows `max_record`: its last bytes, where its end
     /// is looked for (`carry` keeps its first `max_record` bytes).
     window: Option<Vec<u8>>,
+    /// Where `window` starts in its record: the record's true end, when
+    /// found, can fall short of the `max_record` bytes carried.
+    window_base: usize,
     damage: Damage,
     finder: memchr::memmem::Finder<'static>,
 }
@@ -204,6 +207,7 @@ impl Splitter {
             carry: Vec::new(),
             max_record,
             window: None,
+            window_base: 0,
             damage,
             finder: memchr::memmem::Finder::new(SEPARATOR_LINE),
         }
@@ -256,9 +260,12 @@ impl Splitter {
             if let Some(pos) = record_end(&self.finder, search, from) {
                 let excess = search.len() - (pos + SEPARATOR_LINE.len());
                 let mut body = std::mem::take(&mut self.carry);
-                if self.window.take().is_none() {
-                    body.truncate(if pos > 0 { pos - 1 } else { pos });
-                }
+                let base = if self.window.take().is_some() {
+                    self.window_base
+                } else {
+                    0
+                };
+                body.truncate(base + if pos > 0 { pos - 1 } else { pos });
                 self.take_record(Bytes::from(body), out);
                 return Some(off - excess);
             }
@@ -275,10 +282,12 @@ impl Splitter {
         const KEEP: usize = SEPARATOR_LINE.len() + 1;
         if let Some(w) = self.window.as_mut() {
             if w.len() > KEEP {
+                self.window_base += w.len() - KEEP;
                 w.drain(..w.len() - KEEP);
             }
         } else if self.carry.len() > self.max_record {
-            self.window = Some(self.carry[self.carry.len().saturating_sub(KEEP)..].to_vec());
+            self.window_base = self.carry.len().saturating_sub(KEEP);
+            self.window = Some(self.carry[self.window_base..].to_vec());
             self.carry.truncate(self.max_record);
         }
     }
@@ -294,9 +303,12 @@ impl Splitter {
         if end.ends_with(cut) {
             let pos = end.len() - cut.len();
             if pos == 0 || end[pos - 1] == b'\n' {
-                if window.is_none() {
-                    tail.truncate(pos.saturating_sub(1));
-                }
+                let base = if window.is_some() {
+                    self.window_base
+                } else {
+                    0
+                };
+                tail.truncate(base + pos.saturating_sub(1));
                 self.take_record(Bytes::from(tail), out);
                 return;
             }
@@ -897,3 +909,6 @@ mod tests {
         assert_eq!(header_timestamp(b"1 a - 0"), None);
     }
 }
+
+#[cfg(test)]
+mod robustness_tests;

@@ -745,4 +745,6 @@ async fn worker(shared: Arc<Shared>) {
 }
 
 #[cfg(test)]
+mod robustness_tests;
+#[cfg(test)]
 mod tests;
