@@ -74,9 +74,34 @@ pub enum Next<'a> {
     End,
 }
 
+/// What one [`PacketSource::dispatch`] call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dispatched {
+    /// This many frames were handed over.
+    Frames(usize),
+    /// Nothing arrived for a while.
+    Idle,
+    /// The source is exhausted.
+    End,
+}
+
 /// A source of frames; each runs on its own capture thread.
 pub trait PacketSource: Send {
     fn next(&mut self) -> anyhow::Result<Next<'_>>;
+    /// Hands the frames available now to `f`, read in place from the
+    /// engine's buffer where the engine allows it (libpcap copies every
+    /// frame `next` returns out of its ring first). By default, one frame
+    /// from `next`.
+    fn dispatch(&mut self, f: &mut dyn FnMut(Frame<'_>)) -> anyhow::Result<Dispatched> {
+        Ok(match self.next()? {
+            Next::Frame(frame) => {
+                f(frame);
+                Dispatched::Frames(1)
+            }
+            Next::Idle => Dispatched::Idle,
+            Next::End => Dispatched::End,
+        })
+    }
     /// How the user would name it (`lo`, `capture.pcap`, `vxlan :4789`).
     fn name(&self) -> &str;
 }

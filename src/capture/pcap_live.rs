@@ -5,12 +5,17 @@
 //! a wake-up per packet), a 32 MiB kernel buffer unless told otherwise, snap
 //! length 262144, nanosecond timestamps.
 
-use super::{Frame, LinkType, Next, PacketSource};
+use super::{Dispatched, Frame, LinkType, Next, PacketSource};
 use pcap::{Active, Capture, Device, Precision, TimestampType};
 use std::os::fd::AsRawFd;
 
 /// Longest time a captured packet waits in the kernel before delivery.
 const DELIVERY_MS: i32 = 10;
+/// Most frames one `dispatch` hands over (the capture loop looks at its
+/// clock between calls anyway, after each frame).
+const DISPATCH_MAX: usize = 4096;
+/// Kernel drops are looked at after this many frames (and when idle).
+const DROPS_EVERY: u32 = 65_536;
 
 #[derive(Clone)]
 pub struct LiveOptions {
@@ -123,6 +128,17 @@ impl PcapLive {
     }
 }
 
+/// Nothing in the ring: sleeps until something comes (or 100 ms).
+fn wait(fd: std::os::fd::RawFd) {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: polling the handle's own descriptor.
+    unsafe { libc::poll(&mut pfd, 1, 100) };
+}
+
 impl PcapLive {
     /// Packets the kernel could not queue for us (buffer full).
     fn count_kernel_drops(&mut self) {
@@ -143,7 +159,7 @@ impl PcapLive {
 impl PacketSource for PcapLive {
     fn next(&mut self) -> anyhow::Result<Next<'_>> {
         self.calls = self.calls.wrapping_add(1);
-        if self.idle_calls > 0 || self.calls.is_multiple_of(65_536) {
+        if self.idle_calls > 0 || self.calls.is_multiple_of(DROPS_EVERY) {
             self.idle_calls = 0;
             self.count_kernel_drops();
         }
@@ -168,17 +184,57 @@ impl PacketSource for PcapLive {
                 Ok(Next::Idle)
             }
             Err(pcap::Error::TimeoutExpired) => {
-                let mut pfd = libc::pollfd {
-                    fd: self.fd,
-                    events: libc::POLLIN,
-                    revents: 0,
-                };
-                // SAFETY: polling the handle's own descriptor.
-                unsafe { libc::poll(&mut pfd, 1, 100) };
+                wait(self.fd);
                 self.idle_calls += 1;
                 Ok(Next::Idle)
             }
             Err(pcap::Error::NoMorePackets) => Ok(Next::End),
+            Err(e) => Err(anyhow::anyhow!("{}: {e}", self.name)),
+        }
+    }
+
+    /// The frames waiting in the ring, each read in place: `next_packet`
+    /// (pcap_next_ex) copies every frame out of the ring first, one more
+    /// copy of every captured byte.
+    fn dispatch(&mut self, f: &mut dyn FnMut(Frame<'_>)) -> anyhow::Result<Dispatched> {
+        if self.idle_calls > 0 || self.calls >= DROPS_EVERY {
+            self.idle_calls = 0;
+            self.calls = 0;
+            self.count_kernel_drops();
+        }
+        let (link, wall_clock) = (self.link, self.wall_clock);
+        let got = self.cap.dispatch(Some(DISPATCH_MAX), |p| {
+            let ts_ns = if wall_clock {
+                crate::message::now_ns()
+            } else {
+                p.header.ts.tv_sec * 1_000_000_000 + p.header.ts.tv_usec
+            };
+            f(Frame {
+                data: p.data,
+                ts_ns,
+                link,
+            });
+        });
+        match got {
+            Ok(0) if self.got_frames => {
+                // The ring is drained: say so before sleeping, so what was
+                // captured is handed on now.
+                self.got_frames = false;
+                Ok(Dispatched::Idle)
+            }
+            Ok(0) => {
+                wait(self.fd);
+                self.idle_calls += 1;
+                Ok(Dispatched::Idle)
+            }
+            Ok(n) => {
+                self.got_frames = true;
+                self.calls = self
+                    .calls
+                    .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+                Ok(Dispatched::Frames(n))
+            }
+            Err(pcap::Error::NoMorePackets) => Ok(Dispatched::End),
             Err(e) => Err(anyhow::anyhow!("{}: {e}", self.name)),
         }
     }

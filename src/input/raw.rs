@@ -13,7 +13,7 @@
 use crate::capture::address::{self, Address, Host};
 use crate::capture::decode::{Decoded, decode};
 use crate::capture::filter::{FilterSpec, build as build_filter};
-use crate::capture::{self, Next, PacketSource};
+use crate::capture::{self, Dispatched, Frame, PacketSource};
 use crate::message::Message;
 use crate::plugin::{Input, Result};
 use crate::settings::{Settings, UsageError};
@@ -465,51 +465,56 @@ fn capture_loop(
     let mut clock = 0i64;
     let mut last_expire = 0i64;
     loop {
-        let next = match source.next() {
-            Ok(n) => n,
+        let mut on_frame = |frame: Frame<'_>| {
+            c.packets.inc();
+            clock = clock.max(frame.ts_ns);
+            let now = clock;
+            match decode(&frame) {
+                Decoded::Tcp(seg) => {
+                    let mut r = shared.reassembler.lock().unwrap_or_else(|p| p.into_inner());
+                    r.push(&seg, &mut |m| out.push(m, now));
+                }
+                Decoded::Other => c.not_tcp.inc(),
+                Decoded::Malformed => c
+                    .malformed
+                    .drop_one(&"a captured packet has cut-short or broken headers"),
+            }
+            housekeeping(shared, &mut out, now, &mut last_expire);
+        };
+        match source.dispatch(&mut on_frame) {
+            Ok(Dispatched::Frames(_)) => continue,
+            // Nothing arrives, yet live time goes on.
+            Ok(Dispatched::Idle) if !finite => {
+                clock = clock.max(crate::message::now_ns());
+                out.flush();
+            }
+            Ok(Dispatched::Idle) => out.flush(),
+            Ok(Dispatched::End) => break,
             Err(e) => {
                 tracing::warn!("capture on {} stopped: {e:#}", source.name());
                 let mut slot = shared.error.lock().unwrap_or_else(|p| p.into_inner());
                 slot.get_or_insert(format!("capture on {} stopped: {e:#}", source.name()));
                 break;
             }
-        };
-        match next {
-            Next::Frame(frame) => {
-                c.packets.inc();
-                clock = clock.max(frame.ts_ns);
-                match decode(&frame) {
-                    Decoded::Tcp(seg) => {
-                        let mut r = shared.reassembler.lock().unwrap_or_else(|p| p.into_inner());
-                        r.push(&seg, &mut |m| out.push(m, clock));
-                    }
-                    Decoded::Other => c.not_tcp.inc(),
-                    Decoded::Malformed => c
-                        .malformed
-                        .drop_one(&"a captured packet has cut-short or broken headers"),
-                }
-            }
-            // Nothing arrives, yet live time goes on.
-            Next::Idle if !finite => {
-                clock = clock.max(crate::message::now_ns());
-                out.flush();
-            }
-            Next::Idle => out.flush(),
-            Next::End => break,
         }
-        let now = clock;
-        if now - last_expire >= EXPIRE_EVERY_NS {
-            last_expire = now;
-            let mut r = shared.reassembler.lock().unwrap_or_else(|p| p.into_inner());
-            r.expire(now, &mut |m| out.push(m, now));
-        }
-        out.flush_if_held_since(clock - MAX_HOLD_NS);
+        housekeeping(shared, &mut out, clock, &mut last_expire);
     }
     if finite {
         let mut r = shared.reassembler.lock().unwrap_or_else(|p| p.into_inner());
         r.finish(&mut |m| out.push(m, clock));
     }
     out.flush();
+}
+
+/// After each frame and each idle moment: idle connections are expired every
+/// [`EXPIRE_EVERY_NS`], and a batch held for [`MAX_HOLD_NS`] is handed on.
+fn housekeeping(shared: &Shared, out: &mut Batcher, now: i64, last_expire: &mut i64) {
+    if now - *last_expire >= EXPIRE_EVERY_NS {
+        *last_expire = now;
+        let mut r = shared.reassembler.lock().unwrap_or_else(|p| p.into_inner());
+        r.expire(now, &mut |m| out.push(m, now));
+    }
+    out.flush_if_held_since(now - MAX_HOLD_NS);
 }
 
 /// Messages go to the copy loop a batch at a time: one channel operation

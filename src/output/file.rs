@@ -18,11 +18,11 @@
 
 mod naming;
 
-use crate::message::Message;
+use crate::message::{Message, SEPARATOR};
 use crate::plugin::{Output, Result};
 use crate::settings::Settings;
 use crate::stats::{self, Counter};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use naming::Template;
@@ -54,6 +54,15 @@ pub struct FileOutput {
 
 /// Records offered by live inputs and waiting for the disk.
 const LIVE_QUEUE: usize = 4096;
+/// Once the live queue is drained, the writer waits this long before
+/// looking again, so under load it wakes a few hundred times a second to
+/// write what came meanwhile instead of once per record (each wake-up of a
+/// blocked thread costs more than writing a small record). Records reach the
+/// file only at the next flush anyway.
+const LIVE_LINGER: Duration = Duration::from_millis(2);
+/// Payloads this large go from the message straight to the file instead of
+/// being copied into the buffer first.
+const DIRECT_WRITE: usize = 64 * 1024;
 
 enum Job {
     Record(Message),
@@ -115,6 +124,20 @@ impl Sink {
         match self {
             Sink::Plain(w) => w,
             Sink::Gzip(w) => w,
+        }
+    }
+
+    /// Writes one record. A large payload is written from the message
+    /// itself, after what is buffered: one copy less per byte.
+    fn write_record(&mut self, msg: &Message) -> io::Result<()> {
+        match self {
+            Sink::Plain(w) if msg.data.len() >= DIRECT_WRITE => {
+                w.write_all(&msg.meta)?;
+                w.flush()?;
+                w.get_mut().write_all(&msg.data)?;
+                w.write_all(SEPARATOR)
+            }
+            _ => msg.write_record(self.writer()),
         }
     }
 
@@ -324,7 +347,9 @@ impl State {
         let Some(chunk) = self.current.as_mut() else {
             anyhow::bail!("no file open");
         };
-        msg.write_record(chunk.sink.writer())
+        chunk
+            .sink
+            .write_record(msg)
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", chunk.name))?;
         let len = msg.record_len() as u64;
         chunk.records += 1;
@@ -365,7 +390,22 @@ impl FileOutput {
 /// The live writer: takes queued records in batches, one lock per batch.
 fn write_live(shared: &Mutex<State>, rx: &Receiver<Job>, name: &str) {
     let errors = stats::drop_counter("output_file.write_errors");
-    while let Ok(first) = rx.recv() {
+    let mut busy = false;
+    loop {
+        let first = match rx.try_recv() {
+            Ok(j) => j,
+            Err(TryRecvError::Disconnected) => return,
+            Err(TryRecvError::Empty) if busy => {
+                busy = false;
+                std::thread::sleep(LIVE_LINGER);
+                continue;
+            }
+            Err(TryRecvError::Empty) => match rx.recv() {
+                Ok(j) => j,
+                Err(_) => return,
+            },
+        };
+        busy = true;
         let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
         let mut job = Some(first);
         let mut batch = 0;
