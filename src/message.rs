@@ -99,7 +99,7 @@ impl Message {
 
     /// A header is usable when it has at least 3 fields.
     pub fn is_well_formed(&self) -> bool {
-        !self.meta.is_empty() && self.header_fields().count() >= 3
+        !self.meta.is_empty() && self.header_fields().nth(2).is_some()
     }
 
     pub fn payload_type(&self) -> Option<PayloadType> {
