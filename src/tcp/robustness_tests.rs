@@ -3,6 +3,7 @@
 //! bytes must never panic or hang, and reordering plus repetition alone
 //! must not change what comes out. Seeded, so a failure is reproducible.
 
+use super::tests::Seg;
 use super::*;
 use crate::message::Message;
 use crate::tcp::framing::{ChunkProgress, Chunked, HeadScan};
@@ -32,18 +33,6 @@ impl Rng {
         let n = self.below(max + 1);
         (0..n).map(|_| self.next() as u8).collect()
     }
-}
-
-#[derive(Clone, Debug)]
-struct Seg {
-    from_client: bool,
-    seq: u32,
-    ack: u32,
-    syn: bool,
-    fin: bool,
-    rst: bool,
-    payload: Vec<u8>,
-    ts: i64,
 }
 
 const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7));
@@ -143,25 +132,7 @@ fn run(config: Config, segs: &[Seg], expire_every: usize) -> Vec<Message> {
     let mut r = Reassembler::new(config);
     let mut out = Vec::new();
     for (i, s) in segs.iter().enumerate() {
-        let (src, dst, sp, dp) = if s.from_client {
-            (CLIENT, SERVER, 40_000, 80)
-        } else {
-            (SERVER, CLIENT, 80, 40_000)
-        };
-        let seg = Segment {
-            src,
-            dst,
-            src_port: sp,
-            dst_port: dp,
-            seq: s.seq,
-            ack: s.ack,
-            syn: s.syn,
-            ack_flag: !s.syn || !s.from_client,
-            fin: s.fin,
-            rst: s.rst,
-            payload: &s.payload,
-            ts_ns: s.ts,
-        };
+        let seg = s.segment(CLIENT, SERVER, 40_000);
         r.push(&seg, &mut |m| out.push(m));
         if expire_every > 0 && i % expire_every == 0 {
             r.expire(s.ts, &mut |m| out.push(m));

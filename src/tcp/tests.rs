@@ -6,17 +6,43 @@ use crate::message::Message;
 use crate::tcp::framing;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// A captured segment that owns its payload.
+/// A captured segment that owns its payload, before addresses are put on it.
 #[derive(Clone, Debug)]
-struct Seg {
-    from_client: bool,
-    seq: u32,
-    ack: u32,
-    syn: bool,
-    fin: bool,
-    rst: bool,
-    payload: Vec<u8>,
-    ts: i64,
+pub(super) struct Seg {
+    pub(super) from_client: bool,
+    pub(super) seq: u32,
+    pub(super) ack: u32,
+    pub(super) syn: bool,
+    pub(super) fin: bool,
+    pub(super) rst: bool,
+    pub(super) payload: Vec<u8>,
+    pub(super) ts: i64,
+}
+
+impl Seg {
+    /// The segment as the reassembler sees it, between `client:client_port`
+    /// and `server:80`.
+    pub(super) fn segment(&self, client: IpAddr, server: IpAddr, client_port: u16) -> Segment<'_> {
+        let (src, dst, src_port, dst_port) = if self.from_client {
+            (client, server, client_port, 80)
+        } else {
+            (server, client, 80, client_port)
+        };
+        Segment {
+            src,
+            dst,
+            src_port,
+            dst_port,
+            seq: self.seq,
+            ack: self.ack,
+            syn: self.syn,
+            ack_flag: !self.syn || !self.from_client,
+            fin: self.fin,
+            rst: self.rst,
+            payload: &self.payload,
+            ts_ns: self.ts,
+        }
+    }
 }
 
 /// One simulated TCP conversation between a client and a server on port 80.
@@ -134,25 +160,7 @@ impl Wire {
 fn feed_on(r: &mut Reassembler, wire: &Wire, segs: &[Seg]) -> Vec<Message> {
     let mut out = Vec::new();
     for s in segs {
-        let (src, dst, sp, dp) = if s.from_client {
-            (wire.client, wire.server, wire.client_port, 80)
-        } else {
-            (wire.server, wire.client, 80, wire.client_port)
-        };
-        let seg = Segment {
-            src,
-            dst,
-            src_port: sp,
-            dst_port: dp,
-            seq: s.seq,
-            ack: s.ack,
-            syn: s.syn,
-            ack_flag: !s.syn || !s.from_client,
-            fin: s.fin,
-            rst: s.rst,
-            payload: &s.payload,
-            ts_ns: s.ts,
-        };
+        let seg = s.segment(wire.client, wire.server, wire.client_port);
         r.push(&seg, &mut |m| out.push(m));
     }
     out
