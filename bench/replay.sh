@@ -27,30 +27,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$work/logs" "$work/tmp"
-cat > "$work/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/logs/error.log crit;
-events { worker_connections 4096; }
-http {
-  access_log $work/logs/access.log;
-  client_body_temp_path $work/tmp;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$port;
-    location / { return 200 "ok"; }
-  }
-}
-CONF
-nginx -c "$work/nginx.conf" -p "$work" &
-nginx_pid=$!
-for _ in $(seq 100); do
-  python3 -c "import socket; socket.create_connection(('127.0.0.1',$port)).close()" 2>/dev/null && break
-  sleep 0.05
-done
+source bench/lib/nginx.sh
+start_nginx "$work" "access_log $work/logs/access.log;" 'location / { return 200 "ok"; }'
 
 # The recording: same timestamp for every record, so nothing paces the replay.
 python3 bench/gen_gor.py "$REQUESTS" "$work/bench.gor"
