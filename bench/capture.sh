@@ -11,6 +11,7 @@
 # Prints one summary line (details on stderr).
 # Environment: DURATION (10 s per mix), CONNS (16), ENGINE (libpcap),
 # GOR_ARGS (extra gor flags, e.g. "--input-raw-buffer-size 256mb"),
+# MIXES (default "get post pipeline") picks the mixes to run,
 # STEADY=1 adds a 60 s (STEADY_SECONDS) small-GET run reporting RSS at 10 s and at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -150,7 +151,7 @@ fi
 output=$([ "$use_file" = 1 ] && echo output-file || echo output-stdout)
 
 summary=""
-for mix in get post pipeline; do
+for mix in ${MIXES:-get post pipeline}; do
   case $mix in
     get) res=$(run_mix get) ;;
     post) res=$(run_mix post -s "$work/post.lua") ;;

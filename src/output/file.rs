@@ -7,7 +7,8 @@
 //! instead of losing records. `offer` (live inputs: capture) hands the
 //! record to a bounded queue drained by a writer thread, so a slow disk never
 //! holds up a capture; when the queue is full the record is dropped and
-//! counted. The buffer goes to the file when it fills, when the chunk
+//! counted. Plain files are written past the page cache (disk.rs). The
+//! buffer goes to the file when it fills, when the chunk
 //! changes, every `--output-file-flush-interval` (for the whole run;
 //! GoReplay's flusher stops after the first record), and at close.
 //!
@@ -16,13 +17,15 @@
 //! earlier, as `%r` does, appends to it); an unwritable directory is reported
 //! at start-up instead of at the first record.
 
+mod disk;
 mod naming;
 
-use crate::message::{Message, SEPARATOR};
+use crate::message::Message;
 use crate::plugin::{Output, Result};
 use crate::settings::Settings;
 use crate::stats::{self, Counter};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
+use disk::DiskFile;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use naming::Template;
@@ -36,9 +39,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Buffer between records and the file: large writes are what make
-/// recording run near disk speed.
-const BUFFER: usize = 1 << 20;
+/// Buffer between the gzip stream and a `.gz` file (plain files have
+/// their own, see disk.rs).
+const GZIP_BUFFER: usize = 256 << 10;
 
 pub struct FileOutput {
     shared: Arc<Mutex<State>>,
@@ -60,9 +63,6 @@ const LIVE_QUEUE: usize = 4096;
 /// blocked thread costs more than writing a small record). Records reach the
 /// file only at the next flush anyway.
 const LIVE_LINGER: Duration = Duration::from_millis(2);
-/// Payloads this large go from the message straight to the file instead of
-/// being copied into the buffer first.
-const DIRECT_WRITE: usize = 64 * 1024;
 
 enum Job {
     Record(Message),
@@ -97,12 +97,15 @@ struct Chunk {
 }
 
 enum Sink {
-    Plain(BufWriter<File>),
+    Plain(DiskFile),
     Gzip(GzEncoder<BufWriter<File>>),
 }
 
 impl Sink {
     fn open(name: &str) -> io::Result<Sink> {
+        if !name.ends_with(".gz") {
+            return Ok(Sink::Plain(DiskFile::open(name)?));
+        }
         // Never truncate: restarting gor, or coming back to a name used
         // earlier, must not destroy recorded traffic.
         let file = OpenOptions::new()
@@ -110,14 +113,10 @@ impl Sink {
             .append(true)
             .mode(0o660)
             .open(name)?;
-        Ok(if name.ends_with(".gz") {
-            Sink::Gzip(GzEncoder::new(
-                BufWriter::with_capacity(BUFFER / 4, file),
-                Compression::default(),
-            ))
-        } else {
-            Sink::Plain(BufWriter::with_capacity(BUFFER, file))
-        })
+        Ok(Sink::Gzip(GzEncoder::new(
+            BufWriter::with_capacity(GZIP_BUFFER, file),
+            Compression::default(),
+        )))
     }
 
     fn writer(&mut self) -> &mut dyn Write {
@@ -127,18 +126,8 @@ impl Sink {
         }
     }
 
-    /// Writes one record. A large payload is written from the message
-    /// itself, after what is buffered: one copy less per byte.
     fn write_record(&mut self, msg: &Message) -> io::Result<()> {
-        match self {
-            Sink::Plain(w) if msg.data.len() >= DIRECT_WRITE => {
-                w.write_all(&msg.meta)?;
-                w.flush()?;
-                w.get_mut().write_all(&msg.data)?;
-                w.write_all(SEPARATOR)
-            }
-            _ => msg.write_record(self.writer()),
-        }
+        msg.write_record(self.writer())
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -121,7 +121,8 @@ impl Counters {
 /// Largest message kept (a body beyond this is not buffered).
 const MAX_MESSAGE: u64 = 1 << 30;
 /// Most buffer reserved ahead of a body on the strength of its
-/// `Content-Length`; a longer body grows the buffer as it arrives.
+/// `Content-Length`; a longer body gets the rest once its bytes fill this
+/// (`Assembler::expect`).
 const MAX_PRESIZE: usize = 1 << 20;
 /// Junk held while looking for the next message start.
 const MAX_JUNK: usize = 1024 * 1024;
@@ -770,6 +771,7 @@ impl Ctx {
             // must not reserve memory on every connection that makes it
             let want = end.saturating_sub(half.asm.buf.len()).min(MAX_PRESIZE);
             half.asm.buf.reserve(want);
+            half.asm.expect(end);
         }
         half.current = Some(cur);
         half.phase = phase;

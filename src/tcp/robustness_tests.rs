@@ -435,6 +435,40 @@ fn huge_content_length_does_not_preallocate() {
 }
 
 #[test]
+fn a_huge_claim_is_not_trusted_once_the_first_reservation_fills() {
+    // A 1 GiB Content-Length followed by 1.5 MiB of body: the buffer grows
+    // with the bytes that came, it does not jump to the claimed size.
+    let mut r = Reassembler::new(config(vec![80], Protocol::Http, false));
+    let head: &[u8] = b"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 1073741000\r\n\r\n";
+    let body = vec![b'a'; 64 * 1024];
+    let mut seq = 1u32;
+    let mut send = |r: &mut Reassembler, payload: &[u8]| {
+        let seg = Segment {
+            src: CLIENT,
+            dst: SERVER,
+            src_port: 10_000,
+            dst_port: 80,
+            seq,
+            ack: 1,
+            syn: false,
+            ack_flag: true,
+            fin: false,
+            rst: false,
+            payload,
+            ts_ns: 1,
+        };
+        r.push(&seg, &mut |_| {});
+        seq = seq.wrapping_add(payload.len() as u32);
+    };
+    send(&mut r, head);
+    for _ in 0..24 {
+        send(&mut r, &body);
+    }
+    let held = r.reserved_bytes();
+    assert!(held <= 4 << 20, "{held} bytes reserved for 1.5 MiB of body");
+}
+
+#[test]
 fn tiny_segments_behind_a_gap_are_limited_in_number() {
     // One-byte segments after a missing one, each arriving in front of the
     // last (the costliest order to keep sorted): past a bound they are

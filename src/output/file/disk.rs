@@ -1,0 +1,236 @@
+//! The file under an uncompressed `--output-file`: records are gathered in
+//! a large aligned buffer and written with `O_DIRECT`, past the page cache.
+//!
+//! Why: a capture host writes hundreds of megabytes a second. Through the
+//! page cache, every 4 KB block costs the writer a copy plus the file
+//! system's per-block bookkeeping (on ext4, delayed allocation: about half of
+//! gor's CPU when capturing large POST bodies, see docs/performance.md),
+//! and the recording evicts the production server's own cache. A direct
+//! write of 4 MiB costs a fraction of that. Capture tools that record at
+//! line rate write this way for the same reasons.
+//!
+//! Direct writes must start at aligned offsets and be whole blocks, so only
+//! whole blocks go direct; the partial block at the end is written through
+//! the page cache by `flush` (so a flushed file is complete and readable)
+//! and kept in the buffer, to be written again, direct, once its block
+//! fills. The kernel keeps the two paths coherent. Where `O_DIRECT` is not
+//! supported (tmpfs on older kernels, some network file systems), it falls
+//! back to ordinary writes of the whole buffer, for good.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+
+/// Direct writes are multiples of this, at offsets that are (4096 covers
+/// devices with 512-byte and 4 KB logical blocks).
+const ALIGN: usize = 4096;
+/// Bytes written per direct write: large writes keep the disk streaming
+/// with few system calls.
+const CAPACITY: usize = 4 << 20;
+
+pub struct DiskFile {
+    /// The file opened with `O_DIRECT`; `None` once direct writes are not
+    /// possible here.
+    direct: Option<File>,
+    /// The same file through the page cache: the partial last block, and
+    /// everything when `direct` is `None`.
+    cached: File,
+    /// `CAPACITY + ALIGN` bytes, so that an aligned window of `CAPACITY`
+    /// starts at `start`.
+    buf: Vec<u8>,
+    start: usize,
+    /// Bytes waiting in the window.
+    len: usize,
+    /// Where in the file the window's first byte goes (aligned while
+    /// `direct` is `Some`).
+    offset: u64,
+}
+
+impl DiskFile {
+    /// Opens (or creates) `name` to write after what it already holds:
+    /// recorded traffic is never truncated.
+    pub fn open(name: &str) -> io::Result<DiskFile> {
+        let mut options = OpenOptions::new();
+        options.create(true).write(true).mode(0o660);
+        // Reading is needed only to take up a partial last block when
+        // appending; without it, writes go through the page cache.
+        let (cached, readable) = match options.clone().read(true).open(name) {
+            Ok(f) => (f, true),
+            Err(_) => (options.open(name)?, false),
+        };
+        let size = cached.metadata()?.len();
+        let direct = if readable {
+            OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_DIRECT)
+                .open(name)
+                .ok()
+        } else {
+            None
+        };
+        let buf = vec![0u8; CAPACITY + ALIGN];
+        let start = buf.as_ptr().align_offset(ALIGN).min(ALIGN);
+        let mut file = DiskFile {
+            direct,
+            cached,
+            buf,
+            start,
+            len: 0,
+            offset: size,
+        };
+        if file.direct.is_some() {
+            let tail = (size % ALIGN as u64) as usize;
+            file.offset = size - tail as u64;
+            let window = &mut file.buf[file.start..file.start + tail];
+            if file.cached.read_exact_at(window, file.offset).is_ok() {
+                file.len = tail;
+            } else {
+                file.direct = None;
+                file.offset = size;
+            }
+        }
+        Ok(file)
+    }
+
+    /// Writes the whole blocks of the window (everything, without
+    /// `O_DIRECT`) and moves what is left to its front.
+    fn write_blocks(&mut self) -> io::Result<()> {
+        let whole = match self.direct {
+            Some(_) => self.len - self.len % ALIGN,
+            None => self.len,
+        };
+        if whole == 0 {
+            return Ok(());
+        }
+        let data = &self.buf[self.start..self.start + whole];
+        match &self.direct {
+            Some(direct) => match direct.write_all_at(data, self.offset) {
+                Ok(()) => {}
+                // The file system refuses direct writes: the page cache it is.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    self.direct = None;
+                    return self.write_blocks();
+                }
+                Err(e) => return Err(e),
+            },
+            None => self.cached.write_all_at(data, self.offset)?,
+        }
+        self.buf
+            .copy_within(self.start + whole..self.start + self.len, self.start);
+        self.offset += whole as u64;
+        self.len -= whole;
+        Ok(())
+    }
+}
+
+impl Write for DiskFile {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.len == CAPACITY {
+            self.write_blocks()?;
+        }
+        let n = data.len().min(CAPACITY - self.len);
+        let at = self.start + self.len;
+        self.buf[at..at + n].copy_from_slice(&data[..n]);
+        self.len += n;
+        Ok(n)
+    }
+
+    /// Puts everything written so far in the file: whole blocks direct, the
+    /// partial last one through the page cache (it stays in the window).
+    fn flush(&mut self) -> io::Result<()> {
+        self.write_blocks()?;
+        if self.len > 0 {
+            let tail = &self.buf[self.start..self.start + self.len];
+            self.cached.write_all_at(tail, self.offset)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for DiskFile {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bytes whose position can be checked: a byte per index.
+    fn pattern(n: usize, seed: u8) -> Vec<u8> {
+        (0..n).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect()
+    }
+
+    fn write_in_pieces(f: &mut DiskFile, data: &[u8], piece: usize) {
+        for part in data.chunks(piece) {
+            f.write_all(part).unwrap();
+        }
+    }
+
+    #[test]
+    fn everything_written_is_in_the_file_after_flush_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = dir.path().join("out.gor");
+        let name = name.to_str().unwrap();
+        // Three windows and a bit, in pieces that never line up with blocks.
+        let data = pattern(3 * CAPACITY + 12_345, 7);
+        let mut f = DiskFile::open(name).unwrap();
+        write_in_pieces(&mut f, &data, 70_001);
+        f.flush().unwrap();
+        assert_eq!(std::fs::read(name).unwrap(), data);
+        // More after a flush continues exactly where the file ends.
+        let more = pattern(9_000, 3);
+        f.write_all(&more).unwrap();
+        drop(f);
+        let mut all = data;
+        all.extend_from_slice(&more);
+        assert_eq!(std::fs::read(name).unwrap(), all);
+    }
+
+    #[test]
+    fn opening_an_existing_file_appends_after_its_unaligned_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = dir.path().join("out.gor");
+        let first = pattern(ALIGN * 3 + 17, 1);
+        std::fs::write(&name, &first).unwrap();
+        let name = name.to_str().unwrap();
+        let second = pattern(CAPACITY + 5, 2);
+        let mut f = DiskFile::open(name).unwrap();
+        write_in_pieces(&mut f, &second, 1 << 20);
+        drop(f);
+        let mut all = first;
+        all.extend_from_slice(&second);
+        assert_eq!(std::fs::read(name).unwrap(), all);
+    }
+
+    #[test]
+    fn a_flushed_partial_block_is_rewritten_in_place_not_repeated() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = dir.path().join("out.gor");
+        let name = name.to_str().unwrap();
+        let mut f = DiskFile::open(name).unwrap();
+        let mut all = Vec::new();
+        // Many flushes inside one block and across block boundaries.
+        for i in 0..50u8 {
+            let part = pattern(1_000 + i as usize * 97, i);
+            f.write_all(&part).unwrap();
+            f.flush().unwrap();
+            all.extend_from_slice(&part);
+            assert_eq!(std::fs::read(name).unwrap(), all);
+        }
+    }
+
+    #[test]
+    fn without_direct_writes_everything_goes_through_the_page_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = dir.path().join("out.gor");
+        let name = name.to_str().unwrap();
+        let mut f = DiskFile::open(name).unwrap();
+        f.direct = None;
+        let data = pattern(2 * CAPACITY + 333, 9);
+        write_in_pieces(&mut f, &data, 100_003);
+        f.flush().unwrap();
+        assert_eq!(std::fs::read(name).unwrap(), data);
+    }
+}
