@@ -8,7 +8,7 @@
 //! as the two copies do not alternate). On other interfaces outgoing packets
 //! are real traffic (a local server's responses) and are kept.
 
-use super::{Frame, LinkType, Next, PacketSource};
+use super::{Drain, Frame, LinkType, Next, OnEmpty, PacketSource};
 use std::ffi::CString;
 use std::io;
 
@@ -45,8 +45,7 @@ pub struct AfPacket {
     name: String,
     skipped: crate::stats::Counter,
     kernel_drops: crate::stats::Counter,
-    /// Frames were returned since the last `Idle`.
-    got_frames: bool,
+    drain: Drain,
 }
 
 // The ring is owned by this value alone and only touched by its thread.
@@ -107,7 +106,7 @@ impl AfPacket {
             name: name.to_string(),
             skipped: crate::stats::counter("input_raw.loopback_outgoing_copies"),
             kernel_drops: crate::stats::drop_counter("input_raw.kernel_drops"),
-            got_frames: false,
+            drain: Drain::default(),
         };
         if setsockopt(fd, libc::SOL_PACKET, libc::PACKET_VERSION, &TPACKET_V3) != 0 {
             return Err(os_error("PACKET_VERSION", name));
@@ -293,7 +292,7 @@ impl PacketSource for AfPacket {
                 // SAFETY: the frame lies inside the block (checked above) and
                 // the block stays ours until release_block.
                 let data = unsafe { std::slice::from_raw_parts(hdr.add(mac), snaplen) };
-                self.got_frames = true;
+                self.drain.frames();
                 return Ok(Next::Frame(Frame {
                     data,
                     ts_ns: i64::from(sec) * 1_000_000_000 + i64::from(nsec),
@@ -310,11 +309,10 @@ impl PacketSource for AfPacket {
                 self.in_block = true;
                 continue;
             }
-            if self.got_frames {
-                // The ring is drained: say so before sleeping, so what was
-                // captured is handed on now.
-                self.got_frames = false;
-                return Ok(Next::Idle);
+            match self.drain.on_empty() {
+                OnEmpty::HandOn => return Ok(Next::Idle),
+                OnEmpty::Lingered => continue,
+                OnEmpty::Poll => {}
             }
             let mut pfd = libc::pollfd {
                 fd: self.fd,

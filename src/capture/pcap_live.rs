@@ -5,7 +5,7 @@
 //! a wake-up per packet), a 32 MiB kernel buffer unless told otherwise, snap
 //! length 262144, nanosecond timestamps.
 
-use super::{Dispatched, Frame, LinkType, Next, PacketSource};
+use super::{Dispatched, Drain, Frame, LinkType, Next, OnEmpty, PacketSource};
 use pcap::{Active, Capture, Device, Precision, TimestampType};
 use std::os::fd::AsRawFd;
 
@@ -54,8 +54,7 @@ pub struct PcapLive {
     reported_drops: u32,
     idle_calls: u32,
     calls: u32,
-    /// Frames were returned since the last `Idle`.
-    got_frames: bool,
+    drain: Drain,
     cap: Capture<Active>,
     fd: std::os::fd::RawFd,
     link: LinkType,
@@ -118,7 +117,7 @@ impl PcapLive {
             reported_drops: 0,
             idle_calls: 0,
             calls: 0,
-            got_frames: false,
+            drain: Drain::default(),
             fd: cap.as_raw_fd(),
             cap,
             link,
@@ -156,6 +155,16 @@ impl PcapLive {
     }
 }
 
+impl PcapLive {
+    /// The ring is empty: hand on, linger or sleep until something comes.
+    fn on_empty(&mut self) {
+        if self.drain.on_empty() == OnEmpty::Poll {
+            wait(self.fd);
+            self.idle_calls += 1;
+        }
+    }
+}
+
 impl PacketSource for PcapLive {
     fn next(&mut self) -> anyhow::Result<Next<'_>> {
         self.calls = self.calls.wrapping_add(1);
@@ -165,7 +174,7 @@ impl PacketSource for PcapLive {
         }
         match self.cap.next_packet() {
             Ok(p) => {
-                self.got_frames = true;
+                self.drain.frames();
                 let ts_ns = if self.wall_clock {
                     crate::message::now_ns()
                 } else {
@@ -177,15 +186,12 @@ impl PacketSource for PcapLive {
                     link: self.link,
                 }))
             }
-            Err(pcap::Error::TimeoutExpired) if self.got_frames => {
-                // The ring is drained: say so before sleeping, so what was
-                // captured is handed on now.
-                self.got_frames = false;
-                Ok(Next::Idle)
-            }
             Err(pcap::Error::TimeoutExpired) => {
-                wait(self.fd);
-                self.idle_calls += 1;
+                // (fields, not `on_empty`: the packet borrows the handle)
+                if self.drain.on_empty() == OnEmpty::Poll {
+                    wait(self.fd);
+                    self.idle_calls += 1;
+                }
                 Ok(Next::Idle)
             }
             Err(pcap::Error::NoMorePackets) => Ok(Next::End),
@@ -216,19 +222,12 @@ impl PacketSource for PcapLive {
             });
         });
         match got {
-            Ok(0) if self.got_frames => {
-                // The ring is drained: say so before sleeping, so what was
-                // captured is handed on now.
-                self.got_frames = false;
-                Ok(Dispatched::Idle)
-            }
             Ok(0) => {
-                wait(self.fd);
-                self.idle_calls += 1;
+                self.on_empty();
                 Ok(Dispatched::Idle)
             }
             Ok(n) => {
-                self.got_frames = true;
+                self.drain.frames();
                 self.calls = self
                     .calls
                     .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));

@@ -35,10 +35,7 @@ pub struct DiskFile {
     /// The same file through the page cache: the partial last block, and
     /// everything when `direct` is `None`.
     cached: File,
-    /// `CAPACITY + ALIGN` bytes, so that an aligned window of `CAPACITY`
-    /// starts at `start`.
-    buf: Vec<u8>,
-    start: usize,
+    window: Window,
     /// Bytes waiting in the window.
     len: usize,
     /// Where in the file the window's first byte goes (aligned while
@@ -68,20 +65,17 @@ impl DiskFile {
         } else {
             None
         };
-        let buf = vec![0u8; CAPACITY + ALIGN];
-        let start = buf.as_ptr().align_offset(ALIGN).min(ALIGN);
         let mut file = DiskFile {
             direct,
             cached,
-            buf,
-            start,
+            window: Window::new()?,
             len: 0,
             offset: size,
         };
         if file.direct.is_some() {
             let tail = (size % ALIGN as u64) as usize;
             file.offset = size - tail as u64;
-            let window = &mut file.buf[file.start..file.start + tail];
+            let window = &mut file.window.bytes_mut()[..tail];
             if file.cached.read_exact_at(window, file.offset).is_ok() {
                 file.len = tail;
             } else {
@@ -102,7 +96,7 @@ impl DiskFile {
         if whole == 0 {
             return Ok(());
         }
-        let data = &self.buf[self.start..self.start + whole];
+        let data = &self.window.bytes()[..whole];
         match &self.direct {
             Some(direct) => match direct.write_all_at(data, self.offset) {
                 Ok(()) => {}
@@ -115,11 +109,75 @@ impl DiskFile {
             },
             None => self.cached.write_all_at(data, self.offset)?,
         }
-        self.buf
-            .copy_within(self.start + whole..self.start + self.len, self.start);
+        self.window.bytes_mut().copy_within(whole..self.len, 0);
         self.offset += whole as u64;
         self.len -= whole;
         Ok(())
+    }
+}
+
+/// The buffer direct writes are made from: `CAPACITY` bytes of their own
+/// mapping, aligned to 2 MiB and in huge pages where the kernel gives them,
+/// so that a 4 MiB write pins two pages instead of a thousand (pinning was
+/// a fifth of the writer's CPU).
+struct Window {
+    map: *mut libc::c_void,
+    map_len: usize,
+    start: *mut u8,
+}
+
+/// Huge page size on x86-64 and arm64 (4 KB base pages).
+const HUGE: usize = 2 << 20;
+
+// SAFETY: the mapping is owned by the Window alone, like a Vec's buffer.
+unsafe impl Send for Window {}
+
+impl Window {
+    fn new() -> io::Result<Window> {
+        let map_len = CAPACITY + HUGE;
+        // SAFETY: a fresh private anonymous mapping; nothing else refers to it.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                map_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if map == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let skip = (map as *mut u8).align_offset(HUGE).min(HUGE);
+        // SAFETY: `skip` < HUGE, so CAPACITY bytes from it lie in the mapping.
+        let start = unsafe { (map as *mut u8).add(skip) };
+        // Only a hint: without huge pages everything works, pinning costs more.
+        // SAFETY: advising a range inside our own mapping.
+        unsafe { libc::madvise(start.cast(), CAPACITY, libc::MADV_HUGEPAGE) };
+        Ok(Window {
+            map,
+            map_len,
+            start,
+        })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: CAPACITY bytes from `start` are mapped, readable and owned
+        // by self (anonymous memory reads as zeros until written).
+        unsafe { std::slice::from_raw_parts(self.start, CAPACITY) }
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `bytes`, and `&mut self` makes the access unique.
+        unsafe { std::slice::from_raw_parts_mut(self.start, CAPACITY) }
+    }
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        // SAFETY: unmapping the mapping made in `new`, used by nothing else.
+        unsafe { libc::munmap(self.map, self.map_len) };
     }
 }
 
@@ -129,8 +187,8 @@ impl Write for DiskFile {
             self.write_blocks()?;
         }
         let n = data.len().min(CAPACITY - self.len);
-        let at = self.start + self.len;
-        self.buf[at..at + n].copy_from_slice(&data[..n]);
+        let at = self.len;
+        self.window.bytes_mut()[at..at + n].copy_from_slice(&data[..n]);
         self.len += n;
         Ok(n)
     }
@@ -140,7 +198,7 @@ impl Write for DiskFile {
     fn flush(&mut self) -> io::Result<()> {
         self.write_blocks()?;
         if self.len > 0 {
-            let tail = &self.buf[self.start..self.start + self.len];
+            let tail = &self.window.bytes()[..self.len];
             self.cached.write_all_at(tail, self.offset)?;
         }
         Ok(())
