@@ -25,6 +25,7 @@ pub mod file_server;
 pub mod http;
 pub mod input;
 pub mod limiter;
+pub mod linger;
 pub mod logging;
 pub mod message;
 pub mod metrics;

@@ -91,16 +91,13 @@ pub enum Dispatched {
 /// kernel fills, thousands of times a second, and on a virtual machine each
 /// wake-up costs more than reading the block (it was a third of the capture
 /// thread's CPU with large POST bodies). So after a busy moment the thread
-/// hands on what it has, then sleeps [`LINGER`] while more blocks gather,
+/// hands on what it has, then sleeps [`crate::linger::LINGER`] while more blocks gather,
 /// and polls only once a linger found nothing new. The ring must hold
-/// `LINGER` of traffic: 32 MiB holds 25 ms at 10 Gbit/s.
+/// a linger of traffic: 32 MiB holds 25 ms at 10 Gbit/s.
 #[derive(Debug, Default)]
 pub struct Drain {
     state: DrainState,
 }
-
-/// How long a busy capture lets its ring fill before looking again.
-pub const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 enum DrainState {
@@ -118,7 +115,7 @@ enum DrainState {
 pub enum OnEmpty {
     /// Say `Idle` now, so the frames read so far are handed on.
     HandOn,
-    /// The thread has slept [`LINGER`]: look at the ring again.
+    /// The thread has slept a linger: look at the ring again.
     Lingered,
     /// Nothing came for a while: block until the ring has something.
     Poll,
@@ -139,7 +136,7 @@ impl Drain {
             }
             DrainState::Drained => {
                 self.state = DrainState::Quiet;
-                std::thread::sleep(LINGER);
+                std::thread::sleep(crate::linger::LINGER);
                 OnEmpty::Lingered
             }
             DrainState::Quiet => OnEmpty::Poll,

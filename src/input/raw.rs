@@ -14,12 +14,13 @@ use crate::capture::address::{self, Address, Host};
 use crate::capture::decode::{Decoded, decode};
 use crate::capture::filter::{FilterSpec, build as build_filter};
 use crate::capture::{self, Dispatched, Frame, PacketSource};
+use crate::linger::Lingering;
 use crate::message::Message;
 use crate::plugin::{Input, Result};
 use crate::settings::{Settings, UsageError};
 use crate::stats::{self, Counter};
 use crate::tcp::{Config, Protocol, Reassembler};
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Sender, TrySendError};
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -80,7 +81,8 @@ struct Shared {
 }
 
 pub struct RawInput {
-    rx: Receiver<Vec<Message>>,
+    /// Batches from the capture threads, taken as they come in bursts.
+    rx: Lingering<Vec<Message>>,
     pending: std::vec::IntoIter<Message>,
     shared: Arc<Shared>,
     finite: bool,
@@ -144,7 +146,7 @@ impl RawInput {
             watch_new_interfaces(opener, failed, shared.clone(), tx.clone());
         }
         Ok(Box::new(RawInput {
-            rx,
+            rx: Lingering::new(rx),
             pending: Vec::new().into_iter(),
             shared,
             finite,

@@ -20,11 +20,12 @@
 mod disk;
 mod naming;
 
+use crate::linger::Lingering;
 use crate::message::Message;
 use crate::plugin::{Output, Result};
 use crate::settings::Settings;
 use crate::stats::{self, Counter};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use disk::DiskFile;
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -57,13 +58,6 @@ pub struct FileOutput {
 
 /// Records offered by live inputs and waiting for the disk.
 const LIVE_QUEUE: usize = 4096;
-/// Once the live queue is drained, the writer waits this long before
-/// looking again, so under load it wakes a few hundred times a second to
-/// write what came meanwhile instead of once per record (each wake-up of a
-/// blocked thread costs more than writing a small record). Records reach the
-/// file only at the next flush anyway.
-const LIVE_LINGER: Duration = Duration::from_millis(2);
-
 enum Job {
     Record(Message),
     /// Everything before this is written; the thread ends.
@@ -364,7 +358,7 @@ impl FileOutput {
         let name = self.name.clone();
         let spawned = std::thread::Builder::new()
             .name("output-file".into())
-            .spawn(move || write_live(&shared, &rx, &name));
+            .spawn(move || write_live(&shared, rx, &name));
         match spawned {
             Ok(h) => {
                 *handle = Some(h);
@@ -377,24 +371,10 @@ impl FileOutput {
 }
 
 /// The live writer: takes queued records in batches, one lock per batch.
-fn write_live(shared: &Mutex<State>, rx: &Receiver<Job>, name: &str) {
+fn write_live(shared: &Mutex<State>, rx: Receiver<Job>, name: &str) {
     let errors = stats::drop_counter("output_file.write_errors");
-    let mut busy = false;
-    loop {
-        let first = match rx.try_recv() {
-            Ok(j) => j,
-            Err(TryRecvError::Disconnected) => return,
-            Err(TryRecvError::Empty) if busy => {
-                busy = false;
-                std::thread::sleep(LIVE_LINGER);
-                continue;
-            }
-            Err(TryRecvError::Empty) => match rx.recv() {
-                Ok(j) => j,
-                Err(_) => return,
-            },
-        };
-        busy = true;
+    let mut queue = Lingering::new(rx);
+    while let Ok(first) = queue.recv() {
         let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
         let mut job = Some(first);
         let mut batch = 0;
@@ -409,7 +389,7 @@ fn write_live(shared: &Mutex<State>, rx: &Receiver<Job>, name: &str) {
             }
             batch += 1;
             if batch < 1024 {
-                job = rx.try_recv().ok();
+                job = queue.try_recv();
             }
         }
     }
