@@ -139,7 +139,7 @@ run_mix() {
   kill -INT "$gor_pid"; wait "$gor_pid" 2>/dev/null || true; gor_pid=""
   local completed; completed=$(awk '/requests in/ {print $1}' "$work/$name.wrk")
   read -r captured intact paired < <(python3 "$work/check.py" "$out" "$name")
-  rm -f "$out"; grep -h "input_raw stats" "$work/$name.err" >&2 || true
+  rm -f "$out"; grep -h "input_raw stats\|dropped or skipped" "$work/$name.err" >&2 || true
   echo "$captured $intact $paired $completed $((g1 - g0)) $((n1 - n0)) $rss"
 }
 

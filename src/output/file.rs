@@ -25,7 +25,7 @@ use crate::message::Message;
 use crate::plugin::{Output, Result};
 use crate::settings::Settings;
 use crate::stats::{self, Counter};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use disk::DiskFile;
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -35,7 +35,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -52,12 +52,24 @@ pub struct FileOutput {
     /// the first `offer`), so a slow disk never holds up a capture.
     live: OnceLock<Sender<Job>>,
     live_thread: Mutex<Option<JoinHandle<()>>>,
+    /// What waits in `live`, in bytes (see [`queued_cost`]).
+    queued: Arc<AtomicUsize>,
     closed: AtomicBool,
     queue_full: Counter,
 }
 
-/// Records offered by live inputs and waiting for the disk.
-const LIVE_QUEUE: usize = 4096;
+/// Records offered by live inputs wait for the disk up to this many bytes.
+/// A direct write holds the writer while the device works (tens of
+/// milliseconds when the disk is busy), and a capture of small pipelined
+/// requests brings a quarter of a million records a second: a queue
+/// counted in records (it was 4,096) overflowed.
+const LIVE_QUEUE_BYTES: usize = 64 << 20;
+
+/// What a queued record counts against [`LIVE_QUEUE_BYTES`]: its bytes and
+/// its bookkeeping, so that a flood of tiny records is bounded too.
+fn queued_cost(msg: &Message) -> usize {
+    msg.record_len() + 128
+}
 enum Job {
     Record(Message),
     /// Everything before this is written; the thread ends.
@@ -176,6 +188,7 @@ impl FileOutput {
             stop_flusher: Mutex::new(Some(stop)),
             live: OnceLock::new(),
             live_thread: Mutex::new(None),
+            queued: Arc::new(AtomicUsize::new(0)),
             closed: AtomicBool::new(false),
             queue_full: stats::drop_counter("output_file.queue_full"),
         })
@@ -353,12 +366,13 @@ impl FileOutput {
         if let Some(tx) = self.live.get() {
             return Some(tx);
         }
-        let (tx, rx) = crossbeam_channel::bounded(LIVE_QUEUE);
+        let (tx, rx) = crossbeam_channel::unbounded();
         let shared = self.shared.clone();
+        let queued = self.queued.clone();
         let name = self.name.clone();
         let spawned = std::thread::Builder::new()
             .name("output-file".into())
-            .spawn(move || write_live(&shared, rx, &name));
+            .spawn(move || write_live(&shared, rx, &queued, &name));
         match spawned {
             Ok(h) => {
                 *handle = Some(h);
@@ -371,7 +385,7 @@ impl FileOutput {
 }
 
 /// The live writer: takes queued records in batches, one lock per batch.
-fn write_live(shared: &Mutex<State>, rx: Receiver<Job>, name: &str) {
+fn write_live(shared: &Mutex<State>, rx: Receiver<Job>, queued: &AtomicUsize, name: &str) {
     let errors = stats::drop_counter("output_file.write_errors");
     let mut queue = Lingering::new(rx);
     while let Ok(first) = queue.recv() {
@@ -385,6 +399,7 @@ fn write_live(shared: &Mutex<State>, rx: Receiver<Job>, name: &str) {
                     if let Err(e) = st.write_record(&m) {
                         errors.drop_one(&format_args!("{name}: {e:#}"));
                     }
+                    queued.fetch_sub(queued_cost(&m), Ordering::Relaxed);
                 }
             }
             batch += 1;
@@ -409,17 +424,20 @@ impl Output for FileOutput {
         let Some(queue) = self.live_queue() else {
             return self.write(msg);
         };
-        match queue.try_send(Job::Record(msg.clone())) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => {
-                self.queue_full.drop_one(&format_args!(
-                    "{}: the disk is slower than the traffic, records are dropped",
-                    self.name
-                ));
-                Ok(())
-            }
-            Err(TrySendError::Disconnected(_)) => anyhow::bail!("closed"),
+        let cost = queued_cost(msg);
+        if self.queued.fetch_add(cost, Ordering::Relaxed) + cost > LIVE_QUEUE_BYTES {
+            self.queued.fetch_sub(cost, Ordering::Relaxed);
+            self.queue_full.drop_one(&format_args!(
+                "{}: the disk is slower than the traffic, records are dropped",
+                self.name
+            ));
+            return Ok(());
         }
+        if queue.send(Job::Record(msg.clone())).is_err() {
+            self.queued.fetch_sub(cost, Ordering::Relaxed);
+            anyhow::bail!("closed");
+        }
+        Ok(())
     }
 
     fn close(&self) {
@@ -652,8 +670,12 @@ mod tests {
         // Hold the file: the writer thread stalls like on a stuck disk.
         let stuck = out.shared.lock().unwrap();
         let start = std::time::Instant::now();
-        for i in 0..LIVE_QUEUE + 100 {
-            out.offer(&msg(i)).unwrap();
+        // Records of 1 MiB: the queue holds fewer than LIVE_QUEUE_BYTES / 1 MiB.
+        let offered = LIVE_QUEUE_BYTES / (1 << 20) + 100;
+        for i in 0..offered {
+            let mut m = msg(i);
+            m.data = vec![b'x'; 1 << 20].into();
+            out.offer(&m).unwrap();
         }
         assert!(start.elapsed() < Duration::from_secs(2), "offer waited");
         drop(stuck);
@@ -664,7 +686,7 @@ mod tests {
             .iter()
             .map(|f| count_records(dir.path().join(f)))
             .sum();
-        assert_eq!(total as u64 + dropped, (LIVE_QUEUE + 100) as u64);
+        assert_eq!(total as u64 + dropped, offered as u64);
     }
 
     #[test]
