@@ -214,3 +214,26 @@ pub fn is_permission_error(text: &str) -> bool {
     let t = text.to_ascii_lowercase();
     t.contains("permission") || t.contains("operation not permitted")
 }
+
+#[cfg(test)]
+mod drain_tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn a_busy_ring_hands_on_then_lingers_then_polls() {
+        let mut d = Drain::default();
+        assert_eq!(d.on_empty(), OnEmpty::Poll, "nothing came yet: block");
+        d.frames();
+        assert_eq!(d.on_empty(), OnEmpty::HandOn);
+        let t = Instant::now();
+        assert_eq!(d.on_empty(), OnEmpty::Lingered);
+        assert!(t.elapsed() >= crate::linger::LINGER);
+        // Frames during the linger: the cycle starts again.
+        d.frames();
+        assert_eq!(d.on_empty(), OnEmpty::HandOn);
+        assert_eq!(d.on_empty(), OnEmpty::Lingered);
+        assert_eq!(d.on_empty(), OnEmpty::Poll, "a linger found nothing");
+        assert_eq!(d.on_empty(), OnEmpty::Poll);
+    }
+}
