@@ -237,3 +237,14 @@ fn periodic_flush_puts_records_on_disk_while_gor_runs() {
     drop(gor);
     assert!(seen >= 4, "only {seen} records reached the disk");
 }
+
+#[test]
+fn output_file_dev_stdout_writes_records_into_the_pipe() {
+    // A pipe is not a regular file: written in sequence, not at offsets.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.gor");
+    let bytes = requests(300, 1);
+    write(&input, &bytes);
+    let r = record_to(&input, "/dev/stdout", &["--output-file-append"]);
+    assert!(r.stdout == bytes, "{}", r.stderr);
+}

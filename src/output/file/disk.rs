@@ -35,6 +35,9 @@ pub struct DiskFile {
     /// The same file through the page cache: the partial last block, and
     /// everything when `direct` is `None`.
     cached: File,
+    /// A regular file, written at offsets; a pipe or a device
+    /// (`/dev/stdout`) is written in sequence.
+    seekable: bool,
     window: Window,
     /// Bytes waiting in the window.
     len: usize,
@@ -55,8 +58,10 @@ impl DiskFile {
             Ok(f) => (f, true),
             Err(_) => (options.open(name)?, false),
         };
-        let size = cached.metadata()?.len();
-        let direct = if readable {
+        let meta = cached.metadata()?;
+        let seekable = meta.is_file();
+        let size = if seekable { meta.len() } else { 0 };
+        let direct = if readable && seekable {
             OpenOptions::new()
                 .write(true)
                 .custom_flags(libc::O_DIRECT)
@@ -68,6 +73,7 @@ impl DiskFile {
         let mut file = DiskFile {
             direct,
             cached,
+            seekable,
             window: Window::new()?,
             len: 0,
             offset: size,
@@ -107,7 +113,8 @@ impl DiskFile {
                 }
                 Err(e) => return Err(e),
             },
-            None => self.cached.write_all_at(data, self.offset)?,
+            None if self.seekable => self.cached.write_all_at(data, self.offset)?,
+            None => (&self.cached).write_all(data)?,
         }
         self.window.bytes_mut().copy_within(whole..self.len, 0);
         self.offset += whole as u64;
@@ -277,6 +284,25 @@ mod tests {
             all.extend_from_slice(&part);
             assert_eq!(std::fs::read(name).unwrap(), all);
         }
+    }
+
+    #[test]
+    fn a_pipe_is_written_in_sequence() {
+        let (mut reader, writer) = std::io::pipe().unwrap();
+        let name = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&writer));
+        let data = pattern(CAPACITY + 1_000, 5);
+        let expected = data.clone();
+        let read = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            std::io::Read::read_to_end(&mut reader, &mut got).unwrap();
+            got
+        });
+        let mut f = DiskFile::open(&name).unwrap();
+        drop(writer);
+        write_in_pieces(&mut f, &data, 70_001);
+        f.flush().unwrap();
+        drop(f);
+        assert_eq!(read.join().unwrap(), expected);
     }
 
     #[test]
