@@ -20,6 +20,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::sync::Mutex;
 
 /// Direct writes are multiples of this, at offsets that are (4096 covers
 /// devices with 512-byte and 4 KB logical blocks).
@@ -139,8 +140,49 @@ const HUGE: usize = 2 << 20;
 // SAFETY: the mapping is owned by the Window alone, like a Vec's buffer.
 unsafe impl Send for Window {}
 
+/// Windows of closed files, kept for the next file: chunked output (32 MiB
+/// files by default) would otherwise map and clear 4 MiB for every chunk.
+static SPARE: Spares = Spares(Mutex::new(Vec::new()));
+/// Windows kept at most.
+const SPARES: usize = 2;
+
+struct Spares(Mutex<Vec<Window>>);
+
+impl Spares {
+    fn take(&self) -> Option<Window> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
+    /// Kept for the next file, or unmapped.
+    fn put(&self, window: Window) {
+        if window.map_len == 0 {
+            return;
+        }
+        let mut spare = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if spare.len() < SPARES {
+            spare.push(window);
+        }
+    }
+}
+
 impl Window {
+    /// A placeholder that owns nothing.
+    fn none() -> Window {
+        Window {
+            map: std::ptr::null_mut(),
+            map_len: 0,
+            start: std::ptr::null_mut(),
+        }
+    }
+
     fn new() -> io::Result<Window> {
+        if let Some(w) = SPARE.take() {
+            return Ok(w);
+        }
+        Self::map()
+    }
+
+    fn map() -> io::Result<Window> {
         let map_len = CAPACITY + HUGE;
         // SAFETY: a fresh private anonymous mapping; nothing else refers to it.
         let map = unsafe {
@@ -183,8 +225,10 @@ impl Window {
 
 impl Drop for Window {
     fn drop(&mut self) {
-        // SAFETY: unmapping the mapping made in `new`, used by nothing else.
-        unsafe { libc::munmap(self.map, self.map_len) };
+        if self.map_len > 0 {
+            // SAFETY: unmapping the mapping made in `new`, used by nothing else.
+            unsafe { libc::munmap(self.map, self.map_len) };
+        }
     }
 }
 
@@ -215,6 +259,7 @@ impl Write for DiskFile {
 impl Drop for DiskFile {
     fn drop(&mut self) {
         let _ = self.flush();
+        SPARE.put(std::mem::replace(&mut self.window, Window::none()));
     }
 }
 
@@ -284,6 +329,23 @@ mod tests {
             all.extend_from_slice(&part);
             assert_eq!(std::fs::read(name).unwrap(), all);
         }
+    }
+
+    #[test]
+    fn closed_windows_are_kept_for_the_next_file_up_to_a_limit() {
+        let spares = Spares(Mutex::new(Vec::new()));
+        let windows: Vec<Window> = (0..SPARES + 1).map(|_| Window::map().unwrap()).collect();
+        let first = windows[0].start;
+        for w in windows {
+            spares.put(w);
+        }
+        spares.put(Window::none());
+        assert_eq!(spares.0.lock().unwrap().len(), SPARES);
+        let taken: Vec<*mut u8> = std::iter::from_fn(|| spares.take())
+            .map(|w| w.start)
+            .collect();
+        assert!(taken.contains(&first));
+        assert_eq!(taken.len(), SPARES);
     }
 
     #[test]
