@@ -89,11 +89,11 @@ pub enum Dispatched {
 ///
 /// Under load a poll on the ring wakes the thread for every block the
 /// kernel fills, thousands of times a second, and on a virtual machine each
-/// wake-up costs more than reading the block (it was a third of the capture
+/// wake-up costs more than reading the block (a quarter of the capture
 /// thread's CPU with large POST bodies). So after a busy moment the thread
-/// hands on what it has, then sleeps [`crate::linger::LINGER`] while more blocks gather,
-/// and polls only once a linger found nothing new. The ring must hold
-/// a linger of traffic: 32 MiB holds 25 ms at 10 Gbit/s.
+/// hands on what it has, then sleeps [`crate::linger::LINGER`] while more
+/// blocks gather, and polls only once a linger found nothing new. The ring
+/// must hold a linger of traffic: 32 MiB holds 25 ms at 10 Gbit/s.
 #[derive(Debug, Default)]
 pub struct Drain {
     state: DrainState,

@@ -153,9 +153,7 @@ impl PcapLive {
             }
         }
     }
-}
 
-impl PcapLive {
     /// The ring is empty: hand on, linger or sleep until something comes.
     fn on_empty(&mut self) {
         if self.drain.on_empty() == OnEmpty::Poll {

@@ -5,10 +5,10 @@
 //! under a lock, on the copy loop's own thread: no queue, no hand-off between
 //! threads, which measured fastest, and a slow disk slows the replay down
 //! instead of losing records. `offer` (live inputs: capture) hands the
-//! record to a bounded queue drained by a writer thread, so a slow disk never
-//! holds up a capture; when the queue is full the record is dropped and
-//! counted. Plain files are written past the page cache (disk.rs). The
-//! buffer goes to the file when it fills, when the chunk
+//! record to a queue (bounded in bytes) drained by a writer thread, so a
+//! slow disk never holds up a capture; when the queue is full the record is
+//! dropped and counted. Plain files are written past the page cache
+//! (disk.rs). The buffer goes to the file when it fills, when the chunk
 //! changes, every `--output-file-flush-interval` (for the whole run;
 //! GoReplay's flusher stops after the first record), and at close.
 //!
@@ -70,6 +70,7 @@ const LIVE_QUEUE_BYTES: usize = 64 << 20;
 fn queued_cost(msg: &Message) -> usize {
     msg.record_len() + 128
 }
+
 enum Job {
     Record(Message),
     /// Everything before this is written; the thread ends.
