@@ -38,6 +38,30 @@ impl Rng {
 const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7));
 const SERVER: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
 
+/// A data segment (ACK set, no other flag) between `CLIENT:port` and
+/// `SERVER:80`, in the direction `from_client` says.
+fn data(from_client: bool, port: u16, seq: u32, payload: &[u8]) -> Segment<'_> {
+    let (src, dst, src_port, dst_port) = if from_client {
+        (CLIENT, SERVER, port, 80)
+    } else {
+        (SERVER, CLIENT, 80, port)
+    };
+    Segment {
+        src,
+        dst,
+        src_port,
+        dst_port,
+        seq,
+        ack: 1,
+        syn: false,
+        ack_flag: true,
+        fin: false,
+        rst: false,
+        payload,
+        ts_ns: 1,
+    }
+}
+
 const REQUESTS: &[&[u8]] = &[
     b"GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\n",
     b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\nhello world",
@@ -380,21 +404,7 @@ fn gap_clock_does_not_overflow_on_extreme_capture_times() {
     let mut r = Reassembler::new(config(vec![80], Protocol::Http, false));
     let mut out = Vec::new();
     for s in [&syn, &after_gap] {
-        let seg = Segment {
-            src: CLIENT,
-            dst: SERVER,
-            src_port: 40_000,
-            dst_port: 80,
-            seq: s.seq,
-            ack: s.ack,
-            syn: s.syn,
-            ack_flag: !s.syn,
-            fin: false,
-            rst: false,
-            payload: &s.payload,
-            ts_ns: s.ts,
-        };
-        r.push(&seg, &mut |m| out.push(m));
+        r.push(&s.segment(CLIENT, SERVER, 40_000), &mut |m| out.push(m));
     }
     r.expire(i64::MAX, &mut |m| out.push(m));
     let got: Vec<_> = out.iter().map(|m| m.data.to_vec()).collect();
@@ -410,21 +420,7 @@ fn huge_content_length_does_not_preallocate() {
     let mut r = Reassembler::new(config(vec![80], Protocol::Http, false));
     let head: &[u8] = b"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 1073741000\r\n\r\nabc";
     for port in 0..100u16 {
-        let seg = Segment {
-            src: CLIENT,
-            dst: SERVER,
-            src_port: 10_000 + port,
-            dst_port: 80,
-            seq: 1,
-            ack: 1,
-            syn: false,
-            ack_flag: true,
-            fin: false,
-            rst: false,
-            payload: head,
-            ts_ns: 1,
-        };
-        r.push(&seg, &mut |_| {});
+        r.push(&data(true, 10_000 + port, 1, head), &mut |_| {});
     }
     assert_eq!(r.connections(), 100);
     let held = r.reserved_bytes();
@@ -443,21 +439,7 @@ fn a_huge_claim_is_not_trusted_once_the_first_reservation_fills() {
     let body = vec![b'a'; 64 * 1024];
     let mut seq = 1u32;
     let mut send = |r: &mut Reassembler, payload: &[u8]| {
-        let seg = Segment {
-            src: CLIENT,
-            dst: SERVER,
-            src_port: 10_000,
-            dst_port: 80,
-            seq,
-            ack: 1,
-            syn: false,
-            ack_flag: true,
-            fin: false,
-            rst: false,
-            payload,
-            ts_ns: 1,
-        };
-        r.push(&seg, &mut |_| {});
+        r.push(&data(true, 10_000, seq, payload), &mut |_| {});
         seq = seq.wrapping_add(payload.len() as u32);
     };
     send(&mut r, head);
@@ -507,20 +489,7 @@ fn endless_chunked_or_close_delimited_body_is_not_held_past_the_limit() {
         let mut seq = 5000u32;
         let body = vec![b'x'; 64 * 1024];
         let mut push = |r: &mut Reassembler, payload: &[u8], seq: &mut u32| {
-            let seg = Segment {
-                src: SERVER,
-                dst: CLIENT,
-                src_port: 80,
-                dst_port: 40_000,
-                seq: *seq,
-                ack: 1,
-                syn: false,
-                ack_flag: true,
-                fin: false,
-                rst: false,
-                payload,
-                ts_ns: 1,
-            };
+            let seg = data(false, 40_000, *seq, payload);
             *seq = seq.wrapping_add(payload.len() as u32);
             r.push(&seg, &mut |m| out.push(m));
         };
@@ -544,22 +513,8 @@ fn binary_side_that_never_stops_is_not_held_past_the_limit() {
     let body = vec![7u8; 64 * 1024];
     let mut seq = 1u32;
     for _ in 0..40 {
-        let seg = Segment {
-            src: CLIENT,
-            dst: SERVER,
-            src_port: 40_000,
-            dst_port: 80,
-            seq,
-            ack: 1,
-            syn: false,
-            ack_flag: true,
-            fin: false,
-            rst: false,
-            payload: &body,
-            ts_ns: 1,
-        };
+        r.push(&data(true, 40_000, seq, &body), &mut |_| {});
         seq = seq.wrapping_add(body.len() as u32);
-        r.push(&seg, &mut |_| {});
     }
     assert!(r.held_bytes() <= 2 << 20, "{} bytes held", r.held_bytes());
 }
