@@ -8,7 +8,8 @@
 //! as the two copies do not alternate). On other interfaces outgoing packets
 //! are real traffic (a local server's responses) and are kept.
 
-use super::{Drain, Frame, LinkType, Next, OnEmpty, PacketSource};
+use super::{Frame, LinkType, Next, PacketSource};
+use crate::linger::{Drain, OnEmpty};
 use std::ffi::CString;
 use std::io;
 
@@ -292,7 +293,7 @@ impl PacketSource for AfPacket {
                 // SAFETY: the frame lies inside the block (checked above) and
                 // the block stays ours until release_block.
                 let data = unsafe { std::slice::from_raw_parts(hdr.add(mac), snaplen) };
-                self.drain.frames();
+                self.drain.took();
                 return Ok(Next::Frame(Frame {
                     data,
                     ts_ns: i64::from(sec) * 1_000_000_000 + i64::from(nsec),

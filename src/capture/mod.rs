@@ -85,65 +85,6 @@ pub enum Dispatched {
     End,
 }
 
-/// What a capture thread does each time it finds its ring empty.
-///
-/// Under load a poll on the ring wakes the thread for every block the
-/// kernel fills, thousands of times a second, and on a virtual machine each
-/// wake-up costs more than reading the block (a quarter of the capture
-/// thread's CPU with large POST bodies). So after a busy moment the thread
-/// hands on what it has, then sleeps [`crate::linger::LINGER`] while more
-/// blocks gather, and polls only once a linger found nothing new. The ring
-/// must hold a linger of traffic: 32 MiB holds 25 ms at 10 Gbit/s.
-#[derive(Debug, Default)]
-pub struct Drain {
-    state: DrainState,
-}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-enum DrainState {
-    /// Frames came since the ring was last found empty.
-    Busy,
-    /// What came was handed on; the next empty ring lingers.
-    Drained,
-    /// A linger found nothing: the next empty ring polls.
-    #[default]
-    Quiet,
-}
-
-/// What to do about an empty ring, from [`Drain::on_empty`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnEmpty {
-    /// Say `Idle` now, so the frames read so far are handed on.
-    HandOn,
-    /// The thread has slept a linger: look at the ring again.
-    Lingered,
-    /// Nothing came for a while: block until the ring has something.
-    Poll,
-}
-
-impl Drain {
-    /// Frames were read from the ring.
-    pub fn frames(&mut self) {
-        self.state = DrainState::Busy;
-    }
-
-    /// The ring is empty: hand on, linger (done here) or poll.
-    pub fn on_empty(&mut self) -> OnEmpty {
-        match self.state {
-            DrainState::Busy => {
-                self.state = DrainState::Drained;
-                OnEmpty::HandOn
-            }
-            DrainState::Drained => {
-                self.state = DrainState::Quiet;
-                std::thread::sleep(crate::linger::LINGER);
-                OnEmpty::Lingered
-            }
-            DrainState::Quiet => OnEmpty::Poll,
-        }
-    }
-}
-
 /// A source of frames; each runs on its own capture thread.
 pub trait PacketSource: Send {
     fn next(&mut self) -> anyhow::Result<Next<'_>>;
@@ -213,27 +154,4 @@ pub fn privilege_error(what: &str, detail: &str) -> anyhow::Error {
 pub fn is_permission_error(text: &str) -> bool {
     let t = text.to_ascii_lowercase();
     t.contains("permission") || t.contains("operation not permitted")
-}
-
-#[cfg(test)]
-mod drain_tests {
-    use super::*;
-    use std::time::Instant;
-
-    #[test]
-    fn a_busy_ring_hands_on_then_lingers_then_polls() {
-        let mut d = Drain::default();
-        assert_eq!(d.on_empty(), OnEmpty::Poll, "nothing came yet: block");
-        d.frames();
-        assert_eq!(d.on_empty(), OnEmpty::HandOn);
-        let t = Instant::now();
-        assert_eq!(d.on_empty(), OnEmpty::Lingered);
-        assert!(t.elapsed() >= crate::linger::LINGER);
-        // Frames during the linger: the cycle starts again.
-        d.frames();
-        assert_eq!(d.on_empty(), OnEmpty::HandOn);
-        assert_eq!(d.on_empty(), OnEmpty::Lingered);
-        assert_eq!(d.on_empty(), OnEmpty::Poll, "a linger found nothing");
-        assert_eq!(d.on_empty(), OnEmpty::Poll);
-    }
 }

@@ -5,7 +5,8 @@
 //! a wake-up per packet), a 32 MiB kernel buffer unless told otherwise, snap
 //! length 262144, nanosecond timestamps.
 
-use super::{Dispatched, Drain, Frame, LinkType, Next, OnEmpty, PacketSource};
+use super::{Dispatched, Frame, LinkType, Next, PacketSource};
+use crate::linger::{Drain, OnEmpty};
 use pcap::{Active, Capture, Device, Precision, TimestampType};
 use std::os::fd::AsRawFd;
 
@@ -172,7 +173,7 @@ impl PacketSource for PcapLive {
         }
         match self.cap.next_packet() {
             Ok(p) => {
-                self.drain.frames();
+                self.drain.took();
                 let ts_ns = if self.wall_clock {
                     crate::message::now_ns()
                 } else {
@@ -225,7 +226,7 @@ impl PacketSource for PcapLive {
                 Ok(Dispatched::Idle)
             }
             Ok(n) => {
-                self.drain.frames();
+                self.drain.took();
                 self.calls = self
                     .calls
                     .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
