@@ -3,6 +3,7 @@
 
 #[path = "common/capture.rs"]
 mod capture_common;
+mod common;
 
 use capture_common::*;
 use std::net::UdpSocket;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub const GOR: &str = env!("CARGO_BIN_EXE_gor");
+pub use crate::common::GOR;
 
 /// A pcap file being written: nanosecond-resolution global header, then one
 /// record per frame.
@@ -270,25 +270,14 @@ pub fn pcap_of(conv: &Conversation, segs: &[Seg], link: Link) -> Pcap {
 
 /// The records gor printed: (type byte, id, payload).
 pub fn records(bytes: &[u8]) -> Vec<(u8, String, Vec<u8>)> {
-    const SEP: &[u8] = "\n🐵🙈🙉\n".as_bytes();
-    let mut out = Vec::new();
-    let mut rest = bytes;
-    while let Some(pos) = rest.windows(SEP.len()).position(|w| w == SEP) {
-        let record = &rest[..pos];
-        let nl = record
-            .iter()
-            .position(|b| *b == b'\n')
-            .unwrap_or(record.len());
-        let meta = String::from_utf8_lossy(&record[..nl]).into_owned();
-        let fields: Vec<&str> = meta.split(' ').collect();
-        out.push((
-            meta.as_bytes().first().copied().unwrap_or(0),
-            fields.get(1).unwrap_or(&"").to_string(),
-            record.get(nl + 1..).unwrap_or_default().to_vec(),
-        ));
-        rest = &rest[pos + SEP.len()..];
-    }
-    out
+    crate::common::records(bytes)
+        .into_iter()
+        .map(|(meta, payload)| {
+            let kind = meta.as_bytes().first().copied().unwrap_or(0);
+            let id = meta.split(' ').nth(1).unwrap_or("").to_string();
+            (kind, id, payload)
+        })
+        .collect()
 }
 
 /// Result of a finished gor run.
