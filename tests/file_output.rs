@@ -7,7 +7,7 @@ mod files_common;
 
 use common::{records, run};
 use files_common::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -22,17 +22,24 @@ fn record_to(input: &Path, template: &str, extra: &[&str]) -> common::Finished {
     r
 }
 
+/// A temporary directory holding the recording `in.gor` (`bytes`) and an
+/// empty `out/`: (the directory, the recording, `out/`).
+fn setup(bytes: &[u8]) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.gor");
+    write(&input, bytes);
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    (dir, input, out)
+}
+
 fn count(path: &Path) -> usize {
     records(&std::fs::read(path).unwrap()).len()
 }
 
 #[test]
 fn queue_limit_starts_a_new_chunk_every_n_records() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.gor");
-    write(&input, &requests(5, 1));
-    let out = dir.path().join("out");
-    std::fs::create_dir(&out).unwrap();
+    let (_dir, input, out) = setup(&requests(5, 1));
     record_to(
         &input,
         &format!("{}/requests.gor", arg(&out)),
@@ -49,12 +56,8 @@ fn queue_limit_starts_a_new_chunk_every_n_records() {
 
 #[test]
 fn size_limit_starts_a_new_chunk_once_reached() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.gor");
-    write(&input, &requests(3, 1));
+    let (_dir, input, out) = setup(&requests(3, 1));
     let two_records = request(0, 0).len() * 2;
-    let out = dir.path().join("out");
-    std::fs::create_dir(&out).unwrap();
     record_to(
         &input,
         &format!("{}/r.gor", arg(&out)),
@@ -71,11 +74,7 @@ fn size_limit_starts_a_new_chunk_once_reached() {
 
 #[test]
 fn restart_continues_after_the_last_chunk() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.gor");
-    write(&input, &requests(2, 1));
-    let out = dir.path().join("out");
-    std::fs::create_dir(&out).unwrap();
+    let (_dir, input, out) = setup(&requests(2, 1));
     for i in [0, 1, 5] {
         write(&out.join(format!("r_{i}.gor")), b"");
     }
@@ -86,12 +85,8 @@ fn restart_continues_after_the_last_chunk() {
 
 #[test]
 fn gzip_output_holds_every_record_and_is_smaller() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.gor");
     let bytes = requests(300, 1);
-    write(&input, &bytes);
-    let out = dir.path().join("out");
-    std::fs::create_dir(&out).unwrap();
+    let (_dir, input, out) = setup(&bytes);
     record_to(
         &input,
         &format!("{}/r.gor.gz", arg(&out)),
@@ -105,12 +100,8 @@ fn gzip_output_holds_every_record_and_is_smaller() {
 
 #[test]
 fn append_mode_appends_across_runs_without_an_index() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.gor");
     let bytes = requests(300, 1);
-    write(&input, &bytes);
-    let out = dir.path().join("out");
-    std::fs::create_dir(&out).unwrap();
+    let (_dir, input, out) = setup(&bytes);
     let template = format!("{}/all.gor", arg(&out));
     record_to(&input, &template, &["--output-file-append"]);
     record_to(&input, &template, &["--output-file-append"]);
@@ -120,16 +111,12 @@ fn append_mode_appends_across_runs_without_an_index() {
 
 #[test]
 fn date_and_type_tokens_name_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.gor");
     let mut bytes = request(1, MS);
     bytes.extend(record(
         &format!("2 {:024x} {} 0", 1, 2 * MS),
         b"HTTP/1.1 200 OK\r\n\r\n",
     ));
-    write(&input, &bytes);
-    let out = dir.path().join("out");
-    std::fs::create_dir(&out).unwrap();
+    let (_dir, input, out) = setup(&bytes);
     let year = chrono_year();
     record_to(
         &input,
@@ -158,11 +145,7 @@ fn chrono_year() -> String {
 
 #[test]
 fn max_size_limit_stops_writing_and_counts_the_rest() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.gor");
-    write(&input, &requests(10, 1));
-    let out = dir.path().join("out");
-    std::fs::create_dir(&out).unwrap();
+    let (_dir, input, out) = setup(&requests(10, 1));
     let limit = request(0, 0).len() * 3;
     let r = record_to(
         &input,
@@ -241,10 +224,8 @@ fn periodic_flush_puts_records_on_disk_while_gor_runs() {
 #[test]
 fn output_file_dev_stdout_writes_records_into_the_pipe() {
     // A pipe is not a regular file: written in sequence, not at offsets.
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.gor");
     let bytes = requests(300, 1);
-    write(&input, &bytes);
+    let (_dir, input, _) = setup(&bytes);
     let r = record_to(&input, "/dev/stdout", &["--output-file-append"]);
     assert!(r.stdout == bytes, "{}", r.stderr);
 }
