@@ -8,7 +8,7 @@ mod common;
 mod replay_common;
 
 use common::{Running, run};
-use replay_common::{Behaviour, OK, RecordingServer, closed_port, counted, write_gor};
+use replay_common::{Behaviour, OK, RecordingServer, closed_port, counted, replay, write_gor};
 use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(60);
@@ -35,14 +35,11 @@ fn each_error_kind_is_counted_and_the_healthy_target_gets_everything() {
         b"\x00\x01\x02 SSH-2.0-OpenSSH\r\n\r\n".to_vec(),
     ));
     let refused = format!("http://127.0.0.1:{}", closed_port());
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("in.gor");
-    write_gor(&file, &requests(5));
+    let recording = requests(5);
     let started = Instant::now();
-    let out = run(
+    let out = replay(
+        &recording,
         &[
-            "--input-file",
-            file.to_str().unwrap(),
             "--output-http",
             &good.url(),
             "--output-http",

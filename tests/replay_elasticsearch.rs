@@ -6,8 +6,7 @@ mod common;
 #[path = "common/replay.rs"]
 mod replay_common;
 
-use common::run;
-use replay_common::{Behaviour, RecordingServer, write_gor};
+use replay_common::{Behaviour, RecordingServer, replay};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,23 +21,17 @@ fn every_exchange_becomes_one_bulk_document_field_by_field() {
     let es = RecordingServer::start(Behaviour::Respond(
         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{\"errors\":false}"[..].to_vec(),
     ));
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("in.gor");
-    write_gor(
-        &file,
-        &[
+    let recording = [
             (
                 "000000000000000000000007",
                 b"GET /products?page=2 HTTP/1.1\r\nHost: shop\r\nUser-Agent: curl/8\r\nAccept: text/html\r\nAccept-Language: fr\r\nCookie: sid=9\r\n\r\n".to_vec(),
             ),
             ("000000000000000000000008", b"POST /cart HTTP/1.1\r\nHost: shop\r\nContent-Length: 2\r\n\r\nhi".to_vec()),
-        ],
-    );
+        ];
     let es_url = format!("http://127.0.0.1:{}/logs/gor", es.port);
-    let out = run(
+    let out = replay(
+        &recording,
         &[
-            "--input-file",
-            file.to_str().unwrap(),
             "--output-http",
             &target.url(),
             "--output-http-elasticsearch",

@@ -7,8 +7,7 @@ mod common;
 #[path = "common/replay.rs"]
 mod replay_common;
 
-use common::run;
-use replay_common::{Behaviour, OK, RecordingServer, counted, write_gor};
+use replay_common::{Behaviour, OK, RecordingServer, counted, replay};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(60);
@@ -55,23 +54,13 @@ fn with_host(req: &[u8], authority: &str) -> Vec<u8> {
 #[test]
 fn replayed_bytes_equal_the_captured_bytes_with_the_host_replaced() {
     let server = RecordingServer::start(Behaviour::Respond(OK.to_vec()));
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("varied.gor");
     let reqs = varied_requests();
     let records: Vec<(&str, Vec<u8>)> = reqs
         .iter()
         .map(|r| ("aaaaaaaaaaaaaaaaaaaaaaaa", r.clone()))
         .collect();
-    write_gor(&file, &records);
-    let out = run(
-        &[
-            "--input-file",
-            file.to_str().unwrap(),
-            "--output-http",
-            &server.url(),
-        ],
-        T,
-    );
+    let recording = records;
+    let out = replay(&recording, &["--output-http", &server.url()], T);
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     let authority = format!("127.0.0.1:{}", server.port);
     let mut got = server.received();
@@ -92,8 +81,6 @@ fn replayed_bytes_equal_the_captured_bytes_with_the_host_replaced() {
 #[test]
 fn one_worker_reuses_one_keep_alive_connection_in_order() {
     let server = RecordingServer::start(Behaviour::Respond(OK.to_vec()));
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("seq.gor");
     let reqs: Vec<Vec<u8>> = (0..50)
         .map(|i| format!("GET /n/{i} HTTP/1.1\r\nHost: h\r\n\r\n").into_bytes())
         .collect();
@@ -101,16 +88,10 @@ fn one_worker_reuses_one_keep_alive_connection_in_order() {
         .iter()
         .map(|r| ("bbbbbbbbbbbbbbbbbbbbbbbb", r.clone()))
         .collect();
-    write_gor(&file, &records);
-    let out = run(
-        &[
-            "--input-file",
-            file.to_str().unwrap(),
-            "--output-http",
-            &server.url(),
-            "--output-http-workers",
-            "1",
-        ],
+    let recording = records;
+    let out = replay(
+        &recording,
+        &["--output-http", &server.url(), "--output-http-workers", "1"],
         T,
     );
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
@@ -136,32 +117,20 @@ fn one_worker_reuses_one_keep_alive_connection_in_order() {
 #[test]
 fn url_path_is_a_prefix_userinfo_sets_basic_auth_and_http_1_0_stays_1_0() {
     let server = RecordingServer::start(Behaviour::Respond(OK.to_vec()));
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("p.gor");
-    write_gor(
-        &file,
-        &[
-            (
-                "cccccccccccccccccccccccc",
-                b"GET /users?id=7 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer old\r\n\r\n"
-                    .to_vec(),
-            ),
-            (
-                "dddddddddddddddddddddddd",
-                b"GET /old HTTP/1.0\r\nUser-Agent: x\r\n\r\n".to_vec(),
-            ),
-        ],
-    );
+    let recording = [
+        (
+            "cccccccccccccccccccccccc",
+            b"GET /users?id=7 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer old\r\n\r\n".to_vec(),
+        ),
+        (
+            "dddddddddddddddddddddddd",
+            b"GET /old HTTP/1.0\r\nUser-Agent: x\r\n\r\n".to_vec(),
+        ),
+    ];
     let url = format!("http://me:s3cret@127.0.0.1:{}/api/", server.port);
-    let out = run(
-        &[
-            "--input-file",
-            file.to_str().unwrap(),
-            "--output-http",
-            &url,
-            "--output-http-workers",
-            "1",
-        ],
+    let out = replay(
+        &recording,
+        &["--output-http", &url, "--output-http-workers", "1"],
         T,
     );
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
@@ -184,19 +153,12 @@ fn url_path_is_a_prefix_userinfo_sets_basic_auth_and_http_1_0_stays_1_0() {
 #[test]
 fn original_host_keeps_the_captured_host_and_a_scheme_less_url_means_http() {
     let server = RecordingServer::start(Behaviour::Respond(OK.to_vec()));
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("h.gor");
     let req = b"GET / HTTP/1.1\r\nHost: shop.example\r\n\r\n".to_vec();
-    write_gor(&file, &[("eeeeeeeeeeeeeeeeeeeeeeee", req.clone())]);
+    let recording = [("eeeeeeeeeeeeeeeeeeeeeeee", req.clone())];
     let target = format!("127.0.0.1:{}", server.port);
-    let out = run(
-        &[
-            "--input-file",
-            file.to_str().unwrap(),
-            "--output-http",
-            &target,
-            "--http-original-host",
-        ],
+    let out = replay(
+        &recording,
+        &["--output-http", &target, "--http-original-host"],
         T,
     );
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
@@ -206,34 +168,21 @@ fn original_host_keeps_the_captured_host_and_a_scheme_less_url_means_http() {
 #[test]
 fn connect_and_non_http_records_are_skipped_and_counted() {
     let server = RecordingServer::start(Behaviour::Respond(OK.to_vec()));
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("s.gor");
-    write_gor(
-        &file,
-        &[
-            (
-                "ffffffffffffffffffffffff",
-                b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n".to_vec(),
-            ),
-            (
-                "ffffffffffffffffffffffff",
-                b"\x00\x01not http at all".to_vec(),
-            ),
-            (
-                "ffffffffffffffffffffffff",
-                b"GET /fine HTTP/1.1\r\nHost: h\r\n\r\n".to_vec(),
-            ),
-        ],
-    );
-    let out = run(
-        &[
-            "--input-file",
-            file.to_str().unwrap(),
-            "--output-http",
-            &server.url(),
-        ],
-        T,
-    );
+    let recording = [
+        (
+            "ffffffffffffffffffffffff",
+            b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n".to_vec(),
+        ),
+        (
+            "ffffffffffffffffffffffff",
+            b"\x00\x01not http at all".to_vec(),
+        ),
+        (
+            "ffffffffffffffffffffffff",
+            b"GET /fine HTTP/1.1\r\nHost: h\r\n\r\n".to_vec(),
+        ),
+    ];
+    let out = replay(&recording, &["--output-http", &server.url()], T);
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(server.received().len(), 1);
     assert_eq!(

@@ -7,7 +7,7 @@ mod common;
 mod replay_common;
 
 use common::{records, run};
-use replay_common::{Behaviour, OK, RecordingServer, write_gor};
+use replay_common::{Behaviour, OK, RecordingServer, replay, write_gor};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -90,19 +90,13 @@ fn response_buffer_limits_the_bytes_kept() {
     let mut resp = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n".to_vec();
     resp.extend(std::iter::repeat_n(b'z', 100_000));
     let server = RecordingServer::start(Behaviour::Respond(resp));
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("in.gor");
-    write_gor(
-        &file,
-        &[(
-            "000000000000000000000003",
-            b"GET / HTTP/1.1\r\nHost: h\r\n\r\n".to_vec(),
-        )],
-    );
-    let out = run(
+    let recording = [(
+        "000000000000000000000003",
+        b"GET / HTTP/1.1\r\nHost: h\r\n\r\n".to_vec(),
+    )];
+    let out = replay(
+        &recording,
         &[
-            "--input-file",
-            file.to_str().unwrap(),
             "--output-http",
             &server.url(),
             "--output-http-track-response",
@@ -193,24 +187,13 @@ fn redirecting_server() -> RecordingServer {
 
 fn run_redirects(n: &str) -> (Vec<String>, String) {
     let server = redirecting_server();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("in.gor");
-    write_gor(
-        &file,
-        &[(
-            "000000000000000000000004",
-            b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n".to_vec(),
-        )],
-    );
-    let out = run(
-        &[
-            "--input-file",
-            file.to_str().unwrap(),
-            "--output-http",
-            &server.url(),
-            "--output-http-redirects",
-            n,
-        ],
+    let recording = [(
+        "000000000000000000000004",
+        b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n".to_vec(),
+    )];
+    let out = replay(
+        &recording,
+        &["--output-http", &server.url(), "--output-http-redirects", n],
         T,
     );
     assert_eq!(out.code(), Some(0), "{}", out.stderr);

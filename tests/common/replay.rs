@@ -25,6 +25,21 @@ pub fn write_gor(path: &Path, requests: &[(&str, Vec<u8>)]) {
     std::fs::write(path, out).expect("writing the .gor file");
 }
 
+/// Writes `requests` to a recording in a temporary directory and runs
+/// `gor --input-file RECORDING` followed by `args`.
+pub fn replay(
+    requests: &[(&str, Vec<u8>)],
+    args: &[&str],
+    deadline: Duration,
+) -> crate::common::Finished {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.gor");
+    write_gor(&file, requests);
+    let mut all = vec!["--input-file", file.to_str().unwrap()];
+    all.extend_from_slice(args);
+    crate::common::run(&all, deadline)
+}
+
 /// A free port on 127.0.0.1 with nothing listening on it.
 pub fn closed_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
