@@ -3,7 +3,7 @@
 //! bytes must never panic or hang, and reordering plus repetition alone
 //! must not change what comes out. Seeded, so a failure is reproducible.
 
-use super::tests::Seg;
+use super::tests::{Seg, endpoints};
 use super::*;
 use crate::message::Message;
 use crate::tcp::framing::{ChunkProgress, Chunked, HeadScan};
@@ -41,11 +41,7 @@ const SERVER: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
 /// A data segment (ACK set, no other flag) between `CLIENT:port` and
 /// `SERVER:80`, in the direction `from_client` says.
 fn data(from_client: bool, port: u16, seq: u32, payload: &[u8]) -> Segment<'_> {
-    let (src, dst, src_port, dst_port) = if from_client {
-        (CLIENT, SERVER, port, 80)
-    } else {
-        (SERVER, CLIENT, 80, port)
-    };
+    let (src, dst, src_port, dst_port) = endpoints(from_client, CLIENT, SERVER, port);
     Segment {
         src,
         dst,

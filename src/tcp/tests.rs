@@ -19,15 +19,27 @@ pub(super) struct Seg {
     pub(super) ts: i64,
 }
 
+/// (source, destination, source port, destination port) of a segment
+/// between `client:client_port` and `server:80`.
+pub(super) fn endpoints(
+    from_client: bool,
+    client: IpAddr,
+    server: IpAddr,
+    client_port: u16,
+) -> (IpAddr, IpAddr, u16, u16) {
+    if from_client {
+        (client, server, client_port, 80)
+    } else {
+        (server, client, 80, client_port)
+    }
+}
+
 impl Seg {
     /// The segment as the reassembler sees it, between `client:client_port`
     /// and `server:80`.
     pub(super) fn segment(&self, client: IpAddr, server: IpAddr, client_port: u16) -> Segment<'_> {
-        let (src, dst, src_port, dst_port) = if self.from_client {
-            (client, server, client_port, 80)
-        } else {
-            (server, client, 80, client_port)
-        };
+        let (src, dst, src_port, dst_port) =
+            endpoints(self.from_client, client, server, client_port);
         Segment {
             src,
             dst,
