@@ -273,6 +273,13 @@ mod tests {
         (0..n).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect()
     }
 
+    /// A file name in a fresh temporary directory (kept while the guard lives).
+    fn temp_name() -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let name = dir.path().join("out.gor").to_str().unwrap().to_string();
+        (dir, name)
+    }
+
     fn write_in_pieces(f: &mut DiskFile, data: &[u8], piece: usize) {
         for part in data.chunks(piece) {
             f.write_all(part).unwrap();
@@ -281,9 +288,8 @@ mod tests {
 
     #[test]
     fn everything_written_is_in_the_file_after_flush_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let name = dir.path().join("out.gor");
-        let name = name.to_str().unwrap();
+        let (_dir, name) = temp_name();
+        let name = name.as_str();
         // Three windows and a bit, in pieces that never line up with blocks.
         let data = pattern(3 * CAPACITY + 12_345, 7);
         let mut f = DiskFile::open(name).unwrap();
@@ -301,11 +307,10 @@ mod tests {
 
     #[test]
     fn opening_an_existing_file_appends_after_its_unaligned_end() {
-        let dir = tempfile::tempdir().unwrap();
-        let name = dir.path().join("out.gor");
+        let (_dir, name) = temp_name();
+        let name = name.as_str();
         let first = pattern(ALIGN * 3 + 17, 1);
-        std::fs::write(&name, &first).unwrap();
-        let name = name.to_str().unwrap();
+        std::fs::write(name, &first).unwrap();
         let second = pattern(CAPACITY + 5, 2);
         let mut f = DiskFile::open(name).unwrap();
         write_in_pieces(&mut f, &second, 1 << 20);
@@ -317,9 +322,8 @@ mod tests {
 
     #[test]
     fn a_flushed_partial_block_is_rewritten_in_place_not_repeated() {
-        let dir = tempfile::tempdir().unwrap();
-        let name = dir.path().join("out.gor");
-        let name = name.to_str().unwrap();
+        let (_dir, name) = temp_name();
+        let name = name.as_str();
         let mut f = DiskFile::open(name).unwrap();
         let mut all = Vec::new();
         // Many flushes inside one block and across block boundaries.
@@ -370,9 +374,8 @@ mod tests {
 
     #[test]
     fn without_direct_writes_everything_goes_through_the_page_cache() {
-        let dir = tempfile::tempdir().unwrap();
-        let name = dir.path().join("out.gor");
-        let name = name.to_str().unwrap();
+        let (_dir, name) = temp_name();
+        let name = name.as_str();
         let mut f = DiskFile::open(name).unwrap();
         f.direct = None;
         let data = pattern(2 * CAPACITY + 333, 9);
