@@ -13,8 +13,7 @@
 //! closed, which flushes what it accepted.
 
 use crate::message::Message;
-use crate::plugin::{FatalError, Input, Output};
-use crate::registry::Plugins;
+use crate::plugin::{FatalError, Input, Output, Plugins};
 use crate::stats::{self, Counter};
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};

@@ -70,3 +70,40 @@ impl std::fmt::Display for FatalError {
 }
 
 impl std::error::Error for FatalError {}
+
+/// Where replayed exchanges (the request sent and the response received) go
+/// besides the response input: the ElasticSearch export today, the response
+/// diff tomorrow. Defined here so that a replay output and the plugins that
+/// watch it never import each other.
+pub trait ExchangeSink: Send + Sync {
+    /// One exchange: `request` is the head that was sent, `response` the
+    /// bytes received, `start_ns` when it was sent, `rtt_ns` how long it took.
+    fn exchange(&self, request: &[u8], response: &[u8], start_ns: i64, rtt_ns: i64);
+
+    /// A replay output starts feeding this sink.
+    fn attach(&self) {}
+
+    /// A replay output is done; the last one to detach flushes the sink.
+    fn detach(&self) {}
+}
+
+/// Everything the emitter runs.
+#[derive(Default)]
+pub struct Plugins {
+    /// Inputs named on the command line.
+    pub inputs: Vec<Box<dyn Input>>,
+    /// Outputs, in registration order (the order of broadcast and rotation).
+    pub outputs: Vec<std::sync::Arc<dyn Output>>,
+    /// Inputs fed by outputs (replayed responses); they finish once their
+    /// output is closed and drained.
+    pub response_inputs: Vec<Box<dyn Input>>,
+}
+
+/// The error for a flag whose plugin a later release adds: honest, one line,
+/// exit 2.
+pub fn not_available(flag: &str, what: &str) -> anyhow::Error {
+    crate::settings::UsageError(format!(
+        "--{flag}: the {what} is not available yet in this build of gor"
+    ))
+    .into()
+}

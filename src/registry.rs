@@ -8,21 +8,9 @@
 //! double role halves rates and stops split pipelines).
 
 use crate::limiter::{Limit, LimitedInput, LimitedOutput};
-use crate::plugin::{Input, Output, Result};
-use crate::settings::{Settings, UsageError};
+use crate::plugin::{Input, Output, Plugins, Result, not_available};
+use crate::settings::Settings;
 use std::sync::Arc;
-
-/// Everything the emitter runs.
-#[derive(Default)]
-pub struct Plugins {
-    /// Inputs named on the command line.
-    pub inputs: Vec<Box<dyn Input>>,
-    /// Outputs, in registration order (the order of broadcast and rotation).
-    pub outputs: Vec<Arc<dyn Output>>,
-    /// Inputs fed by outputs (replayed responses); they finish once their
-    /// output is closed and drained.
-    pub response_inputs: Vec<Box<dyn Input>>,
-}
 
 /// Splits `addr|limit` into the address and the limit text (up to a second
 /// `|`, if any).
@@ -34,15 +22,6 @@ pub fn split_limit(option: &str) -> (&str, Option<&str>) {
         }
         None => (option, None),
     }
-}
-
-/// The error for a flag whose plugin a later release adds: honest, one line,
-/// exit 2.
-pub fn not_available(flag: &str, what: &str) -> anyhow::Error {
-    UsageError(format!(
-        "--{flag}: the {what} is not available yet in this build of gor"
-    ))
-    .into()
 }
 
 impl Plugins {
@@ -160,10 +139,11 @@ pub fn build(settings: &Settings) -> Result<Plugins> {
     let exporter = if settings.output_http_elasticsearch.is_empty() {
         None
     } else {
-        Some(crate::output::elasticsearch::Exporter::start(
+        let export = crate::output::elasticsearch::Exporter::start(
             &settings.output_http_elasticsearch,
             settings.output_http_skip_verify,
-        )?)
+        )?;
+        Some(export as Arc<dyn crate::plugin::ExchangeSink>)
     };
     if exporter.is_some() && settings.output_http.is_empty() {
         tracing::warn!(

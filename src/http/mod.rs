@@ -14,7 +14,9 @@
 //! * [`edit`] — cut / insert / replace a byte range;
 //! * [`prettify`] — `--prettify-http`: chunked and gzip bodies decoded.
 
+pub mod client;
 pub mod edit;
+pub mod framing;
 pub mod headers;
 pub mod prettify;
 pub mod query;

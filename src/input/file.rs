@@ -62,7 +62,7 @@ impl FileInput {
     /// idles silently, leaving users to wonder why nothing is replayed).
     pub fn open(pattern: &str, speed: f64, settings: &Settings) -> Result<Box<dyn Input>> {
         if pattern.starts_with("s3://") {
-            return Err(crate::registry::not_available("input-file", "s3:// input"));
+            return Err(crate::plugin::not_available("input-file", "s3:// input"));
         }
         let options = Options {
             // GoReplay hangs forever on a depth below 1; 1 means no reordering.

@@ -7,8 +7,8 @@
 //! mirror, a test client). It counts as a live source: a slow output drops
 //! and counts instead of slowing the clients down.
 
+use crate::http::framing::{self, BodyDecoder};
 use crate::message::{Message, PayloadType, now_ns, random_id};
-use crate::output::http::framing::{self, BodyDecoder};
 use crate::plugin::{Input, Result};
 use crate::runtime::runtime;
 use crate::settings::UsageError;

@@ -10,10 +10,10 @@
 //! The replay workers hand documents over without waiting; a task batches
 //! them into `POST <prefix>/_bulk` requests on one keep-alive connection.
 
+use crate::http::client::conn::{self, Conn};
+use crate::http::client::target::{PreparedRequest, Target};
 use crate::http::{headers, start_line};
-use crate::output::http::conn::{self, Conn};
-use crate::output::http::target::{PreparedRequest, Target};
-use crate::plugin::Result;
+use crate::plugin::{ExchangeSink, Result};
 use crate::runtime::runtime;
 use crate::settings::UsageError;
 use crate::stats::{self, Counter};
@@ -72,7 +72,7 @@ impl Exporter {
             .map_err(|e| UsageError(format!("--output-http-elasticsearch {url:?}: {e}")))?;
         let tls = if es.target.tls {
             Some(
-                crate::output::http::tls::client_config(skip_verify)
+                crate::http::client::tls::client_config(skip_verify)
                     .map_err(|e| UsageError(format!("--output-http-elasticsearch: {e}")))?,
             )
         } else {
@@ -92,31 +92,6 @@ impl Exporter {
         }))
     }
 
-    /// Queues the document of one exchange (`request` is the head that was
-    /// sent, `response` the bytes received).
-    pub fn export(&self, request: &[u8], response: &[u8], start_ns: i64, rtt_ns: i64) {
-        let doc = document(request, response, start_ns, rtt_ns);
-        let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        match tx {
-            Some(tx) if tx.try_send(doc).is_ok() => {}
-            _ => self.dropped.drop_one(
-                &"ElasticSearch cannot keep up (or the export was closed): a document was dropped",
-            ),
-        }
-    }
-
-    /// A replay output starts feeding this export.
-    pub fn attach(&self) {
-        self.users.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    /// A replay output is done; the last one closes the export.
-    pub fn detach(&self) {
-        if self.users.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) <= 1 {
-            self.close();
-        }
-    }
-
     /// Sends what is queued (waiting at most 10 s) and stops.
     pub fn close(&self) {
         self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -128,6 +103,33 @@ impl Exporter {
             && done.recv_timeout(Duration::from_secs(10)).is_err()
         {
             tracing::warn!("ElasticSearch export: documents still unsent after 10s");
+        }
+    }
+}
+
+impl ExchangeSink for Exporter {
+    /// Queues the document of one exchange (`request` is the head that was
+    /// sent, `response` the bytes received).
+    fn exchange(&self, request: &[u8], response: &[u8], start_ns: i64, rtt_ns: i64) {
+        let doc = document(request, response, start_ns, rtt_ns);
+        let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match tx {
+            Some(tx) if tx.try_send(doc).is_ok() => {}
+            _ => self.dropped.drop_one(
+                &"ElasticSearch cannot keep up (or the export was closed): a document was dropped",
+            ),
+        }
+    }
+
+    /// A replay output starts feeding this export.
+    fn attach(&self) {
+        self.users.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// A replay output is done; the last one closes the export.
+    fn detach(&self) {
+        if self.users.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) <= 1 {
+            self.close();
         }
     }
 }

@@ -159,10 +159,7 @@ impl FileOutput {
 
     fn new(template: &str, settings: &Settings) -> Result<FileOutput> {
         if template.starts_with("s3://") {
-            return Err(crate::registry::not_available(
-                "output-file",
-                "s3:// output",
-            ));
+            return Err(crate::plugin::not_available("output-file", "s3:// output"));
         }
         let parsed = Template::new(template);
         check_writable(template, &naming::clean(&parsed.expand(None)))?;

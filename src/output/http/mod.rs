@@ -19,25 +19,21 @@
 //! [`ResponseInput`]; `close` drains what was accepted, each exchange bounded
 //! by `--output-http-timeout`.
 
-pub mod conn;
-pub mod framing;
 mod queue_stats;
-pub mod target;
-pub mod tls;
 
+use crate::http::client::conn::{self, Conn, ExchangeError, Response};
+use crate::http::client::target::{self, PreparedRequest, Rewrite, Skip, Target};
+use crate::http::client::tls;
 use crate::message::{Message, PayloadType, now_ns};
-use crate::output::elasticsearch::Exporter;
-use crate::plugin::{Input, Output, Result};
+use crate::plugin::{ExchangeSink, Input, Output, Result};
 use crate::runtime::runtime;
 use crate::settings::{Settings, UsageError};
 use crate::stats::{self, Counter};
-use conn::{Conn, ExchangeError, Response};
 use queue_stats::QueueStats;
 use rustls::ClientConfig;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
-use target::{PreparedRequest, Rewrite, Skip, Target};
 use tokio::sync::mpsc;
 
 /// Most workers started at once (GoReplay caps the minimum at 1000).
@@ -200,7 +196,7 @@ struct Shared {
     rx: tokio::sync::Mutex<mpsc::Receiver<Job>>,
     /// Where replayed responses go (`None` without tracking, or once closed).
     responses: Mutex<Option<mpsc::Sender<Message>>>,
-    exporter: Option<Arc<Exporter>>,
+    exporter: Option<Arc<dyn ExchangeSink>>,
     active: AtomicUsize,
     /// Exchanges finished (successfully or not), to see progress at close.
     finished: AtomicU64,
@@ -287,13 +283,17 @@ impl Input for ResponseInput {
 impl HttpOutput {
     /// Builds the output from the settings; the second value is the input of
     /// replayed responses when `--output-http-track-response` is on.
-    pub fn open(url: &str, settings: &Settings, exporter: Option<Arc<Exporter>>) -> Result<Opened> {
+    pub fn open(
+        url: &str,
+        settings: &Settings,
+        exporter: Option<Arc<dyn ExchangeSink>>,
+    ) -> Result<Opened> {
         let config = HttpConfig::from_settings(url, settings)?;
         Self::start(config, exporter)
     }
 
     /// Starts the workers of an output configured by hand.
-    pub fn start(config: HttpConfig, exporter: Option<Arc<Exporter>>) -> Result<Opened> {
+    pub fn start(config: HttpConfig, exporter: Option<Arc<dyn ExchangeSink>>) -> Result<Opened> {
         let name = format!("--output-http {}", config.rewrite.target.origin());
         let tls = if config.rewrite.target.tls || config.redirects > 0 {
             Some(
@@ -598,7 +598,7 @@ impl Shared {
                     );
                 }
                 if let Some(e) = &self.exporter {
-                    e.export(&req.head, &resp.kept, start_ns, rtt_ns);
+                    e.exchange(&req.head, &resp.kept, start_ns, rtt_ns);
                 }
                 if let Some(tx) = responses {
                     resp.kept.truncate(self.config.response_buffer);
@@ -744,7 +744,5 @@ async fn worker(shared: Arc<Shared>) {
     shared.active.fetch_sub(1, Ordering::SeqCst);
 }
 
-#[cfg(test)]
-mod robustness_tests;
 #[cfg(test)]
 mod tests;

@@ -328,3 +328,7 @@ mod tests {
         assert!(has_token(b"keep-alive, Close", b"close"));
     }
 }
+
+#[cfg(test)]
+#[path = "framing_robustness_tests.rs"]
+mod robustness_tests;

@@ -13,7 +13,7 @@
 //! captured, nothing is added (no `User-Agent`, no `Accept-Encoding`), and
 //! HTTP/1.0 stays 1.0.
 
-use super::framing;
+use crate::http::framing;
 use crate::http::{headers, start_line};
 use base64::Engine as _;
 use bytes::Bytes;

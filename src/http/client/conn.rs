@@ -3,8 +3,8 @@
 //! response head (httparse), and find where the body ends without keeping
 //! more of it than asked.
 
-use super::framing::{self, BodyDecoder, BodyKind};
 use super::target::{PreparedRequest, Target};
+use crate::http::framing::{self, BodyDecoder, BodyKind};
 use rustls::ClientConfig;
 use std::io;
 use std::pin::Pin;

@@ -3,7 +3,7 @@
 //! arrive (one read or many), the decoder reaches the same verdict at the
 //! same byte. Seeded, so a failure is reproducible.
 
-use super::framing::{BodyDecoder, BodyKind, response_body_kind};
+use super::{BodyDecoder, BodyKind, response_body_kind};
 use crate::tcp::robustness_tests::Rng;
 
 #[derive(Debug, PartialEq, Eq)]
