@@ -13,13 +13,13 @@
 //! closed, which flushes what it accepted.
 
 use crate::message::Message;
-use crate::plugin::{FatalError, Input, Output, Plugins};
+use crate::plugin::{FatalError, Input, Output, Plugins, Shutdown};
 use crate::stats::{self, Counter};
 use bytes::Bytes;
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// How messages are processed and delivered; built from the settings.
@@ -62,39 +62,20 @@ pub enum Ending {
 
 enum Event {
     LoopDone,
-    Stop(String),
     Fatal(String),
 }
 
-/// A handle that stops a running emitter; cheap to clone, usable from signal
-/// handlers and tests.
-#[derive(Clone)]
-pub struct Shutdown {
-    events: Sender<Event>,
-    stopping: Arc<AtomicBool>,
-}
-
-impl Shutdown {
-    /// Asks the emitter to flush and stop; `why` is logged.
-    pub fn stop(&self, why: impl Into<String>) {
-        self.stopping.store(true, Ordering::SeqCst);
-        let _ = self.events.send(Event::Stop(why.into()));
-    }
-
-    /// `--exit-after`: stops the emitter once `after` has passed.
-    pub fn stop_after(&self, after: Duration) {
-        let text = crate::settings::values::format_duration(after.as_nanos() as i64);
-        tracing::info!("Running gor for a duration of {text}");
-        let me = self.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(after);
+/// `--exit-after`: stops `shutdown` once `after` has passed (or never, if
+/// something else stops it first).
+pub fn stop_after(shutdown: &Shutdown, after: Duration) {
+    let text = crate::settings::values::format_duration(after.as_nanos() as i64);
+    tracing::info!("Running gor for a duration of {text}");
+    let me = shutdown.clone();
+    std::thread::spawn(move || {
+        if !me.wait_timeout(after) {
             me.stop(format!("gor run timeout {text}"));
-        });
-    }
-
-    fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::Relaxed)
-    }
+        }
+    });
 }
 
 /// A transformation of message payloads the copy loop applies (the HTTP
@@ -172,12 +153,9 @@ impl Emitter {
         options: Options,
         steps: Steps,
         middleware: Option<(Arc<dyn Output>, Box<dyn Input>)>,
+        shutdown: Shutdown,
     ) -> Emitter {
         let (tx, rx) = crossbeam_channel::unbounded();
-        let shutdown = Shutdown {
-            events: tx.clone(),
-            stopping: Arc::new(AtomicBool::new(false)),
-        };
         let outputs = plugins.outputs;
         let feed_steps = Steps {
             modifier: None,
@@ -254,10 +232,6 @@ impl Emitter {
         }
     }
 
-    pub fn shutdown_handle(&self) -> Shutdown {
-        self.shutdown.clone()
-    }
-
     /// Runs until every input is done, a stop is asked for, or something
     /// fatal happens; then drains and closes every output, waiting at most
     /// the drain timeout for each stage.
@@ -268,14 +242,22 @@ impl Emitter {
             if finished == self.source_loops {
                 break Ending::InputsDone;
             }
-            match self.events.recv() {
-                Ok(Event::LoopDone) => finished += 1,
-                Ok(Event::Stop(why)) => break Ending::Stopped(why),
-                Ok(Event::Fatal(e)) => break Ending::Failed(e),
-                Err(_) => break Ending::InputsDone,
+            crossbeam_channel::select! {
+                recv(self.events) -> event => match event {
+                    Ok(Event::LoopDone) => finished += 1,
+                    Ok(Event::Fatal(e)) => break Ending::Failed(e),
+                    Err(_) => break Ending::InputsDone,
+                },
+                recv(self.shutdown.stopped()) -> _ => {
+                    break Ending::Stopped(self.shutdown.reason().unwrap_or_default())
+                }
             }
         };
-        self.shutdown.stopping.store(true, Ordering::SeqCst);
+        self.shutdown.stop(match &ending {
+            Ending::InputsDone => "every input is done",
+            Ending::Stopped(_) => "stop requested",
+            Ending::Failed(_) => "a fatal error",
+        });
         // The middleware first: it may still hold requests for the outputs
         // (replay included); closing its input lets it finish, and what it
         // sends back is delivered while every output is open. Replayed
@@ -490,6 +472,7 @@ mod tests {
     use super::*;
     use crate::message::PayloadType;
     use std::sync::Mutex;
+    use std::sync::atomic::AtomicBool;
 
     struct VecInput(std::vec::IntoIter<Message>);
 
@@ -562,7 +545,7 @@ mod tests {
                 .collect(),
             response_inputs: vec![],
         };
-        Emitter::start(plugins, options, steps, None).wait()
+        Emitter::start(plugins, options, steps, None, Shutdown::new()).wait()
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! failure, 0: done or stopped cleanly).
 
 use gor::emitter::{Emitter, Ending, Options, Steps};
+use gor::plugin::Shutdown;
 use gor::settings::{self, Command, Settings, UsageError};
 use std::process::ExitCode;
 
@@ -59,7 +60,9 @@ fn run(settings: &Settings) -> anyhow::Result<Ending> {
     // Rule errors (a bad regex) are usage errors: reported before anything
     // starts.
     let steps = Steps::from_settings(settings)?;
-    let plugins = gor::registry::build(settings)?;
+    let shutdown = Shutdown::new();
+    gor::signals::on_stop(shutdown.clone())?;
+    let plugins = gor::registry::build(settings, &shutdown)?;
     if !settings.http_pprof.is_empty() {
         gor::metrics::serve(&settings.http_pprof)?;
     }
@@ -67,11 +70,15 @@ fn run(settings: &Settings) -> anyhow::Result<Ending> {
         "" => None,
         command => Some(gor::middleware::start(command)?),
     };
-    let emitter = Emitter::start(plugins, Options::from_settings(settings), steps, middleware);
-    let shutdown = emitter.shutdown_handle();
-    gor::signals::on_stop(shutdown.clone())?;
+    let emitter = Emitter::start(
+        plugins,
+        Options::from_settings(settings),
+        steps,
+        middleware,
+        shutdown.clone(),
+    );
     if !settings.exit_after.is_zero() {
-        shutdown.stop_after(settings.exit_after);
+        gor::emitter::stop_after(&shutdown, settings.exit_after);
     }
     if settings.stats {
         gor::stats::spawn_reporter(std::time::Duration::from_secs(5));

@@ -107,3 +107,127 @@ pub fn not_available(flag: &str, what: &str) -> anyhow::Error {
     ))
     .into()
 }
+
+/// The stop signal, as a value: cheap to clone, given to every plugin and
+/// thread when it is built, usable from signal handlers and tests.
+///
+/// Stopping closes a channel that nothing ever sends on, so every thread
+/// waiting on [`Shutdown::stopped`] (alone, or in a `crossbeam_channel::select!`
+/// beside its own work queue) wakes at once: no thread needs to sleep and poll.
+#[derive(Clone)]
+pub struct Shutdown {
+    inner: std::sync::Arc<ShutdownState>,
+    stopped: crossbeam_channel::Receiver<()>,
+}
+
+struct ShutdownState {
+    stopping: std::sync::atomic::AtomicBool,
+    why: std::sync::Mutex<Option<String>>,
+    /// Dropped on stop; its receivers then see the channel closed.
+    trigger: std::sync::Mutex<Option<crossbeam_channel::Sender<()>>>,
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Shutdown {
+    pub fn new() -> Self {
+        let (tx, rx) = crossbeam_channel::bounded(0);
+        Shutdown {
+            inner: std::sync::Arc::new(ShutdownState {
+                stopping: std::sync::atomic::AtomicBool::new(false),
+                why: std::sync::Mutex::new(None),
+                trigger: std::sync::Mutex::new(Some(tx)),
+            }),
+            stopped: rx,
+        }
+    }
+
+    /// Asks everything to flush and stop; the first `why` is kept and logged.
+    pub fn stop(&self, why: impl Into<String>) {
+        let mut reason = self.inner.why.lock().unwrap_or_else(|e| e.into_inner());
+        if reason.is_none() {
+            *reason = Some(why.into());
+        }
+        drop(reason);
+        self.inner
+            .stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.inner
+            .trigger
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+    }
+
+    /// True once [`Shutdown::stop`] was called.
+    pub fn is_stopping(&self) -> bool {
+        self.inner
+            .stopping
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Why the stop was asked for, once it was.
+    pub fn reason(&self) -> Option<String> {
+        self.inner
+            .why
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// A receiver that becomes ready (disconnected) when the stop is asked
+    /// for: `select!` on it beside a work queue.
+    pub fn stopped(&self) -> &crossbeam_channel::Receiver<()> {
+        &self.stopped
+    }
+
+    /// Waits up to `timeout` for the stop; true when it came.
+    pub fn wait_timeout(&self, timeout: std::time::Duration) -> bool {
+        matches!(
+            self.stopped.recv_timeout(timeout),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected)
+        )
+    }
+
+    /// Waits until the stop is asked for.
+    pub fn wait(&self) {
+        let _ = self.stopped.recv();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_stop_wakes_every_waiting_clone_at_once() {
+        let shutdown = Shutdown::new();
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let s = shutdown.clone();
+                std::thread::spawn(move || s.wait_timeout(Duration::from_secs(10)))
+            })
+            .collect();
+        let started = Instant::now();
+        shutdown.stop("test");
+        shutdown.stop("second reason is ignored");
+        for w in waiters {
+            assert!(w.join().unwrap());
+        }
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(shutdown.is_stopping());
+        assert_eq!(shutdown.reason().as_deref(), Some("test"));
+    }
+
+    #[test]
+    fn without_a_stop_waiting_times_out() {
+        let shutdown = Shutdown::new();
+        assert!(!shutdown.wait_timeout(Duration::from_millis(20)));
+        assert!(!shutdown.is_stopping());
+    }
+}

@@ -8,7 +8,7 @@
 //! double role halves rates and stops split pipelines).
 
 use crate::limiter::{Limit, LimitedInput, LimitedOutput};
-use crate::plugin::{Input, Output, Plugins, Result, not_available};
+use crate::plugin::{Input, Output, Plugins, Result, Shutdown, not_available};
 use crate::settings::Settings;
 use std::sync::Arc;
 
@@ -90,7 +90,8 @@ fn refuse_unavailable(settings: &Settings) -> Result<()> {
 }
 
 /// Builds every plugin the settings name. Errors name the flag.
-pub fn build(settings: &Settings) -> Result<Plugins> {
+pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
+    let _ = shutdown;
     refuse_unavailable(settings)?;
     let mut p = Plugins::default();
     for option in &settings.input_dummy {

@@ -2,7 +2,7 @@
 //! the exit status is 0. A second signal exits at once (status 1), for when
 //! an output cannot drain.
 
-use crate::emitter::Shutdown;
+use crate::plugin::Shutdown;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
