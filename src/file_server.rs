@@ -1,47 +1,53 @@
 //! `gor file-server :PORT`: serves the current directory over HTTP and logs
-//! each request head (spec 2.2), a helper for trying replays by hand.
+//! each request head, a helper for trying replays by hand. Slow or silent
+//! clients are held to the connection limits of `http::listener`.
 //! Paths are confined to the directory: `..` segments are refused.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use crate::http::listener::{self, Connection, ConnectionLimits, Read, ServerName};
+use crate::runtime::runtime;
 use std::path::{Component, Path, PathBuf};
+use tokio::net::TcpStream;
 
+const NAME: ServerName = ServerName {
+    flag: "file-server",
+    counters: "file_server",
+};
+
+/// Largest request head accepted.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// Serves until the process is killed, with the default connection limits.
 pub fn serve(addr: &str) -> anyhow::Result<()> {
-    let bind = crate::settings::values::listen_address(addr).ok_or_else(|| {
-        anyhow::anyhow!("file-server: {addr:?} is not an address to listen on (e.g. :8000)")
-    })?;
-    let listener = TcpListener::bind(&bind)
-        .map_err(|e| anyhow::anyhow!("file-server: cannot listen on {addr}: {e}"))?;
+    serve_limited(addr, ConnectionLimits::default())
+}
+
+/// Serves until the process is killed. Prints the address it listens on
+/// (with the port it got, when asked for port 0).
+pub fn serve_limited(addr: &str, limits: ConnectionLimits) -> anyhow::Result<()> {
+    let listener = listener::bind(NAME, addr)?;
     eprintln!(
-        "gor file-server: serving {} on {addr}",
-        std::env::current_dir()?.display()
+        "gor file-server: serving {} on {}",
+        std::env::current_dir()?.display(),
+        listener.local_addr()?
     );
-    for stream in listener.incoming().flatten() {
-        std::thread::spawn(move || {
-            if let Err(e) = handle(stream) {
-                eprintln!("file-server: {e}");
-            }
-        });
-    }
+    runtime().block_on(listener::accept(listener, NAME, limits, handle));
     Ok(())
 }
 
-fn handle(stream: TcpStream) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut out = stream;
+/// One connection: requests one after the other (keep-alive).
+async fn handle(mut stream: TcpStream, mut conn: Connection) {
+    let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
     loop {
-        let mut head = String::new();
-        let mut line = String::new();
-        while reader.read_line(&mut line)? > 0 {
-            if line == "\r\n" || line == "\n" {
-                break;
+        let head_len = loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end + 4;
             }
-            head.push_str(&line);
-            line.clear();
-        }
-        if head.is_empty() {
-            return Ok(());
-        }
+            if buf.len() > MAX_HEAD || conn.read(&mut stream, &mut buf).await != Read::Data {
+                return;
+            }
+        };
+        conn.head_done();
+        let head = String::from_utf8_lossy(&buf[..head_len]).into_owned();
         eprintln!("{}", head.trim_end());
         // A body (POST, PUT) is read and discarded, so the next request on a
         // keep-alive connection starts where it should.
@@ -49,23 +55,47 @@ fn handle(stream: TcpStream) -> std::io::Result<()> {
             .lines()
             .filter_map(|l| l.split_once(':'))
             .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+            .and_then(|(_, v)| v.trim().parse::<usize>().ok())
             .unwrap_or(0);
-        std::io::copy(&mut (&mut reader).take(length), &mut std::io::sink())?;
-        let target = head.split_whitespace().nth(1).unwrap_or("/");
+        let mut left = length;
+        loop {
+            let arrived = left.min(buf.len() - head_len);
+            buf.drain(head_len..head_len + arrived);
+            left -= arrived;
+            if left == 0 {
+                break;
+            }
+            if conn.read(&mut stream, &mut buf).await != Read::Data {
+                return;
+            }
+        }
+        let target = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+        buf.drain(..head_len);
+        conn.request_done(!buf.is_empty());
         let path = target.split('?').next().unwrap_or("/");
-        match local_path(path).and_then(|p| std::fs::read(p).ok()) {
+        let body = match local_path(path) {
+            Some(p) => tokio::task::spawn_blocking(move || std::fs::read(p).ok())
+                .await
+                .ok()
+                .flatten(),
+            None => None,
+        };
+        let sent = match body {
             Some(body) => {
-                write!(
-                    out,
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
-                    body.len()
-                )?;
-                out.write_all(&body)?;
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+                conn.write(&mut stream, head.as_bytes()).await
+                    && conn.write(&mut stream, &body).await
             }
             None => {
-                out.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found")?
+                conn.write(
+                    &mut stream,
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found",
+                )
+                .await
             }
+        };
+        if !sent {
+            return;
         }
     }
 }

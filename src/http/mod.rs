@@ -12,12 +12,15 @@
 //! * [`headers`] — header lookup, set, delete, iteration, where the body starts;
 //! * [`query`] — query parameters of the request target;
 //! * [`edit`] — cut / insert / replace a byte range;
+//! * [`listener`] — connection cap and read/write deadlines of gor's own
+//!   HTTP servers (`--input-http`, `gor file-server`);
 //! * [`prettify`] — `--prettify-http`: chunked and gzip bodies decoded.
 
 pub mod client;
 pub mod edit;
 pub mod framing;
 pub mod headers;
+pub mod listener;
 pub mod prettify;
 pub mod query;
 pub mod start_line;

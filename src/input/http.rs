@@ -8,15 +8,19 @@
 //! and counts instead of slowing the clients down.
 
 use crate::http::framing::{self, BodyDecoder};
+use crate::http::listener::{self, Connection, ConnectionLimits, Read, ServerName};
 use crate::message::{Message, PayloadType, now_ns, random_id};
 use crate::plugin::{Input, Result};
 use crate::runtime::runtime;
-use crate::settings::UsageError;
 use crate::stats::{self, Counter};
 use std::net::SocketAddr;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+
+const NAME: ServerName = ServerName {
+    flag: "--input-http",
+    counters: "input_http",
+};
 
 /// Requests waiting for the copy loop.
 const QUEUE: usize = 1000;
@@ -37,40 +41,27 @@ impl HttpInput {
     /// Listens on `addr` and starts accepting; `max_message` bounds what is
     /// kept of one request (`--copy-buffer-size`).
     pub fn listen(addr: &str, max_message: usize) -> Result<HttpInput> {
-        let bind = crate::settings::values::listen_address(addr).ok_or_else(|| {
-            UsageError(format!(
-                "--input-http {addr:?}: expected :PORT or HOST:PORT"
-            ))
-        })?;
-        let std_listener = std::net::TcpListener::bind(&bind)
-            .map_err(|e| anyhow::anyhow!("--input-http {addr:?}: cannot listen: {e}"))?;
-        std_listener.set_nonblocking(true)?;
-        let local = std_listener.local_addr()?;
-        let listener = {
-            let _guard = runtime().enter();
-            TcpListener::from_std(std_listener)?
-        };
+        Self::listen_limited(addr, max_message, ConnectionLimits::default())
+    }
+
+    /// [`HttpInput::listen`] with other connection limits than the defaults.
+    pub fn listen_limited(
+        addr: &str,
+        max_message: usize,
+        limits: ConnectionLimits,
+    ) -> Result<HttpInput> {
+        let listener = listener::bind(NAME, addr)?;
+        let local = listener.local_addr()?;
+        tracing::info!("--input-http listening on {local}");
         let (tx, rx) = mpsc::channel(QUEUE);
         let malformed = stats::drop_counter("input_http.malformed_requests");
-        runtime().spawn(async move {
-            loop {
-                match listener.accept().await {
-                    Ok((stream, _)) => {
-                        let _ = stream.set_nodelay(true);
-                        tokio::spawn(serve(
-                            stream,
-                            tx.clone(),
-                            max_message.max(1),
-                            malformed.clone(),
-                        ));
-                    }
-                    Err(e) => {
-                        tracing::debug!("--input-http accept: {e}");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    }
-                }
-            }
-        });
+        let max = max_message.max(1);
+        runtime().spawn(listener::accept(
+            listener,
+            NAME,
+            limits,
+            move |stream, conn| serve(stream, conn, tx.clone(), max, malformed.clone()),
+        ));
         Ok(HttpInput { rx, addr: local })
     }
 
@@ -95,7 +86,15 @@ impl Input for HttpInput {
 }
 
 /// One client connection: requests one after the other (keep-alive).
-async fn serve(mut stream: TcpStream, tx: mpsc::Sender<Message>, max: usize, malformed: Counter) {
+/// Every read and write goes through `conn`, which holds it to the
+/// connection limits.
+async fn serve(
+    mut stream: TcpStream,
+    mut conn: Connection,
+    tx: mpsc::Sender<Message>,
+    max: usize,
+    malformed: Counter,
+) {
     let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
     loop {
         // The head.
@@ -116,7 +115,7 @@ async fn serve(mut stream: TcpStream, tx: mpsc::Sender<Message>, max: usize, mal
                         malformed.drop_one(
                             &"--input-http: a request with a bad Content-Length was refused",
                         );
-                        let _ = stream.write_all(BAD).await;
+                        conn.write(&mut stream, BAD).await;
                         return;
                     };
                     let closes = match get("Connection") {
@@ -129,11 +128,8 @@ async fn serve(mut stream: TcpStream, tx: mpsc::Sender<Message>, max: usize, mal
                     break (n, kind, closes, cont);
                 }
                 Ok(httparse::Status::Partial) if buf.len() <= MAX_HEAD => {
-                    if buf.capacity() - buf.len() < 4096 {
-                        buf.reserve(8 * 1024);
-                    }
-                    match stream.read_buf(&mut buf).await {
-                        Ok(0) | Err(_) => {
+                    match conn.read(&mut stream, &mut buf).await {
+                        Read::Closed => {
                             if !buf.is_empty() {
                                 malformed.drop_one(
                                     &"--input-http: a client closed in the middle of a request",
@@ -141,22 +137,23 @@ async fn serve(mut stream: TcpStream, tx: mpsc::Sender<Message>, max: usize, mal
                             }
                             return;
                         }
-                        Ok(_) => {}
+                        Read::TimedOut => return,
+                        Read::Data => {}
                     }
                 }
                 _ => {
                     malformed
                         .drop_one(&"--input-http: bytes that are not an HTTP request were refused");
-                    let _ = stream.write_all(BAD).await;
+                    conn.write(&mut stream, BAD).await;
                     return;
                 }
             }
         };
+        conn.head_done();
         if expects_continue
-            && stream
-                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            && !conn
+                .write(&mut stream, b"HTTP/1.1 100 Continue\r\n\r\n")
                 .await
-                .is_err()
         {
             return;
         }
@@ -169,7 +166,7 @@ async fn serve(mut stream: TcpStream, tx: mpsc::Sender<Message>, max: usize, mal
                 Ok(n) => n,
                 Err(e) => {
                     malformed.drop_one(&format_args!("--input-http: bad request body: {e}"));
-                    let _ = stream.write_all(BAD).await;
+                    conn.write(&mut stream, BAD).await;
                     return;
                 }
             };
@@ -180,25 +177,25 @@ async fn serve(mut stream: TcpStream, tx: mpsc::Sender<Message>, max: usize, mal
                 break;
             }
             rest.clear();
-            rest.reserve(8 * 1024);
-            match stream.read_buf(&mut rest).await {
-                Ok(0) | Err(_) => {
+            match conn.read(&mut stream, &mut rest).await {
+                Read::Closed => {
                     malformed
                         .drop_one(&"--input-http: a client closed in the middle of a request body");
                     return;
                 }
-                Ok(_) => {}
+                Read::TimedOut => return,
+                Read::Data => {}
             }
         }
         buf = rest;
+        conn.request_done(!buf.is_empty());
         let msg = Message::new(PayloadType::Request, &random_id(), now_ns(), -1, message);
         if tx.send(msg).await.is_err() {
             return;
         }
-        if stream
-            .write_all(if closes { OK_CLOSE } else { OK })
+        if !conn
+            .write(&mut stream, if closes { OK_CLOSE } else { OK })
             .await
-            .is_err()
             || closes
         {
             return;
