@@ -1,16 +1,14 @@
 //! Helpers for the capture tests: pcap files crafted byte by byte, TCP
 //! conversations turned into frames (Ethernet, 802.1Q, IPv4, IPv6, Linux
-//! SLL, VXLAN), and a gor run whose start-up can be waited for.
-#![allow(dead_code)]
+//! SLL, VXLAN); the runner is the common one (`Gor` = `common::Running`).
+#![allow(dead_code, unused_imports)]
 
 use etherparse::PacketBuilder;
-use std::io::Read;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
-pub use crate::common::GOR;
+pub use crate::common::{GOR, can_capture, wait_until};
 
 /// A pcap file being written: nanosecond-resolution global header, then one
 /// record per frame.
@@ -280,146 +278,13 @@ pub fn records(bytes: &[u8]) -> Vec<(u8, String, Vec<u8>)> {
         .collect()
 }
 
-/// Result of a finished gor run.
-pub struct Ran {
-    pub code: Option<i32>,
-    pub stdout: Vec<u8>,
-    pub stderr: String,
-}
+/// A finished gor run (`code`, `stdout`, `stderr`).
+pub type Ran = crate::common::Finished;
+
+/// A running gor; `wait_for` a start-up line, `finish` with or without SIGINT.
+pub type Gor = crate::common::Running;
 
 /// Runs gor to completion with a deadline (killed if it overruns).
 pub fn run_gor(args: &[&str], deadline: Duration) -> Ran {
-    let gor = Gor::start(args);
-    gor.finish(deadline, false)
-}
-
-/// A running gor whose stderr goes to a file, so a test can wait for its
-/// start-up line; killed when dropped.
-pub struct Gor {
-    child: Option<Child>,
-    stdout: Option<std::thread::JoinHandle<()>>,
-    out: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-    stderr_path: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Gor {
-    pub fn start(args: &[&str]) -> Gor {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let stderr_path = dir.path().join("stderr");
-        let err = std::fs::File::create(&stderr_path).expect("stderr file");
-        let mut child = Command::new(GOR)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(err)
-            .spawn()
-            .expect("starting gor");
-        // Read stdout as it comes, so a big capture never blocks gor.
-        let mut pipe = child.stdout.take().expect("stdout");
-        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = out.clone();
-        let stdout = std::thread::spawn(move || {
-            let mut buf = vec![0u8; 1 << 16];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Gor {
-            child: Some(child),
-            stdout: Some(stdout),
-            out,
-            stderr_path,
-            _dir: dir,
-        }
-    }
-
-    pub fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
-    }
-
-    /// Waits until stderr contains `text`; panics after `deadline`.
-    pub fn wait_for(&mut self, text: &str, deadline: Duration) {
-        let start = Instant::now();
-        while !self.stderr().contains(text) {
-            if let Some(c) = self.child.as_mut()
-                && let Ok(Some(status)) = c.try_wait()
-            {
-                panic!("gor exited ({status}) before '{text}':\n{}", self.stderr());
-            }
-            assert!(
-                start.elapsed() < deadline,
-                "gor did not print '{text}' within {deadline:?}:\n{}",
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// What gor printed on stdout so far.
-    pub fn stdout_so_far(&self) -> Vec<u8> {
-        self.out.lock().unwrap().clone()
-    }
-
-    /// Waits until gor printed at least `n` records; panics after `deadline`.
-    pub fn wait_records(&self, n: usize, deadline: Duration) {
-        let start = Instant::now();
-        loop {
-            let got = records(&self.stdout_so_far()).len();
-            if got >= n {
-                return;
-            }
-            assert!(
-                start.elapsed() < deadline,
-                "only {got} of {n} records within {deadline:?}:\n{}",
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Asks gor to stop (SIGINT) when `interrupt`, then waits for it.
-    pub fn finish(mut self, deadline: Duration, interrupt: bool) -> Ran {
-        let mut child = self.child.take().expect("child");
-        if interrupt {
-            // SAFETY: signalling our own child.
-            unsafe {
-                libc::kill(child.id() as i32, libc::SIGINT);
-            }
-        }
-        let reader = self.stdout.take().expect("stdout reader");
-        let out = self.out.clone();
-        let start = Instant::now();
-        let status = loop {
-            if let Some(s) = child.try_wait().expect("wait") {
-                break s;
-            }
-            if start.elapsed() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("gor did not exit within {deadline:?}:\n{}", self.stderr());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        Ran {
-            code: status.code(),
-            stdout: {
-                let _ = reader.join();
-                out.lock().unwrap().clone()
-            },
-            stderr: self.stderr(),
-        }
-    }
-}
-
-impl Drop for Gor {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+    crate::common::run(args, deadline)
 }

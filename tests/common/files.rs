@@ -1,25 +1,11 @@
-//! Helpers for the file recording and replay tests: build record files from
-//! the spec's bytes (section 4.4), independently of gor's own code.
-#![allow(dead_code)]
+//! Helpers for the file recording and replay tests: record files built
+//! byte by byte, independently of gor's own code.
+#![allow(dead_code, unused_imports)]
 
+pub use crate::common::{SEP, record};
 use std::path::Path;
 
-/// The record separator, spelled out as the spec gives it.
-pub const SEP: &[u8] = &[
-    0x0A, 0xF0, 0x9F, 0x90, 0xB5, 0xF0, 0x9F, 0x99, 0x88, 0xF0, 0x9F, 0x99, 0x89, 0x0A,
-];
-
 pub const MS: i64 = 1_000_000;
-
-/// One record: `header\n` + payload + separator.
-pub fn record(header: &str, payload: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(header.len() + payload.len() + 16);
-    v.extend_from_slice(header.as_bytes());
-    v.push(b'\n');
-    v.extend_from_slice(payload);
-    v.extend_from_slice(SEP);
-    v
-}
 
 /// A request record with a 24-hex id made from `n`, at `ts` ns.
 pub fn request(n: u32, ts: i64) -> Vec<u8> {

@@ -1,30 +1,76 @@
-//! Helpers shared by the black-box tests: run the built `gor` binary with a
-//! deadline, and make sure no child outlives its test.
+//! What every black-box test shares: one runner for the built `gor` binary
+//! (a deadline on every wait, no child outliving its test), one parser and
+//! one writer of `.gor` records, waiting on conditions, and the root check of
+//! the live-capture tests. The test HTTP server is in [`server`].
+//!
+//! The other files here add what one family of tests needs (`capture.rs`,
+//! `files.rs`, `replay.rs`, `shaping.rs`); a test file includes them with
+//! `#[path = "common/NAME.rs"] mod NAME_common;` next to `mod common;`.
 #![allow(dead_code)]
+
+pub mod server;
 
 use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub const GOR: &str = env!("CARGO_BIN_EXE_gor");
 
+/// The record separator of `.gor` files and `--output-stdout`: a newline,
+/// the three monkeys (U+1F435 U+1F648 U+1F649) and a newline.
+pub const SEP: &[u8] = &[
+    0x0A, 0xF0, 0x9F, 0x90, 0xB5, 0xF0, 0x9F, 0x99, 0x88, 0xF0, 0x9F, 0x99, 0x89, 0x0A,
+];
+
 /// What a finished gor run left behind.
 pub struct Finished {
     pub status: ExitStatus,
+    /// The exit code (None when killed by a signal).
+    pub code: Option<i32>,
     pub stdout: Vec<u8>,
     pub stderr: String,
 }
 
 impl Finished {
     pub fn code(&self) -> Option<i32> {
-        self.status.code()
+        self.code
     }
 }
 
-/// A running gor, killed when dropped (so a failing test leaves nothing behind).
+/// Polls `ready` every 10 ms until it holds; panics with `what` (and the
+/// time waited) if `deadline` passes first.
+pub fn wait_until(deadline: Duration, what: &str, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < deadline, "waited {deadline:?} for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A running gor whose output is read as it comes (so a big output never
+/// blocks it, and a test can wait for a line); killed when dropped, so a
+/// failing test leaves nothing behind.
 pub struct Running {
     child: Option<Child>,
+    stdout: Arc<Mutex<Vec<u8>>>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+/// Copies everything `pipe` yields into `sink`, on a thread.
+fn drain(mut pipe: impl Read + Send + 'static, sink: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    })
 }
 
 impl Running {
@@ -32,6 +78,7 @@ impl Running {
         Self::start_in(args, None)
     }
 
+    /// Starts gor in directory `dir` (the current one when None).
     pub fn start_in(args: &[&str], dir: Option<&Path>) -> Running {
         let mut cmd = Command::new(GOR);
         cmd.args(args)
@@ -41,8 +88,18 @@ impl Running {
         if let Some(d) = dir {
             cmd.current_dir(d);
         }
+        let mut child = cmd.spawn().expect("starting gor");
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let readers = vec![
+            drain(child.stdout.take().expect("stdout"), stdout.clone()),
+            drain(child.stderr.take().expect("stderr"), stderr.clone()),
+        ];
         Running {
-            child: Some(cmd.spawn().expect("starting gor")),
+            child: Some(child),
+            stdout,
+            stderr,
+            readers,
         }
     }
 
@@ -52,27 +109,104 @@ impl Running {
 
     /// Sends a signal (e.g. libc::SIGINT) to gor.
     pub fn signal(&self, sig: i32) {
+        let Some(pid) = self.child.as_ref().map(|c| c.id() as i32) else {
+            return;
+        };
         // SAFETY: kill(2) on the pid of our own child.
         unsafe {
-            libc::kill(self.pid() as i32, sig);
+            libc::kill(pid, sig);
         }
     }
 
-    /// Waits for gor to exit on its own; panics after `deadline`.
-    pub fn wait(mut self, deadline: Duration) -> Finished {
+    /// What gor printed on stderr so far.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// What gor printed on stdout so far.
+    pub fn stdout_so_far(&self) -> Vec<u8> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Polls `ready` until it holds; panics (with gor's stderr) if gor exits
+    /// first or `deadline` passes.
+    pub fn wait_until(
+        &mut self,
+        deadline: Duration,
+        what: &str,
+        mut ready: impl FnMut(&Self) -> bool,
+    ) {
+        let start = Instant::now();
+        while !ready(self) {
+            if let Some(c) = self.child.as_mut()
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                // One last look: the output may have come with the exit.
+                std::thread::sleep(Duration::from_millis(50));
+                if ready(self) {
+                    return;
+                }
+                panic!("gor exited ({status}) before {what}:\n{}", self.stderr());
+            }
+            assert!(
+                start.elapsed() < deadline,
+                "waited {deadline:?} for {what}; gor's stderr:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits until stderr contains `text`.
+    pub fn wait_for(&mut self, text: &str, deadline: Duration) {
+        self.wait_until(deadline, &format!("'{text}' on stderr"), |g| {
+            g.stderr().contains(text)
+        });
+    }
+
+    /// Waits for the stderr line that contains `text` and returns it.
+    pub fn wait_for_line(&mut self, text: &str, deadline: Duration) -> String {
+        self.wait_for(text, deadline);
+        let err = self.stderr();
+        err.lines()
+            .find(|l| l.contains(text))
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The port of the address gor logged as `<text> HOST:PORT` (a listener
+    /// asked for port 0 says which port it got).
+    pub fn port_after(&mut self, text: &str, deadline: Duration) -> u16 {
+        let line = self.wait_for_line(text, deadline);
+        let addr = line[line.find(text).unwrap() + text.len()..]
+            .split_whitespace()
+            .next()
+            .unwrap_or_default();
+        addr.rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"))
+    }
+
+    /// Waits until gor printed at least `n` records on stdout.
+    pub fn wait_records(&mut self, n: usize, deadline: Duration) {
+        self.wait_until(deadline, &format!("{n} records on stdout"), |g| {
+            records(&g.stdout_so_far()).len() >= n
+        });
+    }
+
+    /// Waits for gor to exit on its own; kills it and panics after `deadline`.
+    pub fn wait(self, deadline: Duration) -> Finished {
+        self.finish(deadline, false)
+    }
+
+    /// Asks gor to stop (SIGINT) when `interrupt`, then waits for it to exit;
+    /// kills it and panics after `deadline`.
+    pub fn finish(mut self, deadline: Duration, interrupt: bool) -> Finished {
+        if interrupt {
+            self.signal(libc::SIGINT);
+        }
         let mut child = self.child.take().expect("child");
-        let mut stdout = child.stdout.take().expect("stdout");
-        let mut stderr = child.stderr.take().expect("stderr");
-        let out_reader = std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = stdout.read_to_end(&mut v);
-            v
-        });
-        let err_reader = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s);
-            s
-        });
         let start = Instant::now();
         let status = loop {
             if let Some(status) = child.try_wait().expect("waiting for gor") {
@@ -81,15 +215,21 @@ impl Running {
             if start.elapsed() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                let err = err_reader.join().unwrap_or_default();
-                panic!("gor did not exit within {deadline:?}; stderr:\n{err}");
+                panic!(
+                    "gor did not exit within {deadline:?}; stderr:\n{}",
+                    self.stderr()
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         };
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
         Finished {
             status,
-            stdout: out_reader.join().unwrap_or_default(),
-            stderr: err_reader.join().unwrap_or_default(),
+            code: status.code(),
+            stdout: self.stdout_so_far(),
+            stderr: self.stderr(),
         }
     }
 }
@@ -111,7 +251,6 @@ pub fn run(args: &[&str], deadline: Duration) -> Finished {
 /// The records of a gor file or stdout stream, split at the separator, each
 /// as (header line without newline, payload).
 pub fn records(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
-    const SEP: &[u8] = "\n🐵🙈🙉\n".as_bytes();
     let mut out = Vec::new();
     let mut rest = bytes;
     while let Some(pos) = rest.windows(SEP.len()).position(|w| w == SEP) {
@@ -127,4 +266,36 @@ pub fn records(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
         rest = &rest[pos + SEP.len()..];
     }
     out
+}
+
+/// One record as gor writes it: `header\n` + payload + separator.
+pub fn record(header: &str, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(header.len() + payload.len() + SEP.len() + 1);
+    v.extend_from_slice(header.as_bytes());
+    v.push(b'\n');
+    v.extend_from_slice(payload);
+    v.extend_from_slice(SEP);
+    v
+}
+
+/// A counter value from gor's exit summary (`name=value`), 0 when absent.
+pub fn counted(stderr: &str, name: &str) -> u64 {
+    stderr
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+        .next_back()
+        .unwrap_or(0)
+}
+
+/// Whether this process may capture live traffic (it runs as root). When
+/// not, prints one line saying that `test` is skipped and why, so a run
+/// without root never passes silently; CI runs as root, where every live
+/// capture test runs.
+pub fn can_capture(test: &str) -> bool {
+    // SAFETY: geteuid(2) has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        eprintln!("SKIPPED {test}: live capture needs root (CI runs the tests as root)");
+    }
+    root
 }

@@ -2,7 +2,7 @@
 //! middleware): build messages, push them through a real gor (from a
 //! recording, or emitted by a middleware), read back what `--output-stdout`
 //! wrote.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::io::Write;
 use std::path::Path;
@@ -65,14 +65,8 @@ pub fn through_gor(dir: &Path, msgs: &[Msg], args: &[&str]) -> (Vec<Msg>, Finish
         format!("HTTP/1.1 204 No Content\r\n{SENTINEL}\r\n\r\n"),
     ));
     let file = dir.join("input.gor");
-    let mut f = std::fs::File::create(&file).expect("input file");
-    for m in &all {
-        f.write_all(m.meta.as_bytes()).expect("write input");
-        f.write_all(b"\n").expect("write input");
-        f.write_all(&m.data).expect("write input");
-        f.write_all("\n🐵🙈🙉\n".as_bytes()).expect("write input");
-    }
-    drop(f);
+    let bytes: Vec<u8> = all.iter().flat_map(|m| record(&m.meta, &m.data)).collect();
+    std::fs::write(&file, bytes).expect("input file");
     let file = file.display().to_string();
     let mut argv = vec!["--input-file", &file, "--output-stdout"];
     argv.extend_from_slice(args);
@@ -82,7 +76,7 @@ pub fn through_gor(dir: &Path, msgs: &[Msg], args: &[&str]) -> (Vec<Msg>, Finish
 
 /// Like [`through_gor`], but the messages are produced by a middleware that
 /// prints them and then echoes whatever gor feeds it (a middleware may emit
-/// messages of its own, spec 12); gor runs on `--input-dummy` for 2 s.
+/// messages of its own); gor runs on `--input-dummy` for 2 s.
 pub fn from_middleware(dir: &Path, msgs: &[Msg], args: &[&str]) -> (Vec<Msg>, Finished) {
     let feed = dir.join("feed.hex");
     let mut f = std::fs::File::create(&feed).expect("feed file");
@@ -139,103 +133,20 @@ pub fn texts(msgs: &[Msg]) -> Vec<String> {
         .collect()
 }
 
-/// A plain HTTP/1.1 server on 127.0.0.1 that records every request it
-/// receives (head and body, as bytes) and answers `200 OK` with body `ok`.
-/// Stops accepting when dropped.
-pub struct Server {
-    pub port: u16,
-    got: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
+pub use crate::common::server::{RecordingServer, header, request_line};
+
+/// The test HTTP server, answering every request `200 OK` with body `ok`.
+pub struct Server(RecordingServer);
 
 impl Server {
     pub fn start() -> Server {
-        use std::sync::atomic::Ordering;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        listener.set_nonblocking(true).expect("nonblocking");
-        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (g, s) = (got.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !s.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((conn, _)) => {
-                        let g = g.clone();
-                        std::thread::spawn(move || serve(conn, g));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        Server { port, got, stop }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Every request received so far, in arrival order.
-    pub fn received(&self) -> Vec<Vec<u8>> {
-        self.got.lock().map(|g| g.clone()).unwrap_or_default()
+        Server(RecordingServer::ok())
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+impl std::ops::Deref for Server {
+    type Target = RecordingServer;
+    fn deref(&self) -> &RecordingServer {
+        &self.0
     }
-}
-
-fn serve(mut conn: std::net::TcpStream, got: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>) {
-    use std::io::Read;
-    let _ = conn.set_nonblocking(false);
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 16384];
-    loop {
-        // Serve every complete request in the buffer.
-        while let Some(head_end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-            let body_len = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            let total = head_end + 4 + body_len;
-            if buf.len() < total {
-                break;
-            }
-            let request: Vec<u8> = buf.drain(..total).collect();
-            if let Ok(mut g) = got.lock() {
-                g.push(request);
-            }
-            if conn
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                .is_err()
-            {
-                return;
-            }
-        }
-        match conn.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
-
-/// The request line of a received request.
-pub fn request_line(req: &[u8]) -> String {
-    let text = String::from_utf8_lossy(req);
-    text.split("\r\n").next().unwrap_or("").to_string()
-}
-
-/// The value of a header in a received request (first match, any case).
-pub fn header(req: &[u8], name: &str) -> Option<String> {
-    let text = String::from_utf8_lossy(req);
-    let head = text.split("\r\n\r\n").next().unwrap_or("");
-    head.split("\r\n").skip(1).find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-    })
 }
