@@ -6,8 +6,8 @@ mod common;
 #[path = "common/replay.rs"]
 mod replay_common;
 
-use common::Running;
-use replay_common::{Behaviour, OK, RecordingServer, closed_port, counted};
+use common::{Running, wait_until};
+use replay_common::{Behaviour, OK, RecordingServer, counted};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -15,23 +15,19 @@ use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(30);
 
-/// Connects once gor listens (it binds at start-up).
-fn connect(port: u16) -> TcpStream {
-    let start = Instant::now();
-    loop {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(s) => return s,
-            Err(_) if start.elapsed() < Duration::from_secs(10) => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            Err(e) => panic!("gor never listened on {port}: {e}"),
-        }
-    }
+/// Starts gor with `--input-http 127.0.0.1:0` and `args`; returns it and the
+/// port it got (gor logs the address it listens on).
+fn start_listening(args: &[&str]) -> (Running, u16) {
+    let mut all = vec!["--input-http", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    let mut gor = Running::start(&all);
+    let port = gor.port_after("--input-http listening on ", T);
+    (gor, port)
 }
 
 /// Sends `reqs` on one connection and reads one 200 per request.
 fn send_all(port: u16, reqs: &[Vec<u8>]) {
-    let mut s = connect(port);
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let expected = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
     for r in reqs {
@@ -45,15 +41,7 @@ fn send_all(port: u16, reqs: &[Vec<u8>]) {
 #[test]
 fn requests_received_over_http_are_replayed_byte_for_byte() {
     let target = RecordingServer::start(Behaviour::Respond(OK.to_vec()));
-    let port = closed_port();
-    let listen = format!("127.0.0.1:{port}");
-    let gor = Running::start(&[
-        "--input-http",
-        &listen,
-        "--output-http",
-        &target.url(),
-        "--http-original-host",
-    ]);
+    let (gor, port) = start_listening(&["--output-http", &target.url(), "--http-original-host"]);
     let reqs = vec![
         b"GET /a?b=c HTTP/1.1\r\nHost: x\r\nX-Case: Yes\r\n\r\n".to_vec(),
         b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello".to_vec(),
@@ -78,11 +66,7 @@ fn a_live_source_never_waits_the_overflow_is_dropped_and_counted() {
         std::thread::sleep(Duration::from_millis(300));
         OK.to_vec()
     })));
-    let port = closed_port();
-    let listen = format!("127.0.0.1:{port}");
-    let gor = Running::start(&[
-        "--input-http",
-        &listen,
+    let (gor, port) = start_listening(&[
         "--output-http",
         &target.url(),
         "--output-http-workers",
@@ -101,7 +85,11 @@ fn a_live_source_never_waits_the_overflow_is_dropped_and_counted() {
         "{:?}",
         start.elapsed()
     );
-    std::thread::sleep(Duration::from_millis(800));
+    // The request in flight and the one queued reach the target; the rest
+    // were dropped as they came.
+    wait_until(T, "two requests at the target", || {
+        target.received().len() >= 2
+    });
     gor.signal(libc::SIGINT);
     let out = gor.wait(T);
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
