@@ -295,7 +295,13 @@ pub fn can_capture(test: &str) -> bool {
     // SAFETY: geteuid(2) has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     if !root {
-        eprintln!("SKIPPED {test}: live capture needs root (CI runs the tests as root)");
+        // Written to the stderr handle, not with eprintln!, which the test
+        // harness captures and shows only for failing tests.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test}: live capture needs root (CI runs the tests as root)"
+        );
     }
     root
 }

@@ -36,15 +36,24 @@ pub enum Behaviour {
 /// A raw HTTP/1.1 server that records every request as received.
 pub struct RecordingServer {
     pub port: u16,
+    local: std::net::SocketAddr,
     pub requests: Arc<Mutex<Vec<Vec<u8>>>>,
     pub connections: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
 }
 
 impl RecordingServer {
+    /// Listens on a free port of 127.0.0.1.
     pub fn start(behaviour: Behaviour) -> RecordingServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
+        Self::start_on("127.0.0.1:0", behaviour)
+    }
+
+    /// Listens on `addr` (e.g. `[::1]:0`).
+    pub fn start_on(addr: &str, behaviour: Behaviour) -> RecordingServer {
+        let listener =
+            TcpListener::bind(addr).unwrap_or_else(|e| panic!("listening on {addr}: {e}"));
+        let local = listener.local_addr().unwrap();
+        let port = local.port();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
@@ -62,6 +71,7 @@ impl RecordingServer {
         });
         RecordingServer {
             port,
+            local,
             requests,
             connections,
             stop,
@@ -97,7 +107,7 @@ impl Drop for RecordingServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         // Wakes the accept loop, which then sees the stop.
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        let _ = TcpStream::connect(self.local);
     }
 }
 
