@@ -15,6 +15,7 @@ pub fn serve(addr: &str) -> anyhow::Result<()> {
     })?;
     let listener = TcpListener::bind(&bind)
         .map_err(|e| anyhow::anyhow!("--http-pprof: cannot listen on {addr}: {e}"))?;
+    tracing::info!("--http-pprof listening on {}", listener.local_addr()?);
     std::thread::Builder::new()
         .name("metrics".into())
         .spawn(move || {

@@ -182,8 +182,8 @@ fn exit_after_stops_cleanly_with_status_0() {
 
 #[test]
 fn sigterm_stops_cleanly_with_status_0() {
-    let gor = common::Running::start(&["--input-dummy", "x", "--output-stdout"]);
-    std::thread::sleep(Duration::from_millis(1300));
+    let mut gor = common::Running::start(&["--input-dummy", "x", "--output-stdout"]);
+    gor.wait_records(2, T);
     gor.signal(libc::SIGTERM);
     let out = gor.wait(T);
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
@@ -251,45 +251,31 @@ fn plugins_of_later_releases_say_so_and_exit_2() {
 
 #[test]
 fn http_pprof_serves_counters_as_json_and_prometheus() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let gor = common::Running::start(&[
+    let mut gor = common::Running::start(&[
         "--input-dummy",
         "x",
         "--output-null",
         "--http-pprof",
-        &addr,
+        "127.0.0.1:0",
         "--exit-after",
         "5s",
     ]);
+    let port = gor.port_after("--http-pprof listening on ", T);
     let get = |path: &str| -> String {
         use std::io::{Read, Write};
-        for _ in 0..100 {
-            if let Ok(mut s) = std::net::TcpStream::connect(&addr) {
-                write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-                let mut body = String::new();
-                let _ = s.read_to_string(&mut body);
-                return body;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("--http-pprof never listened on {addr}");
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut body = String::new();
+        let _ = s.read_to_string(&mut body);
+        body
     };
     // The dummy input emits its first request and response after a second.
-    let deadline = std::time::Instant::now() + Duration::from_secs(4);
-    let mut vars = get("/debug/vars");
-    while !vars.contains("\"input_dummy.messages\":2") && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
+    let mut vars = String::new();
+    common::wait_until(Duration::from_secs(4), "two dummy messages counted", || {
         vars = get("/debug/vars");
-    }
-    assert!(
-        vars.contains("application/json") && vars.contains("\"input_dummy.messages\":2"),
-        "{vars}"
-    );
+        vars.contains("\"input_dummy.messages\":2")
+    });
+    assert!(vars.contains("application/json"), "{vars}");
     let metrics = get("/metrics");
     assert!(metrics.contains("gor_input_dummy_messages 2"), "{metrics}");
     drop(gor);

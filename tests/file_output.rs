@@ -211,14 +211,10 @@ fn periodic_flush_puts_records_on_disk_while_gor_runs() {
     ]);
     // Dummy traffic comes once a second; the flusher must show it well
     // before any buffer fills or gor exits.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut seen = 0;
-    while Instant::now() < deadline && seen < 4 {
-        std::thread::sleep(Duration::from_millis(100));
-        seen = std::fs::read(&out).map(|b| records(&b).len()).unwrap_or(0);
-    }
+    common::wait_until(Duration::from_secs(5), "4 records on disk", || {
+        std::fs::read(&out).map(|b| records(&b).len()).unwrap_or(0) >= 4
+    });
     drop(gor);
-    assert!(seen >= 4, "only {seen} records reached the disk");
 }
 
 #[test]

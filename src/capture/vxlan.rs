@@ -51,6 +51,7 @@ impl Vxlan {
         let socket = UdpSocket::bind(("0.0.0.0", port))
             .map_err(|e| anyhow::anyhow!("--input-raw-vxlan-port {port}: cannot listen: {e}"))?;
         socket.set_nonblocking(true)?;
+        tracing::info!("VXLAN: listening on UDP port {port}");
         Ok(Vxlan {
             socket,
             buf: vec![0; 65_536],
