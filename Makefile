@@ -1,5 +1,6 @@
 # Two commands do everything: `make demo` (the main job, end to end) and
 # `make test` (the whole suite). Both install what they need first.
+# `make lint` checks formatting and clippy (CI runs it before the tests).
 
 CARGO ?= cargo
 GOR := target/release/gor
@@ -22,9 +23,13 @@ demo: build
 test: setup
 	$(CARGO) test --release
 
-lint:
+# Formatting and clippy on every target (library, binary, tests, benches),
+# warnings as errors. Installs the rustfmt and clippy components if missing.
+lint: setup
+	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --release --all-targets -- -D warnings
 
 bench: build
 	@bash bench/run.sh
