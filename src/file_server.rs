@@ -16,21 +16,24 @@ const NAME: ServerName = ServerName {
 /// Largest request head accepted.
 const MAX_HEAD: usize = 64 * 1024;
 
-/// Serves until the process is killed, with the default connection limits.
+/// Serves until the process is killed, within the default
+/// [`ConnectionLimits`]. Prints the address it listens on (with the port it
+/// got, when asked for port 0).
 pub fn serve(addr: &str) -> anyhow::Result<()> {
-    serve_limited(addr, ConnectionLimits::default())
-}
-
-/// Serves until the process is killed. Prints the address it listens on
-/// (with the port it got, when asked for port 0).
-pub fn serve_limited(addr: &str, limits: ConnectionLimits) -> anyhow::Result<()> {
+    // The first cut-off of each kind is logged, with its counter's name.
+    crate::logging::init(0);
     let listener = listener::bind(NAME, addr)?;
     eprintln!(
         "gor file-server: serving {} on {}",
         std::env::current_dir()?.display(),
         listener.local_addr()?
     );
-    runtime().block_on(listener::accept(listener, NAME, limits, handle));
+    runtime().block_on(listener::accept(
+        listener,
+        NAME,
+        ConnectionLimits::default(),
+        handle,
+    ));
     Ok(())
 }
 

@@ -156,4 +156,14 @@ fn file_server_under_slowloris_refuses_past_its_cap_and_serves_again_after_the_h
     let mut gor = Running::start_in(&["file-server", "127.0.0.1:0"], Some(dir.path()));
     let port = gor.port_after(&format!("{} on ", dir.path().display()), T);
     attack_then_serve(port, "/page.txt", "\r\n\r\nthe page");
+    // It runs until killed, so it has no exit summary: the first cut-off of
+    // each kind is logged with its counter's name.
+    let log = gor.stderr();
+    for counter in [
+        "file_server.refused_connections",
+        "file_server.silent_connections",
+        "file_server.slow_requests",
+    ] {
+        assert!(log.contains(counter), "{counter} not logged:\n{log}");
+    }
 }

@@ -131,7 +131,7 @@ pub async fn accept<F, Fut>(
                 "{}: {} connections are open; a new one was answered 503 and closed",
                 name.flag, limits.max_connections
             ));
-            let _ = stream.try_write(BUSY);
+            tokio::spawn(refuse(stream));
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -145,6 +145,19 @@ pub async fn accept<F, Fut>(
         };
         tokio::spawn(serve(stream, conn));
     }
+}
+
+/// Answers `503` and closes, reading what the client sends for a moment
+/// first: closing with unread bytes would reset the connection, and the
+/// client could lose the answer.
+async fn refuse(mut stream: TcpStream) {
+    let _ = stream.try_write(BUSY);
+    let _ = stream.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }
 
 /// Where a connection is in its current request, with the deadline that

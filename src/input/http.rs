@@ -38,18 +38,10 @@ pub struct HttpInput {
 
 /// `:8080` listens on every interface; `host:port` on that address.
 impl HttpInput {
-    /// Listens on `addr` and starts accepting; `max_message` bounds what is
+    /// Listens on `addr` and starts accepting, within the default
+    /// [`ConnectionLimits`] (docs/input-http.md); `max_message` bounds what is
     /// kept of one request (`--copy-buffer-size`).
     pub fn listen(addr: &str, max_message: usize) -> Result<HttpInput> {
-        Self::listen_limited(addr, max_message, ConnectionLimits::default())
-    }
-
-    /// [`HttpInput::listen`] with other connection limits than the defaults.
-    pub fn listen_limited(
-        addr: &str,
-        max_message: usize,
-        limits: ConnectionLimits,
-    ) -> Result<HttpInput> {
         let listener = listener::bind(NAME, addr)?;
         let local = listener.local_addr()?;
         tracing::info!("--input-http listening on {local}");
@@ -59,7 +51,7 @@ impl HttpInput {
         runtime().spawn(listener::accept(
             listener,
             NAME,
-            limits,
+            ConnectionLimits::default(),
             move |stream, conn| serve(stream, conn, tx.clone(), max, malformed.clone()),
         ));
         Ok(HttpInput { rx, addr: local })

@@ -38,7 +38,10 @@ pub fn replay(
     crate::common::run(&all, deadline)
 }
 
-/// A free port on 127.0.0.1 with nothing listening on it.
+/// A port on 127.0.0.1 with nothing listening on it: a target that refuses
+/// connections. Never for gor to listen on (another process could take it
+/// between the probe and gor's bind): gor listens on port 0 and logs the
+/// port it got.
 pub fn closed_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
