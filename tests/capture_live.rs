@@ -205,7 +205,7 @@ fn with_realip(req: &[u8]) -> Vec<u8> {
 
 /// Exchanges `GET /warm-up` until gor has emitted one: the capture runs on
 /// the interface that carries the test's traffic.
-fn warm_up(gor: &mut Gor, port: u16) {
+fn warm_up(gor: &Gor, port: u16) {
     let mut c = Client::connect(port);
     gor.wait_until(Duration::from_secs(15), "a warm-up request captured", |g| {
         c.exchange(b"GET /warm-up HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -219,7 +219,7 @@ fn warm_up(gor: &mut Gor, port: u16) {
 /// (whatever gor captured before, a duplicate say, has been emitted by
 /// then), stops gor and returns its run with the records of the test's own
 /// traffic: warm-ups and the last exchange left out.
-fn finish_after_last_exchange(mut gor: Gor, port: u16) -> (Ran, Vec<(u8, String, Vec<u8>)>) {
+fn finish_after_last_exchange(gor: Gor, port: u16) -> (Ran, Vec<(u8, String, Vec<u8>)>) {
     Client::connect(port).exchange(b"GET /last-exchange HTTP/1.1\r\nHost: x\r\n\r\n");
     gor.wait_until(Duration::from_secs(20), "the last exchange captured", |g| {
         let recs = records(&g.stdout_so_far());
@@ -367,7 +367,7 @@ fn capture_once_on(host: &str) {
     ]);
     gor.wait_for("BPF Filter", Duration::from_secs(15));
     // The line is logged per interface, the first before the others open.
-    warm_up(&mut gor, port);
+    warm_up(&gor, port);
     let mut c = Client::connect(port);
     for i in 0..5 {
         c.exchange(format!("GET /all/{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());

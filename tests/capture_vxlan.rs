@@ -27,7 +27,7 @@ fn start_vxlan_capture() -> (Gor, u16) {
             .unwrap()
             .port();
         let port_s = port.to_string();
-        let mut gor = Gor::start(&[
+        let gor = Gor::start(&[
             "--input-raw",
             ":80",
             "--input-raw-engine",
@@ -52,7 +52,7 @@ fn start_vxlan_capture() -> (Gor, u16) {
 
 #[test]
 fn vxlan_frames_are_captured_and_filtered_by_vni() {
-    let (mut gor, port) = start_vxlan_capture();
+    let (gor, port) = start_vxlan_capture();
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
     let get = b"GET /mirrored HTTP/1.1\r\nHost: x\r\n\r\n";
     let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";

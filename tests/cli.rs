@@ -182,7 +182,7 @@ fn exit_after_stops_cleanly_with_status_0() {
 
 #[test]
 fn sigterm_stops_cleanly_with_status_0() {
-    let mut gor = common::Running::start(&["--input-dummy", "x", "--output-stdout"]);
+    let gor = common::Running::start(&["--input-dummy", "x", "--output-stdout"]);
     gor.wait_records(2, T);
     gor.signal(libc::SIGTERM);
     let out = gor.wait(T);
@@ -251,7 +251,7 @@ fn plugins_of_later_releases_say_so_and_exit_2() {
 
 #[test]
 fn http_pprof_serves_counters_as_json_and_prometheus() {
-    let mut gor = common::Running::start(&[
+    let gor = common::Running::start(&[
         "--input-dummy",
         "x",
         "--output-null",

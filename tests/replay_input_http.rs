@@ -20,7 +20,7 @@ const T: Duration = Duration::from_secs(30);
 fn start_listening(args: &[&str]) -> (Running, u16) {
     let mut all = vec!["--input-http", "127.0.0.1:0"];
     all.extend_from_slice(args);
-    let mut gor = Running::start(&all);
+    let gor = Running::start(&all);
     let port = gor.port_after("--input-http listening on ", T);
     (gor, port)
 }

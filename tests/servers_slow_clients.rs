@@ -127,7 +127,7 @@ fn attack_then_serve(port: u16, path: &str, want: &str) {
 
 #[test]
 fn input_http_under_slowloris_refuses_past_its_cap_and_serves_again_after_the_head_timeout() {
-    let mut gor = Running::start(&["--input-http", "127.0.0.1:0", "--output-stdout"]);
+    let gor = Running::start(&["--input-http", "127.0.0.1:0", "--output-stdout"]);
     let port = gor.port_after("--input-http listening on ", T);
     attack_then_serve(port, "/normal", "HTTP/1.1 200 OK");
     gor.wait_records(1, T);
@@ -153,7 +153,7 @@ fn input_http_under_slowloris_refuses_past_its_cap_and_serves_again_after_the_he
 fn file_server_under_slowloris_refuses_past_its_cap_and_serves_again_after_the_head_timeout() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("page.txt"), "the page").unwrap();
-    let mut gor = Running::start_in(&["file-server", "127.0.0.1:0"], Some(dir.path()));
+    let gor = Running::start_in(&["file-server", "127.0.0.1:0"], Some(dir.path()));
     let port = gor.port_after(&format!("{} on ", dir.path().display()), T);
     attack_then_serve(port, "/page.txt", "\r\n\r\nthe page");
     // It runs until killed, so it has no exit summary: the first cut-off of

@@ -54,7 +54,7 @@ pub fn wait_until(deadline: Duration, what: &str, mut ready: impl FnMut() -> boo
 /// blocks it, and a test can wait for a line); killed when dropped, so a
 /// failing test leaves nothing behind.
 pub struct Running {
-    child: Option<Child>,
+    child: Mutex<Option<Child>>,
     stdout: Arc<Mutex<Vec<u8>>>,
     stderr: Arc<Mutex<Vec<u8>>>,
     readers: Vec<JoinHandle<()>>,
@@ -96,7 +96,7 @@ impl Running {
             drain(child.stderr.take().expect("stderr"), stderr.clone()),
         ];
         Running {
-            child: Some(child),
+            child: Mutex::new(Some(child)),
             stdout,
             stderr,
             readers,
@@ -104,14 +104,15 @@ impl Running {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+        self.child.lock().unwrap().as_ref().map_or(0, |c| c.id())
     }
 
     /// Sends a signal (e.g. libc::SIGINT) to gor.
     pub fn signal(&self, sig: i32) {
-        let Some(pid) = self.child.as_ref().map(|c| c.id() as i32) else {
+        let pid = self.pid() as i32;
+        if pid == 0 {
             return;
-        };
+        }
         // SAFETY: kill(2) on the pid of our own child.
         unsafe {
             libc::kill(pid, sig);
@@ -130,17 +131,16 @@ impl Running {
 
     /// Polls `ready` until it holds; panics (with gor's stderr) if gor exits
     /// first or `deadline` passes.
-    pub fn wait_until(
-        &mut self,
-        deadline: Duration,
-        what: &str,
-        mut ready: impl FnMut(&Self) -> bool,
-    ) {
+    pub fn wait_until(&self, deadline: Duration, what: &str, mut ready: impl FnMut(&Self) -> bool) {
         let start = Instant::now();
         while !ready(self) {
-            if let Some(c) = self.child.as_mut()
-                && let Ok(Some(status)) = c.try_wait()
-            {
+            let exited = self
+                .child
+                .lock()
+                .unwrap()
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if let Some(status) = exited {
                 // One last look: the output may have come with the exit.
                 std::thread::sleep(Duration::from_millis(50));
                 if ready(self) {
@@ -157,16 +157,17 @@ impl Running {
         }
     }
 
-    /// Waits until stderr contains `text`.
+    /// Waits until stderr contains `text`. (`&mut self` only because the
+    /// capture tests have always called it on a `let mut` runner.)
     pub fn wait_for(&mut self, text: &str, deadline: Duration) {
-        self.wait_until(deadline, &format!("'{text}' on stderr"), |g| {
-            g.stderr().contains(text)
-        });
+        self.wait_for_line(text, deadline);
     }
 
     /// Waits for the stderr line that contains `text` and returns it.
-    pub fn wait_for_line(&mut self, text: &str, deadline: Duration) -> String {
-        self.wait_for(text, deadline);
+    pub fn wait_for_line(&self, text: &str, deadline: Duration) -> String {
+        self.wait_until(deadline, &format!("'{text}' on stderr"), |g| {
+            g.stderr().contains(text)
+        });
         let err = self.stderr();
         err.lines()
             .find(|l| l.contains(text))
@@ -176,7 +177,7 @@ impl Running {
 
     /// The port of the address gor logged as `<text> HOST:PORT` (a listener
     /// asked for port 0 says which port it got).
-    pub fn port_after(&mut self, text: &str, deadline: Duration) -> u16 {
+    pub fn port_after(&self, text: &str, deadline: Duration) -> u16 {
         let line = self.wait_for_line(text, deadline);
         let addr = line[line.find(text).unwrap() + text.len()..]
             .split_whitespace()
@@ -189,7 +190,7 @@ impl Running {
     }
 
     /// Waits until gor printed at least `n` records on stdout.
-    pub fn wait_records(&mut self, n: usize, deadline: Duration) {
+    pub fn wait_records(&self, n: usize, deadline: Duration) {
         self.wait_until(deadline, &format!("{n} records on stdout"), |g| {
             records(&g.stdout_so_far()).len() >= n
         });
@@ -206,7 +207,7 @@ impl Running {
         if interrupt {
             self.signal(libc::SIGINT);
         }
-        let mut child = self.child.take().expect("child");
+        let mut child = self.child.lock().unwrap().take().expect("child");
         let start = Instant::now();
         let status = loop {
             if let Some(status) = child.try_wait().expect("waiting for gor") {
@@ -236,7 +237,7 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
+        if let Some(mut c) = self.child.lock().unwrap().take() {
             let _ = c.kill();
             let _ = c.wait();
         }
