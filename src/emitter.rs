@@ -1,7 +1,7 @@
 //! The copy loops: one thread per input reads messages and hands each to the
 //! outputs (all of them, or one in turn with `--split-output`).
 //!
-//! Per message (spec 5.2): skip empty payloads, cut to `--copy-buffer-size`,
+//! Per message: skip empty payloads, cut to `--copy-buffer-size`,
 //! skip records whose header has fewer than 3 fields (counted), run the HTTP
 //! modifier on requests (a filtered request's id is remembered so that its
 //! response is filtered too), prettify, deliver.
@@ -91,7 +91,7 @@ pub struct Steps {
     /// Applied to every message after the modifier.
     pub prettify: Option<Transform>,
     /// Leave `--copy-buffer-size` to a later loop: set on the loops that
-    /// feed the middleware, which gets whole messages (spec 12).
+    /// feed the middleware, which gets whole messages.
     pub keep_whole: bool,
 }
 
@@ -147,7 +147,7 @@ impl Emitter {
     /// Starts one copy loop per input. With a middleware (`feed` and `fed`),
     /// every input's messages, prettified but otherwise untouched, go to
     /// `feed`, and one loop reads `fed` (what the middleware sends back) and
-    /// delivers it to the outputs with the full processing (spec 12).
+    /// delivers it to the outputs with the full processing.
     pub fn start(
         plugins: Plugins,
         options: Options,
@@ -435,7 +435,7 @@ impl CopyLoop {
 }
 
 /// Ids of filtered requests, so that their responses are filtered too; each
-/// entry lives 60 s (spec 5.2 step 5), and the set is bounded.
+/// entry lives 60 s, and the set is bounded.
 #[derive(Default)]
 struct FilteredIds {
     ids: HashMap<Bytes, Instant>,

@@ -13,11 +13,30 @@
 //!
 //! # Layout
 //!
-//! * `message`, `plugin` — the record format and the Input/Output traits;
-//! * `settings` — flags, Go-style parsing, value syntaxes;
-//! * `input/`, `output/` — one plugin per file;
-//! * `limiter` — the `|N` and `|N%` suffixes;
-//! * `stats` — counters; every drop is counted under a reason.
+//! Imports run downwards only: `main` → `registry` → plugins → the shared
+//! modules at the bottom (`plugin`, `message`, `http`, `settings`, `stats`).
+//!
+//! * `main.rs` — parses the flags, builds the plugins, runs the copy loops, exits;
+//! * `registry` — builds the plugins the flags name, `addr|limit` suffixes (main's alone);
+//! * `emitter` — copy loops: broadcast, `--split-output`, middleware wiring, ordered stop;
+//! * `plugin` — the Input and Output traits, `Plugins`, `Shutdown`, `ExchangeSink`;
+//! * `message` — a message, its header line, ids, the 14-byte record separator;
+//! * `settings/` — every flag (`flags`), Go-style argv parsing, value syntaxes (`values`);
+//! * `limiter` — the `|N` (per second) and `|N%` (fraction) wrappers;
+//! * `modifier/` — the `--http-*` filters and rewrites, with Go's regex and template syntax;
+//! * `middleware` — the external program and its hex line protocol;
+//! * `http/` — HTTP/1 on raw bytes: start line, headers, query, edits, framing, prettify;
+//! * `http/client/` — the replay client: target URLs, pooled connections, TLS;
+//! * `http/listener` — bounded HTTP/1 accept loop for `--input-http` and `file-server`;
+//! * `capture/` — packet sources (libpcap live and file, AF_PACKET, VXLAN), BPF filter, decoding;
+//! * `tcp/` — reassembly by sequence number, message framing, request/response pairing;
+//! * `input/` — dummy, file (records, pacing), raw (capture), http: one plugin per file;
+//! * `output/` — stdout, null, file (naming, disk), http (replay), elasticsearch;
+//! * `linger` — how a busy thread waits for more work without a wake-up per item;
+//! * `stats` — named counters, every drop under a reason, `--stats` lines;
+//! * `metrics` — `--http-pprof`: `/debug/vars` JSON and `/metrics` for Prometheus;
+//! * `logging`, `signals`, `runtime` — stderr logs by `--verbose`, SIGINT/SIGTERM, the tokio runtime;
+//! * `file_server` — `gor file-server :PORT`.
 
 pub mod capture;
 pub mod emitter;

@@ -1,5 +1,5 @@
-//! Builds the inputs and outputs that the settings name, in GoReplay's order
-//! (spec 3.1): input-dummy, output-stdout, output-null, input-raw, input-tcp,
+//! Builds the inputs and outputs that the settings name, in GoReplay's order:
+//! input-dummy, output-stdout, output-null, input-raw, input-tcp,
 //! output-tcp, output-ws, input-file, output-file, input-http, output-http,
 //! output-binary, output-kafka, input-kafka.
 //!
@@ -113,7 +113,7 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
     }
     for option in &settings.input_file {
         let (addr, limit) = split_limit(option);
-        // On a file input `|N%` is a replay speed, not a drop rate (spec 3.2).
+        // On a file input `|N%` is a replay speed, not a drop rate.
         if let Some(speed) = limit.and_then(|l| l.strip_suffix('%')) {
             let factor = Limit::percent_value("input-file", speed)? as f64 / 100.0;
             p.inputs
@@ -136,7 +136,7 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
         })?;
     }
     // One ElasticSearch export shared by every --output-http; it needs no
-    // --output-http-track-response (decisions.md, "Replay").
+    // --output-http-track-response (GoReplay exported nothing without it).
     let exporter = if settings.output_http_elasticsearch.is_empty() {
         None
     } else {

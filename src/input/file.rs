@@ -1,4 +1,4 @@
-//! `--input-file`: replays recorded files (spec section 6).
+//! `--input-file`: replays recorded files.
 //!
 //! The pattern's matches are sorted by name; each file is opened when replay
 //! reaches the timestamp of its first record, and let go of when done. An
@@ -116,7 +116,7 @@ impl FileInput {
     }
 
     /// `--input-file-dry-run`: time every record without emitting or
-    /// sleeping, print the summary (spec 6.4) and end.
+    /// sleeping, print the summary and end.
     fn dry_run(&mut self) -> Result<()> {
         let mut summary = DryRun::default();
         let mut last_ts = None;

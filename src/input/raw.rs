@@ -1,4 +1,4 @@
-//! `--input-raw`: live HTTP capture (spec section 8), without sitting in the
+//! `--input-raw`: live HTTP capture, without sitting in the
 //! traffic's path.
 //!
 //! One capture thread per interface (or file, or VXLAN port) reads frames
@@ -346,7 +346,7 @@ impl DeviceOpener {
 }
 
 /// Interfaces that appear later (a container's veth, a VPN) are captured
-/// too: the list is looked at every second (spec 8.2).
+/// too: the list is looked at every second.
 fn watch_new_interfaces(
     opener: DeviceOpener,
     mut failed: Vec<String>,
@@ -410,7 +410,7 @@ fn spawn_capture(
 
 /// The interfaces an address names: the one whose name, name prefix or
 /// address matches the host; otherwise every interface that is up and has
-/// an address (spec 8.2).
+/// an address.
 fn select_devices(host: &Host, ignore: &[String]) -> Result<Vec<pcap::Device>> {
     let all: Vec<pcap::Device> = pcap::Device::list()
         .map_err(|e| anyhow::anyhow!("--input-raw: cannot list interfaces: {e}"))?

@@ -1,4 +1,4 @@
-//! `--output-file`: records messages to files (spec section 7), in GoReplay's
+//! `--output-file`: records messages to files, in GoReplay's
 //! record format, chunked and named as GoReplay names them.
 //!
 //! `write` (finite inputs: files) copies the record into a large buffer
@@ -320,7 +320,7 @@ impl State {
 }
 
 impl State {
-    /// Writes one record to the file its name leads to (spec 7.2, 7.4).
+    /// Writes one record to the file its name leads to.
     fn write_record(&mut self, msg: &Message) -> Result<()> {
         if self.closed {
             anyhow::bail!("closed");

@@ -1,6 +1,6 @@
 //! Every flag gor accepts, GoReplay's and the legacy ones, with its default.
-//! The names, types, defaults and repeatability are a compatibility contract
-//! (spec section 2.4); the help texts are ours.
+//! The names, types, defaults and repeatability are a compatibility contract;
+//! the help texts are ours.
 
 use super::values;
 use clap::{ArgAction, Parser};

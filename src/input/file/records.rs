@@ -1,4 +1,4 @@
-//! Splitting a byte stream into records (spec 4.4), incrementally and with
+//! Splitting a byte stream into records, incrementally and with
 //! bounded memory, whatever the file size.
 //!
 //! GoReplay reads `\n`-terminated lines and ends a record at a line that is

@@ -1,5 +1,5 @@
-//! File names for `--output-file`: the template tokens (spec 7.1) and the
-//! chunk numbering (spec 7.2). Users' scripts rely on these names
+//! File names for `--output-file`: the template tokens and the
+//! chunk numbering. Users' scripts rely on these names
 //! (`requests_0.gor`, `requests_1.gor`, … continuing after a restart), so
 //! they follow GoReplay exactly, except where noted.
 
@@ -166,7 +166,7 @@ pub fn last_chunk(names: &[String]) -> Option<&String> {
     best
 }
 
-/// The chunk to write `path` into (spec 7.2 steps 3–4): `base_0ext` when
+/// The chunk to write `path` into: `base_0ext` when
 /// nothing matches `base*ext`, else the last match with its index, plus one
 /// when a new chunk must start.
 pub fn chunk_name(path: &str, next: bool) -> String {

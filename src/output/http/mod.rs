@@ -1,5 +1,5 @@
-//! `--output-http URL`: replays captured requests to a target (spec 9, with
-//! the fixes of decisions.md "Replay").
+//! `--output-http URL`: replays captured requests to a target, with the
+//! fixes listed in docs/coming-from-goreplay.md.
 //!
 //! Why it is built this way: the captured bytes are written as they are
 //! (only Host, Content-Length, the path prefix and basic auth are edited in
@@ -374,7 +374,7 @@ impl HttpOutput {
     }
 
     /// After each enqueue: the queue, the stats, and more workers when the
-    /// queue is longer than the number of workers (spec 9.3).
+    /// queue is longer than the number of workers.
     fn after_enqueue(&self, tx: &mpsc::Sender<Job>) {
         let queued = tx.max_capacity() - tx.capacity();
         if let Some(s) = &self.stats {

@@ -1,4 +1,4 @@
-//! The queue stats line of spec 16.2 (`--stats --output-http-stats`):
+//! The queue stats line (`--stats --output-http-stats`):
 //! a header `output_http:latest,mean,max,count,count/second,gcount`, then
 //! every period `output_http:<latest>,<mean>,<max>,<count>,<rate>,<workers>`
 //! with the counters reset after each line. GoReplay's last column is its
