@@ -8,7 +8,7 @@
 //! as the two copies do not alternate). On other interfaces outgoing packets
 //! are real traffic (a local server's responses) and are kept.
 
-use super::{Frame, LinkType, Next, PacketSource};
+use super::{Frame, IDLE_WAIT_MS, LOTS_OF_BYTES, LinkType, Next, PacketSource};
 use crate::linger::{Drain, OnEmpty};
 use std::ffi::CString;
 use std::io;
@@ -19,9 +19,6 @@ const PACKET_OUTGOING: u8 = 4;
 const ARPHRD_LOOPBACK: u16 = 772;
 /// Every block holds whole packets; it must exceed the snap length.
 const BLOCK_SIZE: usize = 1 << 20;
-/// A block is handed over after this long even if not full, so a lone
-/// request is not held back (`--input-raw-buffer-timeout` overrides it).
-pub const BLOCK_TIMEOUT_MS: u32 = 10;
 
 #[repr(C)]
 struct TpacketReq3 {
@@ -107,7 +104,7 @@ impl AfPacket {
             name: name.to_string(),
             skipped: crate::stats::counter("input_raw.loopback_outgoing_copies"),
             kernel_drops: crate::stats::drop_counter("input_raw.kernel_drops"),
-            drain: Drain::default(),
+            drain: Drain::new(LOTS_OF_BYTES),
         };
         if setsockopt(fd, libc::SOL_PACKET, libc::PACKET_VERSION, &TPACKET_V3) != 0 {
             return Err(os_error("PACKET_VERSION", name));
@@ -293,7 +290,7 @@ impl PacketSource for AfPacket {
                 // SAFETY: the frame lies inside the block (checked above) and
                 // the block stays ours until release_block.
                 let data = unsafe { std::slice::from_raw_parts(hdr.add(mac), snaplen) };
-                self.drain.took();
+                self.drain.took(snaplen);
                 return Ok(Next::Frame(Frame {
                     data,
                     ts_ns: i64::from(sec) * 1_000_000_000 + i64::from(nsec),
@@ -321,7 +318,7 @@ impl PacketSource for AfPacket {
                 revents: 0,
             };
             // SAFETY: polling our own socket.
-            let rc = unsafe { libc::poll(&mut pfd, 1, 100) };
+            let rc = unsafe { libc::poll(&mut pfd, 1, IDLE_WAIT_MS) };
             if rc == 0 {
                 self.count_kernel_drops();
                 return Ok(Next::Idle);
