@@ -37,6 +37,11 @@ const BATCH: usize = 64;
 const MAX_HOLD_NS: i64 = 2_000_000;
 /// How often idle connections are looked for.
 const EXPIRE_EVERY_NS: i64 = 100_000_000;
+/// Batches taken between two waits after which the copy loop lingers
+/// rather than blocks (see `crate::linger`): 256 messages and more come
+/// from full-rate traffic; a delivery at 2,000 requests a second is one
+/// batch.
+const LOTS_OF_BATCHES: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -146,7 +151,7 @@ impl RawInput {
             watch_new_interfaces(opener, failed, shared.clone(), tx.clone());
         }
         Ok(Box::new(RawInput {
-            rx: Lingering::new(rx),
+            rx: Lingering::new(rx, LOTS_OF_BATCHES),
             pending: Vec::new().into_iter(),
             shared,
             finite,
@@ -331,7 +336,7 @@ impl DeviceOpener {
             let block_ms = self
                 .opts
                 .timeout_ms
-                .map_or(capture::af_packet::BLOCK_TIMEOUT_MS, |ms| ms as u32);
+                .map_or(capture::DELIVERY_MS as u32, |ms| ms as u32);
             Box::new(capture::af_packet::AfPacket::open(
                 &name,
                 self.buffer,

@@ -382,10 +382,15 @@ impl FileOutput {
     }
 }
 
+/// Records taken between two waits after which the live writer lingers
+/// rather than blocks (see `crate::linger`): full-rate traffic brings
+/// thousands; 2,000 requests a second bring a few dozen per capture delivery.
+const LOTS_OF_RECORDS: usize = 256;
+
 /// The live writer: takes queued records in batches, one lock per batch.
 fn write_live(shared: &Mutex<State>, rx: Receiver<Job>, queued: &AtomicUsize, name: &str) {
     let errors = stats::drop_counter("output_file.write_errors");
-    let mut queue = Lingering::new(rx);
+    let mut queue = Lingering::new(rx, LOTS_OF_RECORDS);
     while let Ok(first) = queue.recv() {
         let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
         let mut job = Some(first);
