@@ -16,32 +16,11 @@
 mod flags;
 pub mod values;
 
+pub use crate::plugin::UsageError;
 pub use flags::{BOOL_FLAGS, Settings};
 
 use clap::CommandFactory;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use std::fmt;
-
-/// A mistake in what the user typed: reported in one line, exit status 2.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageError(pub String);
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
-
-impl UsageError {
-    /// `invalid value "<v>" for flag -<name>: <reason>`, Go's wording.
-    pub fn invalid_value(flag: &str, value: &str, reason: impl fmt::Display) -> Self {
-        UsageError(format!(
-            "invalid value {value:?} for flag -{flag}: {reason}"
-        ))
-    }
-}
 
 /// What the command line asks for.
 #[derive(Debug)]
