@@ -324,7 +324,13 @@ mod tests {
     fn other_names_sharing_the_prefix_are_not_chunks() {
         let dir = tempfile::tempdir().unwrap();
         let path = format!("{}/out.gor", dir.path().display());
-        for other in ["outside.gor", "outside_3.gor", "out_x.gor", "out_.gor", "out_7.gz"] {
+        for other in [
+            "outside.gor",
+            "outside_3.gor",
+            "out_x.gor",
+            "out_.gor",
+            "out_7.gz",
+        ] {
             std::fs::write(dir.path().join(other), b"").unwrap();
         }
         assert!(chunk_name(&path, true).ends_with("/out_0.gor"));
