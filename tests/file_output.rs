@@ -92,7 +92,10 @@ fn names_that_only_share_the_prefix_are_left_alone() {
     record_to(&input, &format!("{}/out.gor", arg(&out)), &[]);
     assert_eq!(names(&out), ["out_0.gor", "outside.gor"]);
     assert_eq!(count(&out.join("out_0.gor")), 2);
-    assert_eq!(std::fs::read(out.join("outside.gor")).unwrap(), b"not a chunk");
+    assert_eq!(
+        std::fs::read(out.join("outside.gor")).unwrap(),
+        b"not a chunk"
+    );
 }
 
 #[test]
