@@ -8,7 +8,7 @@
 //! double role halves rates and stops split pipelines).
 
 use crate::limiter::{Limit, LimitedInput, LimitedOutput};
-use crate::plugin::{Input, Output, Plugins, Result, Shutdown, not_available};
+use crate::plugin::{Input, Output, Plugins, Result, Shutdown, UsageError};
 use crate::settings::Settings;
 use std::sync::Arc;
 
@@ -84,7 +84,7 @@ fn refuse_unavailable(settings: &Settings) -> Result<()> {
         ),
     ];
     match unavailable.iter().find(|(given, _, _)| *given) {
-        Some((_, flag, what)) => Err(not_available(flag, what)),
+        Some((_, flag, what)) => Err(UsageError::not_available(flag, what).into()),
         None => Ok(()),
     }
 }

@@ -17,7 +17,7 @@ mod pacing;
 mod records;
 
 use crate::message::Message;
-use crate::plugin::{Input, Result};
+use crate::plugin::{Input, Result, UsageError};
 use crate::settings::Settings;
 use crate::settings::values::format_duration;
 use crate::stats::{self, Counter};
@@ -62,7 +62,7 @@ impl FileInput {
     /// idles silently, leaving users to wonder why nothing is replayed).
     pub fn open(pattern: &str, speed: f64, settings: &Settings) -> Result<Box<dyn Input>> {
         if pattern.starts_with("s3://") {
-            return Err(crate::plugin::not_available("input-file", "s3:// input"));
+            return Err(UsageError::not_available("input-file", "s3:// input").into());
         }
         let options = Options {
             // GoReplay hangs forever on a depth below 1; 1 means no reordering.

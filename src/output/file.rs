@@ -22,7 +22,7 @@ mod naming;
 
 use crate::linger::Lingering;
 use crate::message::Message;
-use crate::plugin::{Output, Result};
+use crate::plugin::{Output, Result, UsageError};
 use crate::settings::Settings;
 use crate::stats::{self, Counter};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -159,7 +159,7 @@ impl FileOutput {
 
     fn new(template: &str, settings: &Settings) -> Result<FileOutput> {
         if template.starts_with("s3://") {
-            return Err(crate::plugin::not_available("output-file", "s3:// output"));
+            return Err(UsageError::not_available("output-file", "s3:// output").into());
         }
         let parsed = Template::new(template);
         check_writable(template, &naming::clean(&parsed.expand(None)))?;
