@@ -14,10 +14,12 @@
 //! # Layout
 //!
 //! * `message`, `plugin` — the record format and the Input/Output traits;
+//! * `records` — splitting a stream (file or connection) into records;
 //! * `settings` — flags, Go-style parsing, value syntaxes;
 //! * `input/`, `output/` — one plugin per file;
 //! * `limiter` — the `|N` and `|N%` suffixes;
-//! * `stats` — counters; every drop is counted under a reason.
+//! * `relay` — what the TCP and WebSocket outputs share: worker pool, TLS;
+//! * `stats`, `queue_stats` — counters (every drop is counted under a reason), queue lines.
 
 pub mod capture;
 pub mod emitter;
@@ -33,7 +35,10 @@ pub mod middleware;
 pub mod modifier;
 pub mod output;
 pub mod plugin;
+pub mod queue_stats;
+pub mod records;
 pub mod registry;
+pub mod relay;
 pub mod runtime;
 pub mod settings;
 pub mod signals;
