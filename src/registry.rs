@@ -61,11 +61,6 @@ impl Plugins {
 fn refuse_unavailable(settings: &Settings) -> Result<()> {
     let unavailable = [
         (
-            !settings.output_ws.is_empty(),
-            "output-ws",
-            "WebSocket output",
-        ),
-        (
             !settings.output_binary.is_empty(),
             "output-binary",
             "binary output",
@@ -120,6 +115,12 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
         p.add_output("output-tcp", option, |addr| {
             let config = crate::output::tcp::TcpOutputConfig::from_settings(addr, settings)?;
             Ok(crate::output::tcp::TcpOutput::open(config, shutdown)?)
+        })?;
+    }
+    for option in &settings.output_ws {
+        p.add_output("output-ws", option, |addr| {
+            let config = crate::output::ws::WsOutputConfig::from_settings(addr, settings)?;
+            Ok(crate::output::ws::WsOutput::open(config, shutdown)?)
         })?;
     }
     for option in &settings.input_file {

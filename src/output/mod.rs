@@ -6,3 +6,4 @@ pub mod http;
 pub mod null;
 pub mod stdout;
 pub mod tcp;
+pub mod ws;

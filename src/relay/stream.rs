@@ -83,9 +83,12 @@ pub fn dial(address: &str, tls: Option<&TlsTarget>) -> Result<RelayStream, Strin
 }
 
 /// What a non-blocking look at the socket found.
-enum Peek {
+pub enum Peek {
+    /// Nothing arrived.
     Quiet,
+    /// Bytes are waiting (TLS session tickets, WebSocket pings, a close).
     Data,
+    /// FIN or reset.
     Closed,
 }
 
@@ -117,6 +120,11 @@ impl RelayStream {
             RelayStream::Plain(s) => s,
             RelayStream::Tls(s) => &s.sock,
         }
+    }
+
+    /// A look at the socket that reads nothing.
+    pub fn peek(&self) -> Peek {
+        peek(self.socket())
     }
 
     /// True when the peer closed its side or reset the connection. Never
