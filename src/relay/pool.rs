@@ -430,10 +430,13 @@ mod tests {
     use super::*;
     use std::sync::Mutex as StdMutex;
 
+    /// Which connection sent which id, in order.
+    type Log = Arc<StdMutex<Vec<(usize, Vec<u8>)>>>;
+
     /// A link that records which worker connection got what.
     struct Recorder {
         conn: usize,
-        log: Arc<StdMutex<Vec<(usize, Vec<u8>)>>>,
+        log: Log,
     }
 
     impl Link for Recorder {
@@ -452,7 +455,7 @@ mod tests {
 
     struct Recorders {
         made: AtomicUsize,
-        log: Arc<StdMutex<Vec<(usize, Vec<u8>)>>>,
+        log: Log,
     }
 
     impl Connector for Recorders {
@@ -464,7 +467,7 @@ mod tests {
         }
     }
 
-    fn pool(workers: usize, sticky: bool) -> (Pool, Arc<StdMutex<Vec<(usize, Vec<u8>)>>>) {
+    fn pool(workers: usize, sticky: bool) -> (Pool, Log) {
         let log = Arc::new(StdMutex::new(Vec::new()));
         let connector = Arc::new(Recorders {
             made: AtomicUsize::new(0),
