@@ -120,6 +120,9 @@ pub struct Emitter {
     source_loops: usize,
     drain_timeout: Duration,
     response_loops: LoopGroup,
+    /// Source loops that go on reading after a stop (see
+    /// [`Input::drains_at_stop`]).
+    draining_loops: LoopGroup,
     middleware: Option<(Arc<dyn Output>, LoopGroup)>,
 }
 
@@ -157,6 +160,11 @@ impl Emitter {
     ) -> Emitter {
         let (tx, rx) = crossbeam_channel::unbounded();
         let outputs = plugins.outputs;
+        let draining_loops = LoopGroup {
+            started: plugins.inputs.iter().filter(|i| i.drains_at_stop()).count(),
+            ..Default::default()
+        };
+        let draining_done = draining_loops.done.clone();
         let feed_steps = Steps {
             modifier: None,
             prettify: steps.prettify.clone(),
@@ -169,10 +177,12 @@ impl Emitter {
             // Only the loops of inputs named on the command line stop reading
             // on a stop request; grouped loops carry what is already in
             // flight (replayed responses, middleware output) until it ends.
+            let drains = group.is_none() && input.drains_at_stop();
             let mut copy = CopyLoop::new(input, dest, options.clone(), steps, shutdown.clone());
-            copy.stoppable = group.is_none();
+            copy.stoppable = group.is_none() && !drains;
             let tx = tx.clone();
             let done = group.map(|g| g.done.clone());
+            let drained = drains.then(|| draining_done.clone());
             std::thread::Builder::new()
                 .name("copy-loop".into())
                 .spawn(move || {
@@ -188,6 +198,9 @@ impl Emitter {
                         }
                         None => {
                             let _ = tx.send(event);
+                            if let Some(d) = drained {
+                                d.fetch_add(1, Ordering::SeqCst);
+                            }
                         }
                     }
                 })
@@ -228,6 +241,7 @@ impl Emitter {
             source_loops,
             drain_timeout: options.drain_timeout,
             response_loops,
+            draining_loops,
             middleware,
         }
     }
@@ -258,6 +272,10 @@ impl Emitter {
             Ending::Stopped(_) => "stop requested",
             Ending::Failed(_) => "a fatal error",
         });
+        // Inputs that deliver what is still on its way (relayed records).
+        if !self.draining_loops.wait(drain_timeout) {
+            tracing::warn!("inputs still draining after {drain_timeout:?}; closing outputs anyway");
+        }
         // The middleware first: it may still hold requests for the outputs
         // (replay included); closing its input lets it finish, and what it
         // sends back is delivered while every output is open. Replayed

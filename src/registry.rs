@@ -60,13 +60,6 @@ impl Plugins {
 /// starts, never silently ignored.
 fn refuse_unavailable(settings: &Settings) -> Result<()> {
     let unavailable = [
-        (!settings.input_tcp.is_empty(), "input-tcp", "TCP input"),
-        (!settings.output_tcp.is_empty(), "output-tcp", "TCP output"),
-        (
-            !settings.output_ws.is_empty(),
-            "output-ws",
-            "WebSocket output",
-        ),
         (
             !settings.output_binary.is_empty(),
             "output-binary",
@@ -91,7 +84,6 @@ fn refuse_unavailable(settings: &Settings) -> Result<()> {
 
 /// Builds every plugin the settings name. Errors name the flag.
 pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
-    let _ = shutdown;
     refuse_unavailable(settings)?;
     let mut p = Plugins::default();
     for option in &settings.input_dummy {
@@ -109,6 +101,26 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
     for option in &settings.input_raw {
         p.add_input("input-raw", option, |addr| {
             crate::input::raw::RawInput::open(addr, settings)
+        })?;
+    }
+    for option in &settings.input_tcp {
+        p.add_input("input-tcp", option, |addr| {
+            let config = crate::input::tcp::TcpInputConfig::from_settings(addr, settings)?;
+            Ok(Box::new(crate::input::tcp::TcpInput::listen(
+                config, shutdown,
+            )?))
+        })?;
+    }
+    for option in &settings.output_tcp {
+        p.add_output("output-tcp", option, |addr| {
+            let config = crate::output::tcp::TcpOutputConfig::from_settings(addr, settings)?;
+            Ok(crate::output::tcp::TcpOutput::open(config, shutdown)?)
+        })?;
+    }
+    for option in &settings.output_ws {
+        p.add_output("output-ws", option, |addr| {
+            let config = crate::output::ws::WsOutputConfig::from_settings(addr, settings)?;
+            Ok(crate::output::ws::WsOutput::open(config, shutdown)?)
         })?;
     }
     for option in &settings.input_file {

@@ -14,17 +14,16 @@
 //! when the read-ahead needs records, and nothing sleeps.
 
 mod pacing;
-mod records;
 
 use crate::message::Message;
 use crate::plugin::{Input, Result, UsageError};
+use crate::records::{self, ChunkReader, Damage, Record, Splitter};
 use crate::settings::Settings;
 use crate::settings::values::format_duration;
 use crate::stats::{self, Counter};
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, bounded};
 use pacing::{Pacer, Step};
-use records::{ChunkReader, Damage, Record, Splitter};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::fs::File;

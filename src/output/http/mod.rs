@@ -19,17 +19,15 @@
 //! [`ResponseInput`]; `close` drains what was accepted, each exchange bounded
 //! by `--output-http-timeout`.
 
-mod queue_stats;
-
 use crate::http::client::conn::{self, Conn, ExchangeError, Response};
 use crate::http::client::target::{self, PreparedRequest, Rewrite, Skip, Target};
 use crate::http::client::tls;
 use crate::message::{Message, PayloadType, now_ns};
 use crate::plugin::{ExchangeSink, Input, Output, Result};
+use crate::queue_stats::QueueStats;
 use crate::runtime::runtime;
 use crate::settings::{Settings, UsageError};
 use crate::stats::{self, Counter};
-use queue_stats::QueueStats;
 use rustls::ClientConfig;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
