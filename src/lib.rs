@@ -22,7 +22,7 @@
 //! * `plugin` — the Input and Output traits, `Plugins`, `Shutdown`, `ExchangeSink`;
 //! * `message` — a message, its header line, ids, the 14-byte record separator;
 //! * `records` — splitting a stream (file or relayed connection) into records;
-//! * `settings/` — every flag (`flags`), Go-style argv parsing, value syntaxes (`values`);
+//! * `settings/` — every flag (`flags`), Go-style argv parsing, value syntaxes (`values`), engine and protocol names (`choices`);
 //! * `limiter` — the `|N` (per second) and `|N%` (fraction) wrappers;
 //! * `modifier/` — the `--http-*` filters and rewrites, with Go's regex and template syntax;
 //! * `middleware` — the external program and its hex line protocol;
