@@ -16,8 +16,9 @@
 //! request was not seen is named from its own first sequence number, which
 //! is what the request's id would have been.
 
-use super::framing::{self, ChunkProgress, Chunked, HeadScan, StartLine};
+use super::framing::{self, HeadScan, StartLine};
 use super::stream::{Assembler, Insert};
+use crate::http::framing::{BodyKind, ChunkStatus, ChunkWalker};
 use crate::message::{Message, PayloadType};
 use crate::stats::{self, Counter};
 use bytes::Bytes;
@@ -99,6 +100,7 @@ pub struct Counters {
     pub gap_overflow: Counter,
     pub lost: Counter,
     pub too_large: Counter,
+    pub unframeable: Counter,
 }
 
 impl Counters {
@@ -114,6 +116,7 @@ impl Counters {
             gap_overflow: stats::drop_counter("input_raw.segments_beyond_gap"),
             lost: stats::drop_counter("input_raw.missing_segments_skipped"),
             too_large: stats::drop_counter("input_raw.messages_too_large"),
+            unframeable: stats::drop_counter("input_raw.unframeable_messages"),
         }
     }
 }
@@ -179,7 +182,11 @@ enum Phase {
     Length {
         end: usize,
     },
-    Chunked(Chunked),
+    /// A chunked body, walked up to offset `at` of the message.
+    Chunked {
+        walk: ChunkWalker,
+        at: usize,
+    },
     UntilClose,
     /// Bytes that are not HTTP: held until a segment starts a message again.
     Lost,
@@ -653,11 +660,7 @@ impl Ctx {
                             self.lose(conn, side);
                             continue;
                         }
-                        HeadScan::Found(head) => {
-                            if !self.on_head(conn, side, head) {
-                                self.lose(conn, side);
-                            }
-                        }
+                        HeadScan::Found(head) => self.on_head(conn, side, head),
                     }
                 }
                 Phase::Length { end } => {
@@ -666,18 +669,19 @@ impl Ctx {
                     }
                     self.complete(conn, side, end, out);
                 }
-                Phase::Chunked(mut walk) => {
-                    let progress = walk.advance(&half.asm.buf);
-                    match progress {
-                        ChunkProgress::NeedMore if half.asm.buf.len() as u64 > self.max_message => {
+                Phase::Chunked { mut walk, at } => {
+                    let (used, status) = walk.walk(&half.asm.buf[at..], |_| {});
+                    let at = at + used;
+                    match status {
+                        ChunkStatus::NeedMore if half.asm.buf.len() as u64 > self.max_message => {
                             self.too_large(conn, side);
                         }
-                        ChunkProgress::NeedMore => {
-                            half.phase = Phase::Chunked(walk);
+                        ChunkStatus::NeedMore => {
+                            half.phase = Phase::Chunked { walk, at };
                             return;
                         }
-                        ChunkProgress::Done(end) => self.complete(conn, side, end, out),
-                        ChunkProgress::Invalid => self.lose(conn, side),
+                        ChunkStatus::Done => self.complete(conn, side, at, out),
+                        ChunkStatus::Invalid(_) => self.unframeable(conn, side, at),
                     }
                 }
                 // A body without a length ends at the close; one that does
@@ -690,18 +694,20 @@ impl Ctx {
         }
     }
 
-    /// A head was found: name the message and decide where its body ends.
-    /// False when its framing cannot be known.
-    fn on_head(&mut self, conn: &mut Connection, side: usize, head: framing::Head) -> bool {
-        if head.bad_length && !head.chunked {
-            return false;
-        }
-        let body = head.content_length.unwrap_or(0);
-        if body > self.max_message {
-            self.counters
-                .too_large
-                .drop_one(&"an HTTP message larger than 1 GiB was not captured");
-            return false;
+    /// A head was found: name the message and decide where its body ends
+    /// (`crate::http::framing` has the rules). A message whose framing
+    /// cannot be known is dropped and counted.
+    fn on_head(&mut self, conn: &mut Connection, side: usize, head: framing::Head) {
+        if let StartLine::Request { .. } = head.start {
+            // Judged before the request is named or waits for a response.
+            match head.framing.request_body() {
+                Err(_) => return self.unframeable(conn, side, head.len),
+                Ok(BodyKind::Length(body)) if body > self.max_message => {
+                    conn.halves[side].asm.take(head.len);
+                    return self.too_large(conn, side);
+                }
+                _ => {}
+            }
         }
         let half = &conn.halves[side];
         let first_abs = half.asm.buf_abs;
@@ -712,8 +718,7 @@ impl Ctx {
             delete_expect: false,
             switches_protocol: false,
         });
-        let length_end = head.len + body as usize;
-        let phase = match head.start {
+        let kind = match head.start {
             StartLine::Request {
                 is_head,
                 is_connect,
@@ -726,15 +731,11 @@ impl Ctx {
                 }
                 conn.last_request_ack = Some(ack);
                 cur.id = conn.id(ack.wrapping_add(conn.pipelined));
-                cur.delete_expect = head.expect_continue;
+                cur.delete_expect = head.framing.expects_continue();
                 if self.emit_responses {
                     push_waiting(conn, cur.id, ack, is_head, is_connect);
                 }
-                if head.chunked {
-                    Phase::Chunked(Chunked::new(head.len))
-                } else {
-                    Phase::Length { end: length_end }
-                }
+                head.framing.request_body()
             }
             StartLine::Response { status } => {
                 let seq = half.asm.seq_of(first_abs);
@@ -746,22 +747,26 @@ impl Ctx {
                 let tunnel =
                     !interim && (200..300).contains(&status) && w.is_some_and(|w| w.is_connect);
                 cur.switches_protocol = status == 101 || tunnel;
-                if interim
-                    || is_head_req
-                    || tunnel
-                    || status == 204
-                    || status == 304
-                    || status == 101
-                {
-                    Phase::Length { end: head.len }
-                } else if head.chunked {
-                    Phase::Chunked(Chunked::new(head.len))
-                } else if head.content_length.is_some() {
-                    Phase::Length { end: length_end }
-                } else {
-                    Phase::UntilClose
-                }
+                let is_connect_req = !interim && w.is_some_and(|w| w.is_connect);
+                head.framing
+                    .response_body(is_head_req, is_connect_req, status)
             }
+        };
+        let phase = match kind {
+            Ok(BodyKind::Empty) => Phase::Length { end: head.len },
+            Ok(BodyKind::Length(body)) if body > self.max_message => {
+                conn.halves[side].asm.take(head.len);
+                return self.too_large(conn, side);
+            }
+            Ok(BodyKind::Length(body)) => Phase::Length {
+                end: head.len + body as usize,
+            },
+            Ok(BodyKind::Chunked) => Phase::Chunked {
+                walk: ChunkWalker::new(),
+                at: head.len,
+            },
+            Ok(BodyKind::UntilClose) => Phase::UntilClose,
+            Err(_) => return self.unframeable(conn, side, head.len),
         };
         let half = &mut conn.halves[side];
         half.asm.pin();
@@ -775,7 +780,27 @@ impl Ctx {
         }
         half.current = Some(cur);
         half.phase = phase;
-        true
+    }
+
+    /// A message whose body cannot be delimited (conflicting or invalid
+    /// `Content-Length`, a request's `Transfer-Encoding` not ending in
+    /// `chunked`, broken chunked coding): dropped and counted; its first
+    /// `seen` bytes (at least the head) are let go of, and the stream goes
+    /// on at the next segment that starts a message.
+    fn unframeable(&mut self, conn: &mut Connection, side: usize, seen: usize) {
+        self.counters.unframeable.drop_one(
+            &"an HTTP message whose body length cannot be known (conflicting or invalid Content-Length, Transfer-Encoding not ending in chunked) was not captured",
+        );
+        conn.halves[side].asm.take(seen);
+        self.drop_message(conn, side);
+    }
+
+    /// Forgets the message at the head of this direction: its bytes are
+    /// skipped until a segment starts a message again.
+    fn drop_message(&mut self, conn: &mut Connection, side: usize) {
+        let half = &mut conn.halves[side];
+        half.phase = Phase::Lost;
+        half.current = None;
     }
 
     /// A chunked or close-delimited body went past the message limit: the
@@ -784,9 +809,7 @@ impl Ctx {
         self.counters
             .too_large
             .drop_one(&"an HTTP message larger than 1 GiB was not captured");
-        let half = &mut conn.halves[side];
-        half.phase = Phase::Lost;
-        half.current = None;
+        self.drop_message(conn, side);
     }
 
     /// The bytes at the head of this direction are not HTTP.

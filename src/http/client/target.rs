@@ -13,7 +13,7 @@
 //! captured, nothing is added (no `User-Agent`, no `Accept-Encoding`), and
 //! HTTP/1.0 stays 1.0.
 
-use crate::http::framing;
+use crate::http::framing::{self, BodyKind, FramingHeaders};
 use crate::http::{headers, start_line};
 use base64::Engine as _;
 use bytes::Bytes;
@@ -169,6 +169,10 @@ pub enum Skip {
     Malformed,
     /// `CONNECT` opens a tunnel; GoReplay does not replay it either.
     Connect,
+    /// Its body length cannot be known (conflicting or invalid
+    /// `Content-Length`, `Transfer-Encoding` not ending in `chunked`): the
+    /// same requests capture and `--input-http` refuse.
+    Unframeable,
 }
 
 impl Rewrite {
@@ -189,21 +193,32 @@ impl Rewrite {
         let t = &self.target;
 
         let (mut host, mut auth, mut length) = (None, None, None);
-        let (mut chunked, mut closes) = (false, false);
+        // Repeated Content-Length fields after the first (rare): removed
+        // when the length is corrected, so none contradicts the new one.
+        let mut more_lengths: Vec<headers::Header<'_>> = Vec::new();
+        let mut fields = FramingHeaders::new();
+        let mut closes = false;
         for h in headers::headers(src) {
             let name = h.name;
-            if name.eq_ignore_ascii_case(b"Host") {
+            if fields.add(name, h.value) {
+                if name.eq_ignore_ascii_case(b"Content-Length") {
+                    match length {
+                        None => length = Some(h),
+                        Some(_) => more_lengths.push(h),
+                    }
+                }
+            } else if name.eq_ignore_ascii_case(b"Host") {
                 host.get_or_insert(h);
             } else if name.eq_ignore_ascii_case(b"Authorization") {
                 auth.get_or_insert(h);
-            } else if name.eq_ignore_ascii_case(b"Content-Length") {
-                length.get_or_insert(h);
-            } else if name.eq_ignore_ascii_case(b"Transfer-Encoding") {
-                chunked = chunked || framing::is_chunked_value(h.value);
             } else if name.eq_ignore_ascii_case(b"Connection") {
                 closes = closes || framing::has_token(h.value, b"close");
             }
         }
+        let chunked = match fields.request_body() {
+            Ok(kind) => kind == BodyKind::Chunked,
+            Err(_) => return Err(Skip::Unframeable),
+        };
 
         // Edits as (from, to, replacement), applied in order of position.
         let mut edits: Vec<(usize, usize, Vec<u8>)> = Vec::with_capacity(4);
@@ -257,16 +272,17 @@ impl Rewrite {
         // Content-Length must match the body we have: a recording may hold
         // a cut body (--copy-buffer-size), and a server waiting for missing
         // bytes would stall the connection until the timeout. Chunked
-        // bodies carry their own framing.
-        if !chunked {
+        // bodies carry their own framing (a Content-Length beside them is
+        // ignored by the framing rules and left as captured).
+        if !chunked && fields.content_length().unwrap_or(0) != body.len() as u64 {
             let len = body.len().to_string();
-            match length {
-                Some(h) if h.value == len.as_bytes() => {}
-                Some(_) => set(length, b"Content-Length", len.as_bytes(), 0),
-                None if !body.is_empty() => {
-                    set(None, b"Content-Length", len.as_bytes(), body_at - 2)
+            if length.is_some() {
+                set(length, b"Content-Length", len.as_bytes(), 0);
+                for h in &more_lengths {
+                    edits.push((h.line_start, h.line_end, Vec::new()));
                 }
-                None => {}
+            } else {
+                set(None, b"Content-Length", len.as_bytes(), body_at - 2);
             }
         }
         // Stable: two inserts at one place keep the order above.
@@ -472,6 +488,41 @@ mod tests {
                 Skip::Malformed
             );
         }
+    }
+
+    #[test]
+    fn requests_follow_the_one_framing_policy() {
+        let r = rewrite("h");
+        for bad in [
+            &b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"[..],
+            b"POST / HTTP/1.1\r\nContent-Length: 3, 4\r\n\r\nabcd",
+            b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nabc",
+        ] {
+            assert_eq!(
+                r.prepare(&Bytes::copy_from_slice(bad)).unwrap_err(),
+                Skip::Unframeable,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        // Accepted as captured: repeated equal lengths, and chunked beside
+        // a Content-Length (Transfer-Encoding wins).
+        for good in [
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3, 3\r\n\r\nabc",
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        ] {
+            assert_eq!(prepared("h", good), good);
+        }
+        // A cut body: every Content-Length field agrees with what is sent.
+        assert_eq!(
+            prepared(
+                "h",
+                "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\nX: 1\r\nContent-Length: 9\r\n\r\nabc"
+            ),
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nX: 1\r\n\r\nabc"
+        );
     }
 
     #[test]
