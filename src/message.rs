@@ -78,7 +78,7 @@ impl Message {
     /// meta; the emitter then drops it as malformed.
     pub fn from_record(record: impl Into<Bytes>) -> Self {
         let record: Bytes = record.into();
-        match memchr(b'\n', &record) {
+        match memchr::memchr(b'\n', &record) {
             Some(i) if i > 0 && i + 1 < record.len() => Message {
                 meta: record.slice(..=i),
                 data: record.slice(i + 1..),
@@ -179,10 +179,6 @@ pub fn now_ns() -> i64 {
 
 fn parse_i64(field: &[u8]) -> Option<i64> {
     std::str::from_utf8(field).ok()?.parse().ok()
-}
-
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|b| *b == needle)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! close-delimited body; gor follows RFC 9112 instead.
 
 use crate::http::framing::FramingHeaders;
-use crate::http::start_line;
+use crate::http::{edit, start_line};
 
 /// Longest request or status line gor waits for before it calls the bytes
 /// "not HTTP".
@@ -51,7 +51,7 @@ pub enum HeadScan {
 /// `None` when more bytes are needed to tell.
 pub fn start_line_ok(data: &[u8], expect_request: bool) -> Option<bool> {
     let limit = data.len().min(MAX_START_LINE);
-    match memchr::memmem::find(&data[..limit], b"\r\n") {
+    match edit::find_crlf(&data[..limit]) {
         Some(_) => Some(if expect_request {
             start_line::is_request(data)
         } else {
@@ -69,7 +69,7 @@ pub fn start_line_ok(data: &[u8], expect_request: bool) -> Option<bool> {
 /// Could `data` be the beginning of a start line of the expected kind?
 fn plausible_prefix(data: &[u8], expect_request: bool) -> bool {
     if expect_request {
-        let method_len = data.iter().position(|b| *b == b' ').unwrap_or(data.len());
+        let method_len = memchr::memchr(b' ', data).unwrap_or(data.len());
         method_len <= 32
             && data[..method_len]
                 .iter()
@@ -121,7 +121,7 @@ pub fn maybe_start(data: &[u8], expect_request: bool) -> Option<bool> {
 /// earlier call already searched).
 pub fn scan_head(data: &[u8], scanned: usize, expect_request: bool) -> HeadScan {
     let from = scanned.saturating_sub(3);
-    let Some(i) = find(&data[from..], b"\r\n\r\n") else {
+    let Some(i) = edit::find_blank_line(&data[from..]) else {
         if data.len() > MAX_HEAD {
             return HeadScan::NotHttp;
         }
@@ -152,12 +152,12 @@ pub fn scan_head(data: &[u8], scanned: usize, expect_request: bool) -> HeadScan 
     })
 }
 
-/// Position of `needle` in `hay`.
+/// Position of `needle` in `hay` (`None` for an empty needle).
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() {
         return None;
     }
-    memchr::memmem::find(hay, needle)
+    edit::find(hay, needle)
 }
 
 #[cfg(test)]
