@@ -16,12 +16,14 @@
 //! * `message`, `plugin` — the record format and the Input/Output traits;
 //! * `settings` — flags, Go-style parsing, value syntaxes;
 //! * `input/`, `output/` — one plugin per file;
+//! * `hex` — the one hex codec (middleware lines, ids, escapes);
 //! * `limiter` — the `|N` and `|N%` suffixes;
 //! * `stats` — counters; every drop is counted under a reason.
 
 pub mod capture;
 pub mod emitter;
 pub mod file_server;
+pub mod hex;
 pub mod http;
 pub mod input;
 pub mod limiter;

@@ -162,11 +162,7 @@ pub fn random_id() -> String {
 
 /// Lowercase hex of an id's bytes.
 pub fn hex_id(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+    crate::hex::encode_string(bytes)
 }
 
 /// Wall-clock time in Unix nanoseconds.

@@ -365,12 +365,14 @@ impl ChunkWalker {
             .next()
             .unwrap_or_default()
             .trim_ascii();
-        if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_hexdigit) {
+        if digits.is_empty() || digits.len() > 15 {
             return Err(FramingError("bad chunk size"));
         }
-        let size = digits.iter().fold(0u64, |n, d| {
-            n * 16 + u64::from((*d as char).to_digit(16).unwrap_or(0))
-        });
+        let mut size = 0u64;
+        for d in digits {
+            let v = crate::hex::digit(*d).ok_or(FramingError("bad chunk size"))?;
+            size = size * 16 + u64::from(v);
+        }
         self.state = if size == 0 {
             ChunkState::Trailer
         } else {

@@ -987,16 +987,12 @@ fn meta_line(
     ts: i64,
     latency: i64,
 ) -> Bytes {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     if buf.capacity() < 64 {
         buf.reserve(8192);
     }
     buf.extend_from_slice(&[kind.as_byte(), b' ']);
     let mut hex = [0u8; 24];
-    for (i, b) in id.iter().enumerate() {
-        hex[2 * i] = HEX[usize::from(b >> 4)];
-        hex[2 * i + 1] = HEX[usize::from(b & 15)];
-    }
+    crate::hex::encode_into(id, &mut hex);
     buf.extend_from_slice(&hex);
     buf.extend_from_slice(b" ");
     push_int(buf, ts);

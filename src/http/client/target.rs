@@ -131,8 +131,7 @@ fn percent_decode(s: &str) -> Vec<u8> {
         if b[i] == b'%'
             && let Some(v) = b
                 .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .and_then(|h| crate::hex::byte([h[0], h[1]]))
         {
             out.push(v);
             i += 3;
