@@ -304,6 +304,40 @@ impl Rewrite {
     }
 }
 
+/// Where a `Location` points from the request `head` sent to `current`:
+/// the target to connect to and the request target (path and query) to
+/// ask it for. Resolved by the URL rules (RFC 3986 section 5, as browsers
+/// do): `//host/x` keeps the scheme, `?q` keeps the path, `../` climbs a
+/// directory, a `#fragment` is never sent. `None` for a location that is
+/// not an http(s) URL.
+fn resolve(current: &Target, head: &[u8], location: &str) -> Option<(Target, String)> {
+    let sent = start_line::target(head).map(start_line::origin_form);
+    let sent = sent
+        .and_then(|t| std::str::from_utf8(t).ok())
+        .filter(|t| t.starts_with('/'))
+        .unwrap_or("/");
+    let base = url::Url::parse(&format!("{}{sent}", current.origin())).ok()?;
+    let next = base.join(location).ok()?;
+    if !matches!(next.scheme(), "http" | "https") || next.host().is_none() {
+        return None;
+    }
+    let mut path = next.path().to_string();
+    if let Some(q) = next.query() {
+        path.push('?');
+        path.push_str(q);
+    }
+    let target = if next.origin() == base.origin() {
+        current.clone()
+    } else {
+        Target {
+            prefix: String::new(),
+            query: String::new(),
+            ..Target::parse(&next.origin().ascii_serialization()).ok()?
+        }
+    };
+    Some((target, path))
+}
+
 /// The request for the next hop of a redirect: `location` resolved against
 /// the current target. 303 (and 301/302 after a POST, as browsers and Go do)
 /// turn into a body-less GET; 307 and 308 resend the same request.
@@ -315,36 +349,7 @@ pub fn redirect(
     original_host: bool,
 ) -> Option<(Target, PreparedRequest)> {
     let location = std::str::from_utf8(location).ok()?.trim();
-    let (next, path) = if location.contains("://") {
-        let t = Target::parse(location).ok()?;
-        let after_scheme = location.split_once("://")?.1;
-        let path = match after_scheme.find(['/', '?']) {
-            Some(i) => &after_scheme[i..],
-            None => "/",
-        };
-        let path = if path.starts_with('?') {
-            format!("/{path}")
-        } else {
-            path.to_string()
-        };
-        (
-            Target {
-                prefix: String::new(),
-                query: String::new(),
-                ..t
-            },
-            path,
-        )
-    } else if location.starts_with('/') {
-        (current.clone(), location.to_string())
-    } else {
-        // Relative to the current path's directory.
-        let cur = start_line::target(&req.head).unwrap_or(b"/");
-        let cur = std::str::from_utf8(cur).ok()?;
-        let cur = cur.split('?').next().unwrap_or("/");
-        let dir = &cur[..cur.rfind('/').map_or(0, |i| i + 1)];
-        (current.clone(), format!("{dir}{location}"))
-    };
+    let (next, path) = resolve(current, &req.head, location)?;
     let mut head = start_line::set_target(&req.head, path.as_bytes())?;
     let method = start_line::method(&head)?.to_vec();
     let to_get =
@@ -550,5 +555,59 @@ mod tests {
                 .starts_with(b"POST /z HTTP/1.1\r\nHost: other\r\n")
         );
         assert_eq!(&next.body[..], b"hi");
+    }
+
+    #[test]
+    fn locations_resolve_by_the_url_rules() {
+        let r = rewrite("http://h:8080");
+        let p = r
+            .prepare(&Bytes::from_static(
+                b"GET /a/b/c?x=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+            ))
+            .unwrap();
+        // (Location, origin it goes to, request target)
+        let table = [
+            ("https://other:9443/p?q=2#f", "https://other:9443", "/p?q=2"),
+            ("http://h:8080/same", "http://h:8080", "/same"),
+            ("//other/x", "http://other", "/x"),
+            ("/abs", "http://h:8080", "/abs"),
+            ("rel", "http://h:8080", "/a/b/rel"),
+            ("rel?y=2", "http://h:8080", "/a/b/rel?y=2"),
+            ("../up", "http://h:8080", "/a/up"),
+            ("../../../../top", "http://h:8080", "/top"),
+            ("./here", "http://h:8080", "/a/b/here"),
+            ("?q", "http://h:8080", "/a/b/c?q"),
+            ("#frag", "http://h:8080", "/a/b/c?x=1"),
+            ("", "http://h:8080", "/a/b/c?x=1"),
+            ("/sp ace", "http://h:8080", "/sp%20ace"),
+            ("HTTPS://Other.Example/", "https://other.example", "/"),
+            ("http://[::1]:81/v6", "http://[::1]:81", "/v6"),
+        ];
+        for (location, origin, path) in table {
+            let (t, next) = redirect(&r.target, &p, 302, location.as_bytes(), false)
+                .unwrap_or_else(|| panic!("{location:?} not followed"));
+            assert_eq!(t.origin(), origin, "{location:?}");
+            let want = format!("GET {path} HTTP/1.1\r\n");
+            assert!(
+                next.head.starts_with(want.as_bytes()),
+                "{location:?}: {}",
+                String::from_utf8_lossy(&next.head)
+            );
+        }
+        for location in ["ftp://h/x", "mailto:a@b", "http://", "javascript:x"] {
+            assert!(
+                redirect(&r.target, &p, 302, location.as_bytes(), false).is_none(),
+                "{location:?}"
+            );
+        }
+        // A prefix and query of the replay URL are part of what was sent;
+        // a relative location resolves against that.
+        let r = rewrite("http://h/api?k=1");
+        let p = r
+            .prepare(&Bytes::from_static(b"GET /v1/x HTTP/1.1\r\n\r\n"))
+            .unwrap();
+        let (t, next) = redirect(&r.target, &p, 302, b"y", false).unwrap();
+        assert_eq!(t, r.target);
+        assert!(next.head.starts_with(b"GET /api/v1/y HTTP/1.1\r\n"));
     }
 }
