@@ -23,6 +23,14 @@ pub trait Input: Send {
         false
     }
 
+    /// True for inputs that end by themselves soon after a stop and whose
+    /// last messages must still be delivered (a relay input reads what its
+    /// senders already sent, for a short grace time): their copy loops go on
+    /// after the stop, and outputs close only once they are done.
+    fn drains_at_stop(&self) -> bool {
+        false
+    }
+
     /// Release resources. Called once, from the input's own copy loop, when it
     /// ends.
     fn close(&mut self) {}
@@ -99,13 +107,36 @@ pub struct Plugins {
     pub response_inputs: Vec<Box<dyn Input>>,
 }
 
-/// The error for a flag whose plugin a later release adds: honest, one line,
-/// exit 2.
-pub fn not_available(flag: &str, what: &str) -> anyhow::Error {
-    crate::settings::UsageError(format!(
-        "--{flag}: the {what} is not available yet in this build of gor"
-    ))
-    .into()
+/// A mistake in what the user typed (a flag value, an address, a rule):
+/// reported in one line that names the flag, exit status 2. Defined here,
+/// beside [`FatalError`], so that every plugin can say it without importing
+/// the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+impl UsageError {
+    /// `invalid value "<v>" for flag -<name>: <reason>`, Go's wording.
+    pub fn invalid_value(flag: &str, value: &str, reason: impl std::fmt::Display) -> Self {
+        UsageError(format!(
+            "invalid value {value:?} for flag -{flag}: {reason}"
+        ))
+    }
+
+    /// The error for a flag whose plugin a later release adds: honest, one
+    /// line, exit 2, never silently ignored.
+    pub fn not_available(flag: &str, what: &str) -> Self {
+        UsageError(format!(
+            "--{flag}: the {what} is not available yet in this build of gor"
+        ))
+    }
 }
 
 /// The stop signal, as a value: cheap to clone, given to every plugin and
@@ -222,6 +253,15 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
         assert!(shutdown.is_stopping());
         assert_eq!(shutdown.reason().as_deref(), Some("test"));
+    }
+
+    #[test]
+    fn a_plugin_not_built_yet_is_a_usage_error_naming_the_flag() {
+        let e: anyhow::Error = UsageError::not_available("output-tcp", "TCP output").into();
+        assert_eq!(
+            e.downcast_ref::<UsageError>().map(|u| u.0.as_str()),
+            Some("--output-tcp: the TCP output is not available yet in this build of gor")
+        );
     }
 
     #[test]

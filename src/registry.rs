@@ -1,5 +1,5 @@
-//! Builds the inputs and outputs that the settings name, in GoReplay's order
-//! (spec 3.1): input-dummy, output-stdout, output-null, input-raw, input-tcp,
+//! Builds the inputs and outputs that the settings name, in GoReplay's order:
+//! input-dummy, output-stdout, output-null, input-raw, input-tcp,
 //! output-tcp, output-ws, input-file, output-file, input-http, output-http,
 //! output-binary, output-kafka, input-kafka.
 //!
@@ -8,7 +8,7 @@
 //! double role halves rates and stops split pipelines).
 
 use crate::limiter::{Limit, LimitedInput, LimitedOutput};
-use crate::plugin::{Input, Output, Plugins, Result, Shutdown, not_available};
+use crate::plugin::{Input, Output, Plugins, Result, Shutdown, UsageError};
 use crate::settings::Settings;
 use std::sync::Arc;
 
@@ -60,13 +60,6 @@ impl Plugins {
 /// starts, never silently ignored.
 fn refuse_unavailable(settings: &Settings) -> Result<()> {
     let unavailable = [
-        (!settings.input_tcp.is_empty(), "input-tcp", "TCP input"),
-        (!settings.output_tcp.is_empty(), "output-tcp", "TCP output"),
-        (
-            !settings.output_ws.is_empty(),
-            "output-ws",
-            "WebSocket output",
-        ),
         (
             !settings.output_binary.is_empty(),
             "output-binary",
@@ -84,14 +77,13 @@ fn refuse_unavailable(settings: &Settings) -> Result<()> {
         ),
     ];
     match unavailable.iter().find(|(given, _, _)| *given) {
-        Some((_, flag, what)) => Err(not_available(flag, what)),
+        Some((_, flag, what)) => Err(UsageError::not_available(flag, what).into()),
         None => Ok(()),
     }
 }
 
 /// Builds every plugin the settings name. Errors name the flag.
 pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
-    let _ = shutdown;
     refuse_unavailable(settings)?;
     let mut p = Plugins::default();
     for option in &settings.input_dummy {
@@ -111,9 +103,29 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
             crate::input::raw::RawInput::open(addr, settings)
         })?;
     }
+    for option in &settings.input_tcp {
+        p.add_input("input-tcp", option, |addr| {
+            let config = crate::input::tcp::TcpInputConfig::from_settings(addr, settings)?;
+            Ok(Box::new(crate::input::tcp::TcpInput::listen(
+                config, shutdown,
+            )?))
+        })?;
+    }
+    for option in &settings.output_tcp {
+        p.add_output("output-tcp", option, |addr| {
+            let config = crate::output::tcp::TcpOutputConfig::from_settings(addr, settings)?;
+            Ok(crate::output::tcp::TcpOutput::open(config, shutdown)?)
+        })?;
+    }
+    for option in &settings.output_ws {
+        p.add_output("output-ws", option, |addr| {
+            let config = crate::output::ws::WsOutputConfig::from_settings(addr, settings)?;
+            Ok(crate::output::ws::WsOutput::open(config, shutdown)?)
+        })?;
+    }
     for option in &settings.input_file {
         let (addr, limit) = split_limit(option);
-        // On a file input `|N%` is a replay speed, not a drop rate (spec 3.2).
+        // On a file input `|N%` is a replay speed, not a drop rate.
         if let Some(speed) = limit.and_then(|l| l.strip_suffix('%')) {
             let factor = Limit::percent_value("input-file", speed)? as f64 / 100.0;
             p.inputs
@@ -136,7 +148,7 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
         })?;
     }
     // One ElasticSearch export shared by every --output-http; it needs no
-    // --output-http-track-response (decisions.md, "Replay").
+    // --output-http-track-response (GoReplay exported nothing without it).
     let exporter = if settings.output_http_elasticsearch.is_empty() {
         None
     } else {

@@ -83,6 +83,21 @@ fn restart_continues_after_the_last_chunk() {
     assert_eq!(count(&out.join("r_6.gor")), 2);
 }
 
+/// Regression: `out.gor` took `outside.gor` for one of its earlier chunks
+/// and wrote `outside_0.gor`.
+#[test]
+fn names_that_only_share_the_prefix_are_left_alone() {
+    let (_dir, input, out) = setup(&requests(2, 1));
+    write(&out.join("outside.gor"), b"not a chunk");
+    record_to(&input, &format!("{}/out.gor", arg(&out)), &[]);
+    assert_eq!(names(&out), ["out_0.gor", "outside.gor"]);
+    assert_eq!(count(&out.join("out_0.gor")), 2);
+    assert_eq!(
+        std::fs::read(out.join("outside.gor")).unwrap(),
+        b"not a chunk"
+    );
+}
+
 #[test]
 fn gzip_output_holds_every_record_and_is_smaller() {
     let bytes = requests(300, 1);

@@ -3,7 +3,7 @@
 //! file, a VXLAN listener, or a test that crafts frames in memory.
 //!
 //! * [`address`] — `--input-raw` address forms;
-//! * [`filter`] — the automatic BPF filter (spec 8.3);
+//! * [`filter`] — the automatic BPF filter;
 //! * [`decode`] — link, IP and TCP headers with etherparse;
 //! * [`pcap_live`], [`pcap_file`], [`af_packet`], [`vxlan`] — the engines.
 

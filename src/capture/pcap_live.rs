@@ -31,25 +31,6 @@ pub struct LiveOptions {
     pub wall_clock: bool,
 }
 
-/// Maps `--input-raw-timestamp-type` to libpcap's source; unknown names fall
-/// back to `host` (as libpcap does), with a warning.
-pub fn timestamp_type(name: &str) -> Option<TimestampType> {
-    Some(match name.to_ascii_lowercase().as_str() {
-        "" | "go" => return None,
-        "host" => TimestampType::Host,
-        "host_lowprec" => TimestampType::HostLowPrec,
-        "host_hiprec" => TimestampType::HostHighPrec,
-        "adapter" => TimestampType::Adapter,
-        "adapter_unsynced" => TimestampType::AdapterUnsynced,
-        other => {
-            tracing::warn!(
-                "--input-raw-timestamp-type {other}: unknown; using host (known: host, host_lowprec, host_hiprec, adapter, adapter_unsynced, go)"
-            );
-            TimestampType::Host
-        }
-    })
-}
-
 pub struct PcapLive {
     kernel_drops: crate::stats::Counter,
     reported_drops: u32,

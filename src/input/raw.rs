@@ -1,4 +1,4 @@
-//! `--input-raw`: live HTTP capture (spec section 8), without sitting in the
+//! `--input-raw`: live HTTP capture, without sitting in the
 //! traffic's path.
 //!
 //! One capture thread per interface (or file, or VXLAN port) reads frames
@@ -17,6 +17,7 @@ use crate::capture::{self, Dispatched, Frame, PacketSource};
 use crate::linger::Lingering;
 use crate::message::Message;
 use crate::plugin::{Input, Result};
+use crate::settings::choices::{CaptureProtocol, Engine, TimestampType};
 use crate::settings::{Settings, UsageError};
 use crate::stats::{self, Counter};
 use crate::tcp::{Config, Protocol, Reassembler};
@@ -42,30 +43,6 @@ const EXPIRE_EVERY_NS: i64 = 100_000_000;
 /// from full-rate traffic; a delivery at 2,000 requests a second is one
 /// batch.
 const LOTS_OF_BATCHES: usize = 4;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    Libpcap,
-    RawSocket,
-    PcapFile,
-    Vxlan,
-}
-
-impl Engine {
-    pub fn parse(s: &str) -> std::result::Result<Engine, UsageError> {
-        Ok(match s {
-            "" | "libpcap" => Engine::Libpcap,
-            "raw_socket" | "af_packet" => Engine::RawSocket,
-            "pcap_file" => Engine::PcapFile,
-            "vxlan" => Engine::Vxlan,
-            other => {
-                return Err(UsageError(format!(
-                    "--input-raw-engine: invalid engine {other} (libpcap, raw_socket, af_packet, pcap_file, vxlan)"
-                )));
-            }
-        })
-    }
-}
 
 struct Counters {
     packets: Counter,
@@ -99,19 +76,13 @@ impl RawInput {
     /// no interface, no capture rights) are one line.
     pub fn open(addr: &str, settings: &Settings) -> Result<Box<dyn Input>> {
         let address = address::parse(addr).map_err(UsageError)?;
-        let mut engine = Engine::parse(&settings.input_raw_engine)?;
+        let mut engine = settings.input_raw_engine;
         if address.file.is_some() {
             engine = Engine::PcapFile;
         }
-        let protocol = match settings.input_raw_protocol.as_str() {
-            "" | "http" => Protocol::Http,
-            "binary" => Protocol::Binary,
-            other => {
-                return Err(UsageError(format!(
-                    "--input-raw-protocol: unsupported protocol {other} (http, binary)"
-                ))
-                .into());
-            }
+        let protocol = match settings.input_raw_protocol {
+            CaptureProtocol::Http => Protocol::Http,
+            CaptureProtocol::Binary => Protocol::Binary,
         };
         let custom = settings.input_raw_bpf_filter.trim().to_string();
         let expire = if settings.input_raw_expire.is_zero() {
@@ -297,10 +268,8 @@ impl DeviceOpener {
                 }),
                 promisc: settings.input_raw_promisc || settings.input_raw_monitor,
                 monitor: settings.input_raw_monitor,
-                timestamp_type: capture::pcap_live::timestamp_type(
-                    &settings.input_raw_timestamp_type,
-                ),
-                wall_clock: settings.input_raw_timestamp_type.eq_ignore_ascii_case("go"),
+                timestamp_type: pcap_timestamp_type(&settings.input_raw_timestamp_type),
+                wall_clock: settings.input_raw_timestamp_type == TimestampType::Go,
             },
         }
     }
@@ -350,8 +319,22 @@ impl DeviceOpener {
     }
 }
 
+/// libpcap's timestamp source for `--input-raw-timestamp-type`: none for
+/// libpcap's default and for `go` (which stamps packets when they are read),
+/// `host` for a name libpcap does not know, as libpcap itself falls back.
+fn pcap_timestamp_type(t: &TimestampType) -> Option<pcap::TimestampType> {
+    Some(match t {
+        TimestampType::Default | TimestampType::Go => return None,
+        TimestampType::Host | TimestampType::Unknown(_) => pcap::TimestampType::Host,
+        TimestampType::HostLowPrec => pcap::TimestampType::HostLowPrec,
+        TimestampType::HostHiPrec => pcap::TimestampType::HostHighPrec,
+        TimestampType::Adapter => pcap::TimestampType::Adapter,
+        TimestampType::AdapterUnsynced => pcap::TimestampType::AdapterUnsynced,
+    })
+}
+
 /// Interfaces that appear later (a container's veth, a VPN) are captured
-/// too: the list is looked at every second (spec 8.2).
+/// too: the list is looked at every second.
 fn watch_new_interfaces(
     opener: DeviceOpener,
     mut failed: Vec<String>,
@@ -415,7 +398,7 @@ fn spawn_capture(
 
 /// The interfaces an address names: the one whose name, name prefix or
 /// address matches the host; otherwise every interface that is up and has
-/// an address (spec 8.2).
+/// an address.
 fn select_devices(host: &Host, ignore: &[String]) -> Result<Vec<pcap::Device>> {
     let all: Vec<pcap::Device> = pcap::Device::list()
         .map_err(|e| anyhow::anyhow!("--input-raw: cannot list interfaces: {e}"))?

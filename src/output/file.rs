@@ -1,4 +1,4 @@
-//! `--output-file`: records messages to files (spec section 7), in GoReplay's
+//! `--output-file`: records messages to files, in GoReplay's
 //! record format, chunked and named as GoReplay names them.
 //!
 //! `write` (finite inputs: files) copies the record into a large buffer
@@ -22,7 +22,7 @@ mod naming;
 
 use crate::linger::Lingering;
 use crate::message::Message;
-use crate::plugin::{Output, Result};
+use crate::plugin::{Output, Result, UsageError};
 use crate::settings::Settings;
 use crate::stats::{self, Counter};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -159,7 +159,7 @@ impl FileOutput {
 
     fn new(template: &str, settings: &Settings) -> Result<FileOutput> {
         if template.starts_with("s3://") {
-            return Err(crate::plugin::not_available("output-file", "s3:// output"));
+            return Err(UsageError::not_available("output-file", "s3:// output").into());
         }
         let parsed = Template::new(template);
         check_writable(template, &naming::clean(&parsed.expand(None)))?;
@@ -320,7 +320,7 @@ impl State {
 }
 
 impl State {
-    /// Writes one record to the file its name leads to (spec 7.2, 7.4).
+    /// Writes one record to the file its name leads to.
     fn write_record(&mut self, msg: &Message) -> Result<()> {
         if self.closed {
             anyhow::bail!("closed");

@@ -1,7 +1,8 @@
 //! Every flag gor accepts, GoReplay's and the legacy ones, with its default.
-//! The names, types, defaults and repeatability are a compatibility contract
-//! (spec section 2.4); the help texts are ours.
+//! The names, types, defaults and repeatability are a compatibility contract;
+//! the help texts are ours.
 
+use super::choices::{CaptureProtocol, Engine, TimestampType};
 use super::values;
 use clap::{ArgAction, Parser};
 use std::time::Duration;
@@ -173,9 +174,10 @@ pub struct Settings {
         help_heading = "Raw capture",
         value_name = "STRING",
         allow_hyphen_values = true,
-        default_value = "libpcap"
+        default_value = "libpcap",
+        value_parser = Engine::parse
     )]
-    pub input_raw_engine: String,
+    pub input_raw_engine: Engine,
 
     /// Protocol of the captured traffic: http or binary
     #[arg(
@@ -183,9 +185,10 @@ pub struct Settings {
         help_heading = "Raw capture",
         value_name = "STRING",
         allow_hyphen_values = true,
-        default_value = "http"
+        default_value = "http",
+        value_parser = CaptureProtocol::parse
     )]
-    pub input_raw_protocol: String,
+    pub input_raw_protocol: CaptureProtocol,
 
     /// Header name to add to each captured request with the client IP (e.g. X-Real-IP)
     #[arg(
@@ -217,9 +220,10 @@ pub struct Settings {
         help_heading = "Raw capture",
         value_name = "STRING",
         allow_hyphen_values = true,
-        default_value = ""
+        default_value = "",
+        value_parser = TimestampType::parse
     )]
-    pub input_raw_timestamp_type: String,
+    pub input_raw_timestamp_type: TimestampType,
 
     /// Accepted for compatibility: gor always snaps at 262144 bytes unless the buffer is smaller
     #[arg(long, help_heading = "Raw capture", value_name = "BOOL", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = values::parse_bool)]

@@ -13,35 +13,15 @@
 //!   the rest silently, we ignore it too but say so on stderr;
 //! * unknown flags and bad values are one line naming the flag, exit 2.
 
+pub mod choices;
 mod flags;
 pub mod values;
 
+pub use crate::plugin::UsageError;
 pub use flags::{BOOL_FLAGS, Settings};
 
 use clap::CommandFactory;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use std::fmt;
-
-/// A mistake in what the user typed: reported in one line, exit status 2.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageError(pub String);
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
-
-impl UsageError {
-    /// `invalid value "<v>" for flag -<name>: <reason>`, Go's wording.
-    pub fn invalid_value(flag: &str, value: &str, reason: impl fmt::Display) -> Self {
-        UsageError(format!(
-            "invalid value {value:?} for flag -{flag}: {reason}"
-        ))
-    }
-}
 
 /// What the command line asks for.
 #[derive(Debug)]
@@ -77,6 +57,7 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
     let mut settings = Settings::try_parse_from_normalized(&normalized)?;
     settings.validate()?;
     settings.apply_legacy_flags(&mut notices);
+    notices.extend(settings.input_raw_timestamp_type.notice());
     Ok(Command::Run {
         settings: Box::new(settings),
         notices,
@@ -166,29 +147,6 @@ impl Settings {
 
     /// Checks values clap cannot check on its own (enumerations, ranges).
     fn validate(&self) -> Result<(), UsageError> {
-        if !matches!(
-            self.input_raw_engine.as_str(),
-            "" | "libpcap" | "raw_socket" | "af_packet" | "pcap_file" | "vxlan"
-        ) {
-            return Err(UsageError::invalid_value(
-                "input-raw-engine",
-                &self.input_raw_engine,
-                format!(
-                    "invalid engine {} (expected libpcap, raw_socket, af_packet, pcap_file or vxlan)",
-                    self.input_raw_engine
-                ),
-            ));
-        }
-        if !matches!(self.input_raw_protocol.as_str(), "" | "http" | "binary") {
-            return Err(UsageError::invalid_value(
-                "input-raw-protocol",
-                &self.input_raw_protocol,
-                format!(
-                    "unsupported protocol {} (expected http or binary)",
-                    self.input_raw_protocol
-                ),
-            ));
-        }
         if self.output_tcp_workers < 1 && !self.output_tcp.is_empty() {
             return Err(UsageError::invalid_value(
                 "output-tcp-workers",
@@ -469,6 +427,48 @@ mod tests {
                 .unwrap_err()
                 .0
                 .contains("-input-raw-engine")
+        );
+    }
+
+    #[test]
+    fn engine_protocol_and_timestamp_names_are_parsed_once() {
+        use choices::{CaptureProtocol, Engine, TimestampType};
+        let s = Settings::defaults();
+        assert_eq!(s.input_raw_engine, Engine::Libpcap);
+        assert_eq!(s.input_raw_protocol, CaptureProtocol::Http);
+        assert_eq!(s.input_raw_timestamp_type, TimestampType::Default);
+        let (s, notices) = run(&[
+            "--input-raw-engine=af_packet",
+            "--input-raw-protocol",
+            "binary",
+            "--input-raw-timestamp-type",
+            "Adapter",
+        ])
+        .unwrap();
+        assert_eq!(s.input_raw_engine, Engine::RawSocket);
+        assert_eq!(s.input_raw_protocol, CaptureProtocol::Binary);
+        assert_eq!(s.input_raw_timestamp_type, TimestampType::Adapter);
+        assert!(notices.is_empty(), "{notices:?}");
+        assert_eq!(
+            run(&["--input-raw-protocol", "http2"]).unwrap_err().0,
+            "invalid value \"http2\" for flag -input-raw-protocol: unsupported protocol http2 (expected http or binary)"
+        );
+        // An empty name is the default, as in GoReplay.
+        let (s, _) = run(&["--input-raw-engine=", "--input-raw-protocol="]).unwrap();
+        assert_eq!(s.input_raw_engine, Engine::Libpcap);
+        assert_eq!(s.input_raw_protocol, CaptureProtocol::Http);
+        // GoReplay falls back to host for a timestamp source libpcap does
+        // not know; so does gor, with a notice naming the flag.
+        let (s, notices) = run(&["--input-raw-timestamp-type", "atomic"]).unwrap();
+        assert_eq!(
+            s.input_raw_timestamp_type,
+            TimestampType::Unknown("atomic".into())
+        );
+        assert!(
+            notices
+                .iter()
+                .any(|n| n.starts_with("--input-raw-timestamp-type atomic")),
+            "{notices:?}"
         );
     }
 

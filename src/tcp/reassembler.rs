@@ -5,7 +5,7 @@
 //! number ([`super::stream`]) and cut into messages as soon as a message is
 //! complete ([`super::framing`]). GoReplay grouped segments by their ACK
 //! number instead, which splits or merges messages whenever the peer's ACK
-//! moves; here the ACK is used only to name the message (spec 4.3).
+//! moves; here the ACK is used only to name the message.
 //!
 //! Pairing: a request's id is built from the ports, the client's IPv4 address
 //! (last 4 bytes for IPv6) and the ACK of the segment that carried its first

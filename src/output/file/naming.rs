@@ -1,5 +1,5 @@
-//! File names for `--output-file`: the template tokens (spec 7.1) and the
-//! chunk numbering (spec 7.2). Users' scripts rely on these names
+//! File names for `--output-file`: the template tokens and the
+//! chunk numbering. Users' scripts rely on these names
 //! (`requests_0.gor`, `requests_1.gor`, … continuing after a restart), so
 //! they follow GoReplay exactly, except where noted.
 
@@ -166,9 +166,13 @@ pub fn last_chunk(names: &[String]) -> Option<&String> {
     best
 }
 
-/// The chunk to write `path` into (spec 7.2 steps 3–4): `base_0ext` when
-/// nothing matches `base*ext`, else the last match with its index, plus one
-/// when a new chunk must start.
+/// The chunk to write `path` into: `base_0ext` when no chunk of `path`
+/// exists yet, else the last chunk with its index, plus one when a new chunk
+/// must start (a restart continues after the chunks already there).
+///
+/// Only `base_Next` names (and `baseext` itself) are chunks of `path`:
+/// GoReplay takes every match of `base*ext`, so `out.gor` picked up
+/// `outside.gor` and wrote to `outside_0.gor`.
 pub fn chunk_name(path: &str, next: bool) -> String {
     let ext = extension(path);
     let base = &path[..path.len() - ext.len()];
@@ -177,10 +181,16 @@ pub fn chunk_name(path: &str, next: bool) -> String {
         glob::Pattern::escape(base),
         glob::Pattern::escape(ext)
     );
+    let base_name = &base[base.rfind('/').map_or(0, |i| i + 1)..];
     let matches: Vec<String> = glob::glob(&pattern)
         .map(|found| {
             found
                 .filter_map(|p| p.ok())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| is_chunk_of(n, base_name, ext))
+                })
                 .map(|p| p.display().to_string())
                 .collect()
         })
@@ -190,6 +200,21 @@ pub fn chunk_name(path: &str, next: bool) -> String {
     };
     let index = chunk_index(last).map_or(0, |i| if next { i + 1 } else { i });
     clean(&with_index(last, index))
+}
+
+/// True when the file `name` is `base_name` + `_N` + `ext`, or
+/// `base_name` + `ext` itself.
+fn is_chunk_of(name: &str, base_name: &str, ext: &str) -> bool {
+    let Some(middle) = name
+        .strip_prefix(base_name)
+        .and_then(|rest| rest.strip_suffix(ext))
+    else {
+        return false;
+    };
+    match middle.strip_prefix('_') {
+        None => middle.is_empty(),
+        Some(index) => !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()),
+    }
 }
 
 /// Lexical path cleaning as Go's `filepath.Clean` (`./a.gor` → `a.gor`).
@@ -293,6 +318,26 @@ mod tests {
         }
         assert!(chunk_name(&path, true).ends_with("/requests_6.gor"));
         assert!(chunk_name(&path, false).ends_with("/requests_5.gor"));
+    }
+
+    #[test]
+    fn other_names_sharing_the_prefix_are_not_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = format!("{}/out.gor", dir.path().display());
+        for other in [
+            "outside.gor",
+            "outside_3.gor",
+            "out_x.gor",
+            "out_.gor",
+            "out_7.gz",
+        ] {
+            std::fs::write(dir.path().join(other), b"").unwrap();
+        }
+        assert!(chunk_name(&path, true).ends_with("/out_0.gor"));
+        assert!(chunk_name(&path, false).ends_with("/out_0.gor"));
+        std::fs::write(dir.path().join("out_2.gor"), b"").unwrap();
+        assert!(chunk_name(&path, true).ends_with("/out_3.gor"));
+        assert!(chunk_name(&path, false).ends_with("/out_2.gor"));
     }
 
     #[test]
