@@ -23,7 +23,6 @@ use crate::message::{Message, PayloadType};
 use crate::stats::{self, Counter};
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 
 /// How the payload of a connection is cut into messages.
@@ -147,37 +146,6 @@ const GAP_BYTES: usize = 8 * 1024 * 1024;
 /// `input_raw.over_memory_budget`) until an eighth of the budget is free
 /// again.
 pub const MEMORY_BUDGET: usize = 1 << 30;
-
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut v = [0u8; 8];
-            v[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(v));
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-    fn write_u16(&mut self, n: u16) {
-        self.write_u64(u64::from(n));
-    }
-    fn write_u8(&mut self, n: u8) {
-        self.write_u64(u64::from(n));
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-}
 
 /// (client ip, client port, server ip, server port)
 type FlowKey = (IpAddr, u16, IpAddr, u16);
@@ -305,7 +273,10 @@ impl Connection {
 /// 100 ms is plenty), and [`Reassembler::finish`] at the end of a file.
 pub struct Reassembler {
     ctx: Ctx,
-    conns: HashMap<FlowKey, Connection, BuildHasherDefault<FxHasher>>,
+    /// Keyed by addresses and ports that clients choose, so hashed with a
+    /// seed drawn at random for each table: nobody can pick thousands of
+    /// connections that fall into one bucket and make every lookup slow.
+    conns: HashMap<FlowKey, Connection, foldhash::fast::RandomState>,
     /// Bytes held by every connection (the sum of their `memory`).
     memory: usize,
     /// [`MEMORY_BUDGET`] (smaller in tests).
