@@ -278,26 +278,6 @@ impl Settings {
     pub fn defaults() -> Settings {
         Settings::try_parse_from_normalized(&["gor".to_string()]).expect("the defaults parse")
     }
-
-    /// True when any `--http-*` filter or rewrite is configured.
-    pub fn has_modifier(&self) -> bool {
-        [
-            &self.http_allow_method,
-            &self.http_allow_url,
-            &self.http_disallow_url,
-            &self.http_allow_header,
-            &self.http_disallow_header,
-            &self.http_basic_auth_filter,
-            &self.http_header_limiter,
-            &self.http_param_limiter,
-            &self.http_rewrite_url,
-            &self.http_rewrite_header,
-            &self.http_set_header,
-            &self.http_set_param,
-        ]
-        .iter()
-        .any(|v| !v.is_empty())
-    }
 }
 
 /// Turns a clap error into Go's one-line wording.
