@@ -512,6 +512,52 @@ mod tests {
     }
 
     #[test]
+    fn help_groups_flags_under_their_plugin() {
+        let help = help_text();
+        // The flags listed under `heading`, up to the next heading.
+        let section = |heading: &str| -> String {
+            let start = help
+                .find(&format!("\n{heading}:\n"))
+                .unwrap_or_else(|| panic!("no heading {heading:?} in\n{help}"));
+            let rest = &help[start + heading.len() + 3..];
+            let end = rest.find("\n\n").unwrap_or(rest.len());
+            rest[..end].to_string()
+        };
+        for (heading, flags) in [
+            (
+                "General",
+                &["--verbose", "--exit-after", "--http-pprof"][..],
+            ),
+            (
+                "Input: raw capture",
+                &["--input-raw ", "--input-raw-engine"],
+            ),
+            ("Input: file", &["--input-file ", "--input-file-read-depth"]),
+            ("Output: file", &["--output-file ", "--output-file-append"]),
+            (
+                "Output: HTTP replay",
+                &[
+                    "--output-http ",
+                    "--output-http-workers",
+                    "--http-original-host",
+                ],
+            ),
+            (
+                "Modifier: HTTP filters and rewrites",
+                &["--http-allow-url", "--http-set-header"],
+            ),
+            ("Legacy flags (GoReplay 1.x)", &["--output-dummy"]),
+        ] {
+            let text = section(heading);
+            for flag in flags {
+                assert!(text.contains(flag), "{flag} not under {heading}:\n{text}");
+            }
+        }
+        assert!(!section("Input: file").contains("--output-file"));
+        assert!(!section("General").contains("--http-set-header"));
+    }
+
+    #[test]
     fn stats_period_under_a_second_is_an_error() {
         assert!(
             run(&["--output-http-stats-ms", "500"])
