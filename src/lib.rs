@@ -4,7 +4,8 @@
 //! # How data flows
 //!
 //! `settings` parses GoReplay's command line into [`settings::Settings`];
-//! `registry` builds the inputs and outputs it names; `emitter` runs one copy
+//! `registry` builds the inputs and outputs it names, each from its own small
+//! config struct (`RawConfig`, `FileOutputConfig`, …); `emitter` runs one copy
 //! loop per input that reads a [`message::Message`], cuts it to
 //! `--copy-buffer-size`, passes it through the middleware and the HTTP
 //! modifier, and hands it to every output (or one, with `--split-output`).
@@ -13,8 +14,10 @@
 //!
 //! # Layout
 //!
-//! * `message`, `plugin` — the record format and the Input/Output traits;
-//! * `settings` — flags, Go-style parsing, value syntaxes;
+//! * `message`, `plugin` — the record format, the Input/Output traits and
+//!   the errors every plugin may raise (`UsageError`, `FatalError`);
+//! * `settings` — flags (grouped by plugin in `--help`), Go-style parsing,
+//!   value syntaxes, the enumerated choices (engine, protocol, timestamp);
 //! * `input/`, `output/` — one plugin per file;
 //! * `limiter` — the `|N` and `|N%` suffixes;
 //! * `stats` — counters; every drop is counted under a reason.

@@ -163,6 +163,31 @@ impl RawConfig {
     }
 }
 
+/// The flags' defaults.
+impl Default for RawConfig {
+    fn default() -> Self {
+        RawConfig {
+            engine: Engine::Libpcap,
+            protocol: Protocol::Http,
+            track_response: false,
+            realip_header: None,
+            expire: Duration::from_secs(2),
+            allow_incomplete: false,
+            bpf_filter: String::new(),
+            timestamp_type: TimestampType::Default,
+            buffer_timeout: Duration::ZERO,
+            buffer_size: capture::DEFAULT_BUFFER,
+            promisc: false,
+            monitor: false,
+            ignore_interfaces: Vec::new(),
+            vxlan_port: 4789,
+            vxlan_vnis: Vec::new(),
+            vlan: false,
+            vlan_vids: Vec::new(),
+        }
+    }
+}
+
 impl RawInput {
     /// Starts capturing on `addr` as `config` says. Errors (a bad address,
     /// no interface, no capture rights) are one line.
@@ -744,6 +769,14 @@ mod tests {
         assert_eq!(c.buffer_size, capture::DEFAULT_BUFFER);
         assert_eq!(c.bpf_filter, "tcp port 80");
         assert_eq!(c.realip_header.as_deref(), Some(&b"X-Real-IP"[..]));
+    }
+
+    #[test]
+    fn config_defaults_are_the_flags_defaults() {
+        assert_eq!(
+            RawConfig::from_settings(&Settings::defaults()).unwrap(),
+            RawConfig::default()
+        );
     }
 
     #[test]
