@@ -99,7 +99,8 @@ impl Steps {
     /// The HTTP modifier and the prettifier the settings ask for. A rule that
     /// does not parse (a bad regex) is a usage error naming its flag.
     pub fn from_settings(settings: &crate::settings::Settings) -> anyhow::Result<Steps> {
-        let modifier = crate::modifier::HttpModifier::new(settings)?
+        let rules = crate::modifier::ModifierConfig::from_settings(settings)?;
+        let modifier = crate::modifier::HttpModifier::new(&rules)?
             .map(|m| Arc::new(move |msg: &Message| m.rewrite_bytes(&msg.data)) as Transform);
         let prettify = settings.prettify_http.then(|| {
             Arc::new(|msg: &Message| crate::http::prettify::prettify_bytes(&msg.data)) as Transform

@@ -4,7 +4,8 @@
 //! # How data flows
 //!
 //! `settings` parses GoReplay's command line into [`settings::Settings`];
-//! `registry` builds the inputs and outputs it names; `emitter` runs one copy
+//! `registry` builds the inputs and outputs it names, each from its own small
+//! config struct (`RawConfig`, `FileOutputConfig`, …); `emitter` runs one copy
 //! loop per input that reads a [`message::Message`], cuts it to
 //! `--copy-buffer-size`, passes it through the middleware and the HTTP
 //! modifier, and hands it to every output (or one, with `--split-output`).

@@ -1,6 +1,6 @@
 //! The HTTP modifier: every `--http-*` filter and rewrite.
 //!
-//! Built once from the settings ([`HttpModifier::new`] gives `None` when no
+//! Built once from its rules ([`HttpModifier::new`] gives `None` when no
 //! rule is configured, so the emitter skips it entirely). For each request it
 //! applies, in GoReplay's order and stopping at the first drop: allow-method,
 //! set-header, set-param, allow-url, disallow-url, allow-header,
@@ -147,62 +147,105 @@ fn parse_named_regex(flag: &str, value: &str) -> Result<NamedRegex> {
     })
 }
 
+/// The `--http-*` rules as the user wrote them, flag by flag (the legacy
+/// `--output-http-*` forms already merged in). [`HttpModifier::new`]
+/// compiles them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModifierConfig {
+    pub http_allow_method: Vec<String>,
+    pub http_allow_url: Vec<String>,
+    pub http_disallow_url: Vec<String>,
+    pub http_allow_header: Vec<String>,
+    pub http_disallow_header: Vec<String>,
+    pub http_basic_auth_filter: Vec<String>,
+    pub http_header_limiter: Vec<String>,
+    pub http_param_limiter: Vec<String>,
+    pub http_rewrite_url: Vec<String>,
+    pub http_rewrite_header: Vec<String>,
+    pub http_set_header: Vec<String>,
+    pub http_set_param: Vec<String>,
+}
+
+impl ModifierConfig {
+    pub fn from_settings(s: &Settings) -> Result<ModifierConfig> {
+        Ok(ModifierConfig {
+            http_allow_method: s.http_allow_method.clone(),
+            http_allow_url: s.http_allow_url.clone(),
+            http_disallow_url: s.http_disallow_url.clone(),
+            http_allow_header: s.http_allow_header.clone(),
+            http_disallow_header: s.http_disallow_header.clone(),
+            http_basic_auth_filter: s.http_basic_auth_filter.clone(),
+            http_header_limiter: s.http_header_limiter.clone(),
+            http_param_limiter: s.http_param_limiter.clone(),
+            http_rewrite_url: s.http_rewrite_url.clone(),
+            http_rewrite_header: s.http_rewrite_header.clone(),
+            http_set_header: s.http_set_header.clone(),
+            http_set_param: s.http_set_param.clone(),
+        })
+    }
+
+    /// True when no rule is given.
+    pub fn is_empty(&self) -> bool {
+        self == &ModifierConfig::default()
+    }
+}
+
 impl HttpModifier {
-    /// The modifier the settings describe, or `None` when no `--http-*` rule
-    /// is given. A malformed rule or a regex that does not compile is a
-    /// usage error naming the flag (exit 2).
-    pub fn new(settings: &Settings) -> Result<Option<HttpModifier>> {
-        if !settings.has_modifier() {
+    /// The modifier the rules describe, or `None` when there is no rule. A
+    /// malformed rule or a regex that does not compile is a usage error
+    /// naming the flag (exit 2).
+    pub fn new(rules: &ModifierConfig) -> Result<Option<HttpModifier>> {
+        if rules.is_empty() {
             return Ok(None);
         }
         let mut m = HttpModifier {
-            allow_methods: settings
+            allow_methods: rules
                 .http_allow_method
                 .iter()
                 .map(|v| v.as_bytes().to_vec())
                 .collect(),
             ..Default::default()
         };
-        for v in &settings.http_set_header {
+        for v in &rules.http_set_header {
             let (name, value) = v
                 .split_once(':')
                 .ok_or_else(|| usage("http-set-header", v, "Expected `Key: Value`"))?;
             m.set_headers
                 .push((name.trim().into(), value.trim().as_bytes().to_vec()));
         }
-        for v in &settings.http_set_param {
+        for v in &rules.http_set_param {
             let (name, value) = v
                 .split_once('=')
                 .ok_or_else(|| usage("http-set-param", v, "Expected `Key=Value`"))?;
             m.set_params
                 .push((name.trim().into(), value.trim().as_bytes().to_vec()));
         }
-        for v in &settings.http_allow_url {
+        for v in &rules.http_allow_url {
             m.allow_urls.push(compile("http-allow-url", v, v)?);
         }
-        for v in &settings.http_disallow_url {
+        for v in &rules.http_disallow_url {
             m.disallow_urls.push(compile("http-disallow-url", v, v)?);
         }
-        for v in &settings.http_allow_header {
+        for v in &rules.http_allow_header {
             m.allow_headers
                 .push(parse_named_regex("http-allow-header", v)?);
         }
-        for v in &settings.http_disallow_header {
+        for v in &rules.http_disallow_header {
             m.disallow_headers
                 .push(parse_named_regex("http-disallow-header", v)?);
         }
-        for v in &settings.http_basic_auth_filter {
+        for v in &rules.http_basic_auth_filter {
             m.basic_auth.push(compile("http-basic-auth-filter", v, v)?);
         }
-        for v in &settings.http_header_limiter {
+        for v in &rules.http_header_limiter {
             m.header_limits
                 .push(parse_hash_limit("http-header-limiter", v)?);
         }
-        for v in &settings.http_param_limiter {
+        for v in &rules.http_param_limiter {
             m.param_limits
                 .push(parse_hash_limit("http-param-limiter", v)?);
         }
-        for v in &settings.http_rewrite_url {
+        for v in &rules.http_rewrite_url {
             let (re, replacement) = v.split_once(':').ok_or_else(|| {
                 usage(
                     "http-rewrite-url",
@@ -216,7 +259,7 @@ impl HttpModifier {
                 re,
             });
         }
-        for v in &settings.http_rewrite_header {
+        for v in &rules.http_rewrite_header {
             let need = || {
                 usage(
                     "http-rewrite-header",

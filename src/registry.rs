@@ -7,8 +7,20 @@
 //! the flag has only (a limited input is not also an output; GoReplay's
 //! double role halves rates and stops split pipelines).
 
+use crate::input::dummy::DummyInput;
+use crate::input::file::{FileInput, FileInputConfig};
+use crate::input::http::{HttpInput, HttpInputConfig};
+use crate::input::raw::{RawConfig, RawInput};
+use crate::input::tcp::{TcpInput, TcpInputConfig};
 use crate::limiter::{Limit, LimitedInput, LimitedOutput};
-use crate::plugin::{Input, Output, Plugins, Result, Shutdown, UsageError};
+use crate::output::elasticsearch::{Exporter, ExporterConfig};
+use crate::output::file::{FileOutput, FileOutputConfig};
+use crate::output::http::{HttpConfig, HttpOutput};
+use crate::output::null::NullOutput;
+use crate::output::stdout::StdoutOutput;
+use crate::output::tcp::{TcpOutput, TcpOutputConfig};
+use crate::output::ws::{WsOutput, WsOutputConfig};
+use crate::plugin::{ExchangeSink, Input, Output, Plugins, Result, Shutdown, UsageError};
 use crate::settings::Settings;
 use std::sync::Arc;
 
@@ -82,81 +94,80 @@ fn refuse_unavailable(settings: &Settings) -> Result<()> {
     }
 }
 
-/// Builds every plugin the settings name. Errors name the flag.
+/// Builds every plugin the settings name, each from its own config. Errors
+/// name the flag.
 pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
     refuse_unavailable(settings)?;
     let mut p = Plugins::default();
     for option in &settings.input_dummy {
-        p.add_input("input-dummy", option, |_| {
-            Ok(Box::new(crate::input::dummy::DummyInput::new()))
-        })?;
+        p.add_input("input-dummy", option, |_| Ok(Box::new(DummyInput::new())))?;
     }
     if settings.output_stdout {
-        p.outputs
-            .push(Arc::new(crate::output::stdout::StdoutOutput::new()));
+        p.outputs.push(Arc::new(StdoutOutput::new()));
     }
     if settings.output_null {
-        p.outputs.push(Arc::new(crate::output::null::NullOutput));
+        p.outputs.push(Arc::new(NullOutput));
     }
-    for option in &settings.input_raw {
-        p.add_input("input-raw", option, |addr| {
-            crate::input::raw::RawInput::open(addr, settings)
-        })?;
+    if !settings.input_raw.is_empty() {
+        let config = RawConfig::from_settings(settings)?;
+        for option in &settings.input_raw {
+            p.add_input("input-raw", option, |addr| RawInput::open(addr, &config))?;
+        }
     }
     for option in &settings.input_tcp {
         p.add_input("input-tcp", option, |addr| {
-            let config = crate::input::tcp::TcpInputConfig::from_settings(addr, settings)?;
-            Ok(Box::new(crate::input::tcp::TcpInput::listen(
-                config, shutdown,
-            )?))
+            let config = TcpInputConfig::from_settings(addr, settings)?;
+            Ok(Box::new(TcpInput::listen(config, shutdown)?))
         })?;
     }
     for option in &settings.output_tcp {
         p.add_output("output-tcp", option, |addr| {
-            let config = crate::output::tcp::TcpOutputConfig::from_settings(addr, settings)?;
-            Ok(crate::output::tcp::TcpOutput::open(config, shutdown)?)
+            let config = TcpOutputConfig::from_settings(addr, settings)?;
+            Ok(TcpOutput::open(config, shutdown)?)
         })?;
     }
     for option in &settings.output_ws {
         p.add_output("output-ws", option, |addr| {
-            let config = crate::output::ws::WsOutputConfig::from_settings(addr, settings)?;
-            Ok(crate::output::ws::WsOutput::open(config, shutdown)?)
+            let config = WsOutputConfig::from_settings(addr, settings)?;
+            Ok(WsOutput::open(config, shutdown)?)
         })?;
     }
-    for option in &settings.input_file {
-        let (addr, limit) = split_limit(option);
-        // On a file input `|N%` is a replay speed, not a drop rate.
-        if let Some(speed) = limit.and_then(|l| l.strip_suffix('%')) {
-            let factor = Limit::percent_value("input-file", speed)? as f64 / 100.0;
-            p.inputs
-                .push(crate::input::file::FileInput::open(addr, factor, settings)?);
-        } else {
-            p.add_input("input-file", option, |addr| {
-                crate::input::file::FileInput::open(addr, 1.0, settings)
+    if !settings.input_file.is_empty() {
+        let config = FileInputConfig::from_settings(settings)?;
+        for option in &settings.input_file {
+            let (addr, limit) = split_limit(option);
+            // On a file input `|N%` is a replay speed, not a drop rate.
+            if let Some(speed) = limit.and_then(|l| l.strip_suffix('%')) {
+                let factor = Limit::percent_value("input-file", speed)? as f64 / 100.0;
+                p.inputs.push(FileInput::open(addr, factor, &config)?);
+            } else {
+                p.add_input("input-file", option, |addr| {
+                    FileInput::open(addr, 1.0, &config)
+                })?;
+            }
+        }
+    }
+    if !settings.output_file.is_empty() {
+        let config = FileOutputConfig::from_settings(settings)?;
+        for option in &settings.output_file {
+            p.add_output("output-file", option, |addr| {
+                FileOutput::open(addr, &config)
             })?;
         }
     }
-    for option in &settings.output_file {
-        p.add_output("output-file", option, |addr| {
-            crate::output::file::FileOutput::open(addr, settings)
-        })?;
-    }
-    for option in &settings.input_http {
-        p.add_input("input-http", option, |addr| {
-            let max = usize::try_from(settings.copy_buffer_size).unwrap_or(usize::MAX);
-            Ok(Box::new(crate::input::http::HttpInput::listen(addr, max)?))
-        })?;
+    if !settings.input_http.is_empty() {
+        let config = HttpInputConfig::from_settings(settings)?;
+        for option in &settings.input_http {
+            p.add_input("input-http", option, |addr| {
+                Ok(Box::new(HttpInput::listen(addr, &config)?))
+            })?;
+        }
     }
     // One ElasticSearch export shared by every --output-http; it needs no
     // --output-http-track-response (GoReplay exported nothing without it).
-    let exporter = if settings.output_http_elasticsearch.is_empty() {
-        None
-    } else {
-        let export = crate::output::elasticsearch::Exporter::start(
-            &settings.output_http_elasticsearch,
-            settings.output_http_skip_verify,
-        )?;
-        Some(export as Arc<dyn crate::plugin::ExchangeSink>)
+    let exporter = match ExporterConfig::from_settings(settings)? {
+        Some(config) => Some(Exporter::start(&config)? as Arc<dyn ExchangeSink>),
+        None => None,
     };
     if exporter.is_some() && settings.output_http.is_empty() {
         tracing::warn!(
@@ -166,8 +177,8 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
     for option in &settings.output_http {
         let mut responses = None;
         p.add_output("output-http", option, |addr| {
-            let (output, input) =
-                crate::output::http::HttpOutput::open(addr, settings, exporter.clone())?;
+            let config = HttpConfig::from_settings(addr, settings)?;
+            let (output, input) = HttpOutput::start(config, exporter.clone())?;
             responses = input;
             Ok(output)
         })?;

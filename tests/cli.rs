@@ -40,6 +40,37 @@ fn help_lists_every_flag_with_its_default_and_exits_0() {
 }
 
 #[test]
+fn help_groups_the_flags_by_plugin() {
+    let out = run(&["--help"], T);
+    let help = String::from_utf8_lossy(&out.stdout);
+    let mut at = 0;
+    // Inputs, then outputs, then what sits between them; each flag under
+    // its plugin's heading.
+    for (heading, flag) in [
+        ("Input: raw capture:", "--input-raw-expire"),
+        ("Input: file:", "--input-file-read-depth"),
+        ("Output: HTTP replay:", "--output-http-timeout"),
+        ("Output: file:", "--output-file-size-limit"),
+        (
+            "Modifier: HTTP filters and rewrites:",
+            "--http-disallow-url",
+        ),
+        ("Middleware:", "--middleware"),
+    ] {
+        let h = at
+            + help[at..]
+                .find(&format!("\n{heading}\n"))
+                .unwrap_or_else(|| panic!("{heading} missing or out of order:\n{help}"));
+        let section_end = help[h + 1..].find("\n\n").map_or(help.len(), |e| h + 1 + e);
+        assert!(
+            help[h..section_end].contains(&format!("{flag} ")),
+            "{flag} not under {heading}"
+        );
+        at = h + 1;
+    }
+}
+
+#[test]
 fn unknown_flag_exits_2_naming_the_flag() {
     let out = run(
         &["--input-dummy", "x", "--no-such-flag", "--output-stdout"],

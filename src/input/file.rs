@@ -36,7 +36,7 @@ const CHANNEL_CHUNKS: usize = 4;
 
 pub struct FileInput {
     pattern: String,
-    settings: Options,
+    config: FileInputConfig,
     damage: Damage,
     pacer: Pacer,
     round: Round,
@@ -44,45 +44,73 @@ pub struct FileInput {
     finished: bool,
 }
 
-#[derive(Clone)]
-struct Options {
-    read_depth: usize,
-    looping: bool,
-    dry_run: bool,
-    max_wait: Duration,
+/// The `--input-file-*` flags, shared by every `--input-file`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInputConfig {
+    /// `--input-file-read-depth`: records read ahead per file to reorder
+    /// them by timestamp (at least 1, which means no reordering).
+    pub read_depth: usize,
+    /// `--input-file-loop`.
+    pub looping: bool,
+    /// `--input-file-dry-run`.
+    pub dry_run: bool,
+    /// `--input-file-max-wait` (zero: no cap).
+    pub max_wait: Duration,
     /// Longest record kept whole (the emitter cuts payloads to
     /// `--copy-buffer-size`; the rest of a longer one is not kept).
-    max_record: usize,
+    pub max_record: usize,
+}
+
+impl FileInputConfig {
+    pub fn from_settings(s: &Settings) -> Result<FileInputConfig> {
+        Ok(FileInputConfig {
+            // GoReplay hangs forever on a depth below 1; 1 means no reordering.
+            read_depth: usize::try_from(s.input_file_read_depth).unwrap_or(1).max(1),
+            looping: s.input_file_loop,
+            dry_run: s.input_file_dry_run,
+            max_wait: s.input_file_max_wait,
+            max_record: max_record(s.copy_buffer_size),
+        })
+    }
+}
+
+/// The flags' defaults.
+impl Default for FileInputConfig {
+    fn default() -> Self {
+        FileInputConfig {
+            read_depth: 100,
+            looping: false,
+            dry_run: false,
+            max_wait: Duration::ZERO,
+            max_record: max_record(5 << 20),
+        }
+    }
+}
+
+/// Records up to `--copy-buffer-size` (at least 5 MB), plus room for the
+/// header line.
+fn max_record(copy_buffer_size: u64) -> usize {
+    usize::try_from(copy_buffer_size)
+        .unwrap_or(usize::MAX)
+        .max(5 << 20)
+        .saturating_add(64 << 10)
 }
 
 impl FileInput {
     /// Opens every file the pattern matches; `speed` scales the waits
     /// between records (`|200%` gives 2.0). No match is an error (GoReplay
     /// idles silently, leaving users to wonder why nothing is replayed).
-    pub fn open(pattern: &str, speed: f64, settings: &Settings) -> Result<Box<dyn Input>> {
+    pub fn open(pattern: &str, speed: f64, config: &FileInputConfig) -> Result<Box<dyn Input>> {
         if pattern.starts_with("s3://") {
             return Err(UsageError::not_available("input-file", "s3:// input").into());
         }
-        let options = Options {
-            // GoReplay hangs forever on a depth below 1; 1 means no reordering.
-            read_depth: usize::try_from(settings.input_file_read_depth)
-                .unwrap_or(1)
-                .max(1),
-            looping: settings.input_file_loop,
-            dry_run: settings.input_file_dry_run,
-            max_wait: settings.input_file_max_wait,
-            max_record: usize::try_from(settings.copy_buffer_size)
-                .unwrap_or(usize::MAX)
-                .max(5 << 20)
-                .saturating_add(64 << 10),
-        };
         let damage = Damage::counters();
         let paths = expand(pattern)?;
-        let round = Round::start(&paths, &damage, options.max_record)?;
+        let round = Round::start(&paths, &damage, config.max_record)?;
         Ok(Box::new(FileInput {
             pattern: pattern.to_string(),
-            pacer: Pacer::new(speed, options.max_wait),
-            settings: options,
+            pacer: Pacer::new(speed, config.max_wait),
+            config: config.clone(),
             damage,
             round,
             out_of_order: stats::counter("input_file.out_of_order"),
@@ -92,19 +120,19 @@ impl FileInput {
 
     /// The next record in timestamp order, starting a new round when looping.
     fn next_record(&mut self) -> Result<Option<Record>> {
-        if let Some(r) = self.round.next(self.settings.read_depth) {
+        if let Some(r) = self.round.next(self.config.read_depth) {
             return Ok(Some(r));
         }
-        if !self.settings.looping || self.settings.dry_run {
+        if !self.config.looping || self.config.dry_run {
             return Ok(None);
         }
         // Each round sees the files as they are now (rotated chunks included).
         loop {
             let had_records = self.round.emitted > 0;
             let paths = expand(&self.pattern)?;
-            self.round = Round::start(&paths, &self.damage, self.settings.max_record)?;
+            self.round = Round::start(&paths, &self.damage, self.config.max_record)?;
             self.pacer.restart();
-            if let Some(r) = self.round.next(self.settings.read_depth) {
+            if let Some(r) = self.round.next(self.config.read_depth) {
                 return Ok(Some(r));
             }
             if !had_records {
@@ -119,7 +147,7 @@ impl FileInput {
     fn dry_run(&mut self) -> Result<()> {
         let mut summary = DryRun::default();
         let mut last_ts = None;
-        while let Some(r) = self.round.next(self.settings.read_depth) {
+        while let Some(r) = self.round.next(self.config.read_depth) {
             summary.records += 1;
             if let Some(last) = last_ts
                 && summary.first_wait.is_none()
@@ -145,7 +173,7 @@ impl Input for FileInput {
         if self.finished {
             return Ok(None);
         }
-        if self.settings.dry_run {
+        if self.config.dry_run {
             self.finished = true;
             self.dry_run()?;
             return Ok(None);
@@ -562,10 +590,22 @@ mod tests {
         v
     }
 
-    fn settings(depth: i64) -> Settings {
+    fn config(read_depth: usize) -> FileInputConfig {
+        FileInputConfig {
+            read_depth,
+            ..FileInputConfig::default()
+        }
+    }
+
+    #[test]
+    fn config_defaults_are_the_flags_defaults() {
+        assert_eq!(
+            FileInputConfig::from_settings(&Settings::defaults()).unwrap(),
+            FileInputConfig::default()
+        );
         let mut s = Settings::defaults();
-        s.input_file_read_depth = depth;
-        s
+        s.input_file_read_depth = -3;
+        assert_eq!(FileInputConfig::from_settings(&s).unwrap().read_depth, 1);
     }
 
     fn write(dir: &Path, name: &str, records: &[Vec<u8>]) {
@@ -592,13 +632,13 @@ mod tests {
             .collect();
         write(dir.path(), "a.gor", &recs);
         let pattern = dir.path().join("a.gor").display().to_string();
-        let mut input = FileInput::open(&pattern, 0.0, &settings(100)).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &config(100)).unwrap();
         assert_eq!(read_all(&mut input), vec![1, 2, 3, 4, 5]);
         // Depth 1: no reordering at all.
-        let mut input = FileInput::open(&pattern, 0.0, &settings(1)).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &config(1)).unwrap();
         assert_eq!(read_all(&mut input), vec![5, 3, 4, 1, 2]);
         // Depth 2: a window of two.
-        let mut input = FileInput::open(&pattern, 0.0, &settings(2)).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &config(2)).unwrap();
         assert_eq!(read_all(&mut input), vec![3, 4, 1, 2, 5]);
     }
 
@@ -674,7 +714,7 @@ mod tests {
             &[record(b'1', "b", 2, "B"), record(b'1', "d", 4, "D")],
         );
         let pattern = dir.path().join("x_*.gor").display().to_string();
-        let mut input = FileInput::open(&pattern, 0.0, &settings(100)).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &config(100)).unwrap();
         assert_eq!(read_all(&mut input), vec![1, 2, 3, 4]);
     }
 
@@ -688,7 +728,7 @@ mod tests {
         );
         write(dir.path(), "b.gor", &[record(b'1', "b1", 1, "B")]);
         let pattern = dir.path().join("*.gor").display().to_string();
-        let mut input = FileInput::open(&pattern, 0.0, &settings(100)).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &config(100)).unwrap();
         let mut ids = Vec::new();
         while let Some(m) = input.read().unwrap() {
             ids.push(String::from_utf8_lossy(m.id()).into_owned());
@@ -727,7 +767,7 @@ mod tests {
             &[record(b'1', "req", 7, "GET"), record(b'2', "req", 7, "200")],
         );
         let pattern = dir.path().join("a.gor").display().to_string();
-        let mut input = FileInput::open(&pattern, 0.0, &settings(100)).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &config(100)).unwrap();
         let first = input.read().unwrap().unwrap();
         assert!(first.is_request());
     }
@@ -743,13 +783,13 @@ mod tests {
             file.write_all(&gz.finish().unwrap()).unwrap();
         }
         drop(file);
-        let mut input = FileInput::open(&path.display().to_string(), 0.0, &settings(100)).unwrap();
+        let mut input = FileInput::open(&path.display().to_string(), 0.0, &config(100)).unwrap();
         assert_eq!(read_all(&mut input), vec![1, 2]);
     }
 
     #[test]
     fn missing_file_is_an_error_naming_flag_and_pattern() {
-        let err = FileInput::open("/nonexistent/dir/*.gor", 1.0, &settings(100))
+        let err = FileInput::open("/nonexistent/dir/*.gor", 1.0, &config(100))
             .err()
             .unwrap()
             .to_string();
@@ -765,8 +805,8 @@ mod tests {
             "a.gor",
             &[record(b'1', "a", 1, "A"), record(b'1', "b", 2, "B")],
         );
-        let mut s = settings(100);
-        s.input_file_loop = true;
+        let mut s = config(100);
+        s.looping = true;
         let pattern = dir.path().join("a.gor").display().to_string();
         let mut input = FileInput::open(&pattern, 0.0, &s).unwrap();
         for i in 0..1000 {
@@ -780,7 +820,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "traffic[1].gor", &[record(b'1', "a", 1, "A")]);
         let pattern = dir.path().join("traffic[1].gor").display().to_string();
-        let mut input = FileInput::open(&pattern, 0.0, &settings(100)).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &config(100)).unwrap();
         assert_eq!(read_all(&mut input), vec![1]);
     }
 
@@ -798,14 +838,14 @@ mod tests {
                 f.write_all(&record(b'1', "a", ts, "GET")).unwrap();
             }
         });
-        let mut input = FileInput::open(&fifo.display().to_string(), 0.0, &settings(100)).unwrap();
+        let mut input = FileInput::open(&fifo.display().to_string(), 0.0, &config(100)).unwrap();
         assert_eq!(read_all(&mut input), vec![1, 2, 3]);
         writer.join().unwrap();
     }
 
     #[test]
     fn s3_pattern_is_not_available_yet() {
-        let err = FileInput::open("s3://bucket/prefix", 1.0, &settings(100));
+        let err = FileInput::open("s3://bucket/prefix", 1.0, &config(100));
         assert!(err.is_err());
     }
 

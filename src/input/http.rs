@@ -12,6 +12,7 @@ use crate::http::listener::{self, Connection, ConnectionLimits, Read, ServerName
 use crate::message::{Message, PayloadType, now_ns, random_id};
 use crate::plugin::{Input, Result};
 use crate::runtime::runtime;
+use crate::settings::Settings;
 use crate::stats::{self, Counter};
 use std::net::SocketAddr;
 use tokio::net::TcpStream;
@@ -36,12 +37,28 @@ pub struct HttpInput {
     addr: SocketAddr,
 }
 
+/// What every `--input-http` takes from the other flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpInputConfig {
+    /// Most bytes kept of one request (`--copy-buffer-size`).
+    pub max_message: usize,
+}
+
+impl HttpInputConfig {
+    pub fn from_settings(s: &Settings) -> Result<HttpInputConfig> {
+        Ok(HttpInputConfig {
+            max_message: usize::try_from(s.copy_buffer_size)
+                .unwrap_or(usize::MAX)
+                .max(1),
+        })
+    }
+}
+
 /// `:8080` listens on every interface; `host:port` on that address.
 impl HttpInput {
     /// Listens on `addr` and starts accepting, within the default
-    /// [`ConnectionLimits`] (docs/input-http.md); `max_message` bounds what is
-    /// kept of one request (`--copy-buffer-size`).
-    pub fn listen(addr: &str, max_message: usize) -> Result<HttpInput> {
+    /// [`ConnectionLimits`] (docs/input-http.md).
+    pub fn listen(addr: &str, config: &HttpInputConfig) -> Result<HttpInput> {
         let listener = listener::bind(NAME, addr)?;
         let local = listener.local_addr()?;
         tracing::info!("--input-http listening on {local}");
@@ -50,7 +67,7 @@ impl HttpInput {
             malformed: stats::drop_counter("input_http.malformed_requests"),
             unframeable: stats::drop_counter("input_http.unframeable_requests"),
         };
-        let max = max_message.max(1);
+        let max = config.max_message.max(1);
         runtime().spawn(listener::accept(
             listener,
             NAME,
@@ -218,7 +235,13 @@ mod tests {
 
     #[test]
     fn requests_are_answered_200_and_emitted_as_received() {
-        let mut input = HttpInput::listen("127.0.0.1:0", 1 << 20).unwrap();
+        let mut input = HttpInput::listen(
+            "127.0.0.1:0",
+            &HttpInputConfig {
+                max_message: 1 << 20,
+            },
+        )
+        .unwrap();
         let addr = input.local_addr();
         let client = std::thread::spawn(move || {
             let mut s = std::net::TcpStream::connect(addr).unwrap();
@@ -253,7 +276,13 @@ mod tests {
 
     #[test]
     fn garbage_gets_400_and_the_listener_keeps_serving() {
-        let mut input = HttpInput::listen("127.0.0.1:0", 1 << 20).unwrap();
+        let mut input = HttpInput::listen(
+            "127.0.0.1:0",
+            &HttpInputConfig {
+                max_message: 1 << 20,
+            },
+        )
+        .unwrap();
         let addr = input.local_addr();
         let mut s = std::net::TcpStream::connect(addr).unwrap();
         s.write_all(b"\x00\x01\x02 not http\r\n\r\n").unwrap();

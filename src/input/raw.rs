@@ -71,38 +71,150 @@ pub struct RawInput {
     description: String,
 }
 
+/// The `--input-raw-*` flags, shared by every `--input-raw` address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawConfig {
+    /// `--input-raw-engine` (a `.pcap` address reads its file whatever
+    /// this says).
+    pub engine: Engine,
+    /// `--input-raw-protocol`.
+    pub protocol: Protocol,
+    /// `--input-raw-track-response`: emit responses (type 2) too.
+    pub track_response: bool,
+    /// `--input-raw-realip-header`: header set to the client IP.
+    pub realip_header: Option<Vec<u8>>,
+    /// `--input-raw-expire`: idle time before an unfinished message is
+    /// given up (never zero).
+    pub expire: Duration,
+    /// `--input-raw-allow-incomplete`: emit expired messages instead.
+    pub allow_incomplete: bool,
+    /// `--input-raw-bpf-filter`, trimmed; empty for the automatic filter.
+    pub bpf_filter: String,
+    /// `--input-raw-timestamp-type`.
+    pub timestamp_type: TimestampType,
+    /// `--input-raw-buffer-timeout`: libpcap read timeout (zero:
+    /// immediate delivery).
+    pub buffer_timeout: Duration,
+    /// `--input-raw-buffer-size`: kernel buffer per interface, in bytes
+    /// (never zero).
+    pub buffer_size: usize,
+    /// `--input-raw-promisc`.
+    pub promisc: bool,
+    /// `--input-raw-monitor`.
+    pub monitor: bool,
+    /// `--input-raw-ignore-interface`.
+    pub ignore_interfaces: Vec<String>,
+    /// `--input-raw-vxlan-port`.
+    pub vxlan_port: u16,
+    /// `--input-raw-vxlan-vni`.
+    pub vxlan_vnis: Vec<i64>,
+    /// `--input-raw-vlan`.
+    pub vlan: bool,
+    /// `--input-raw-vlan-vid`.
+    pub vlan_vids: Vec<i64>,
+}
+
+impl RawConfig {
+    /// Reads the `--input-raw-*` flags; zeros mean the defaults, as in
+    /// GoReplay.
+    pub fn from_settings(s: &Settings) -> Result<RawConfig> {
+        let vxlan_port = match s.input_raw_vxlan_port {
+            0 => 4789,
+            p => match u16::try_from(p) {
+                Ok(port) => port,
+                // Only the vxlan engine listens on it; GoReplay ignores the
+                // value otherwise, so gor does too.
+                Err(_) if s.input_raw_engine != Engine::Vxlan => 4789,
+                Err(_) => {
+                    return Err(UsageError::invalid_value(
+                        "input-raw-vxlan-port",
+                        &p.to_string(),
+                        "not a UDP port (1 to 65535)",
+                    )
+                    .into());
+                }
+            },
+        };
+        Ok(RawConfig {
+            engine: s.input_raw_engine,
+            protocol: match s.input_raw_protocol {
+                CaptureProtocol::Http => Protocol::Http,
+                CaptureProtocol::Binary => Protocol::Binary,
+            },
+            track_response: s.input_raw_track_response,
+            realip_header: (!s.input_raw_realip_header.is_empty())
+                .then(|| s.input_raw_realip_header.clone().into_bytes()),
+            expire: if s.input_raw_expire.is_zero() {
+                Duration::from_secs(1)
+            } else {
+                s.input_raw_expire
+            },
+            allow_incomplete: s.input_raw_allow_incomplete,
+            bpf_filter: s.input_raw_bpf_filter.trim().to_string(),
+            timestamp_type: s.input_raw_timestamp_type.clone(),
+            buffer_timeout: s.input_raw_buffer_timeout,
+            buffer_size: match s.input_raw_buffer_size {
+                0 => capture::DEFAULT_BUFFER,
+                n => n.min(usize::MAX as u64) as usize,
+            },
+            promisc: s.input_raw_promisc,
+            monitor: s.input_raw_monitor,
+            ignore_interfaces: s.input_raw_ignore_interface.clone(),
+            vxlan_port,
+            vxlan_vnis: s.input_raw_vxlan_vni.clone(),
+            vlan: s.input_raw_vlan,
+            vlan_vids: s.input_raw_vlan_vid.clone(),
+        })
+    }
+}
+
+/// The flags' defaults.
+impl Default for RawConfig {
+    fn default() -> Self {
+        RawConfig {
+            engine: Engine::Libpcap,
+            protocol: Protocol::Http,
+            track_response: false,
+            realip_header: None,
+            expire: Duration::from_secs(2),
+            allow_incomplete: false,
+            bpf_filter: String::new(),
+            timestamp_type: TimestampType::Default,
+            buffer_timeout: Duration::ZERO,
+            buffer_size: capture::DEFAULT_BUFFER,
+            promisc: false,
+            monitor: false,
+            ignore_interfaces: Vec::new(),
+            vxlan_port: 4789,
+            vxlan_vnis: Vec::new(),
+            vlan: false,
+            vlan_vids: Vec::new(),
+        }
+    }
+}
+
 impl RawInput {
-    /// Starts capturing on `addr` as the settings say. Errors (a bad address,
+    /// Starts capturing on `addr` as `config` says. Errors (a bad address,
     /// no interface, no capture rights) are one line.
-    pub fn open(addr: &str, settings: &Settings) -> Result<Box<dyn Input>> {
+    pub fn open(addr: &str, config: &RawConfig) -> Result<Box<dyn Input>> {
         let address = address::parse(addr).map_err(UsageError)?;
-        let mut engine = settings.input_raw_engine;
+        let mut engine = config.engine;
         if address.file.is_some() {
             engine = Engine::PcapFile;
         }
-        let protocol = match settings.input_raw_protocol {
-            CaptureProtocol::Http => Protocol::Http,
-            CaptureProtocol::Binary => Protocol::Binary,
-        };
-        let custom = settings.input_raw_bpf_filter.trim().to_string();
-        let expire = if settings.input_raw_expire.is_zero() {
-            Duration::from_secs(1)
-        } else {
-            settings.input_raw_expire
-        };
-        let config = Config {
+        let custom = config.bpf_filter.clone();
+        let reassembly = Config {
             ports: address.ports.clone(),
-            track_response: settings.input_raw_track_response,
+            track_response: config.track_response,
             custom_filter: !custom.is_empty(),
-            protocol,
-            expire_ns: expire.as_nanos().min(i64::MAX as u128) as i64,
-            allow_incomplete: settings.input_raw_allow_incomplete,
-            realip_header: (!settings.input_raw_realip_header.is_empty())
-                .then(|| settings.input_raw_realip_header.clone().into_bytes()),
+            protocol: config.protocol,
+            expire_ns: config.expire.as_nanos().min(i64::MAX as u128) as i64,
+            allow_incomplete: config.allow_incomplete,
+            realip_header: config.realip_header.clone(),
         };
-        let (sources, watcher) = open_sources(engine, &address, addr, settings, &custom)?;
+        let (sources, watcher) = open_sources(engine, &address, addr, config, &custom)?;
         let shared = Arc::new(Shared {
-            reassembler: Mutex::new(Reassembler::new(config)),
+            reassembler: Mutex::new(Reassembler::new(reassembly)),
             queued_bytes: Default::default(),
             counters: Counters {
                 packets: stats::counter("input_raw.packets"),
@@ -142,7 +254,7 @@ fn open_sources(
     engine: Engine,
     address: &Address,
     addr: &str,
-    settings: &Settings,
+    config: &RawConfig,
     custom: &str,
 ) -> Result<Opened> {
     let filter_for = |hosts: &[IpAddr]| {
@@ -152,16 +264,13 @@ fn open_sources(
         build_filter(&FilterSpec {
             ports: &address.ports,
             hosts,
-            track_response: settings.input_raw_track_response,
-            vlan: settings.input_raw_vlan,
-            vlan_vids: &settings.input_raw_vlan_vid,
+            track_response: config.track_response,
+            vlan: config.vlan,
+            vlan_vids: &config.vlan_vids,
         })
     };
     let mut watcher = None;
-    let buffer = match settings.input_raw_buffer_size {
-        0 => capture::DEFAULT_BUFFER,
-        n => n.min(usize::MAX as u64) as usize,
-    };
+    let buffer = config.buffer_size;
     let mut sources: Vec<Box<dyn PacketSource>> = Vec::new();
     match engine {
         Engine::PcapFile => {
@@ -173,20 +282,14 @@ fn open_sources(
             )?));
         }
         Engine::Vxlan => {
-            let port = match settings.input_raw_vxlan_port {
-                0 => 4789,
-                p => u16::try_from(p).map_err(|_| {
-                    UsageError(format!("--input-raw-vxlan-port: {p} is not a UDP port"))
-                })?,
-            };
             sources.push(Box::new(capture::vxlan::Vxlan::open(
-                port,
-                settings.input_raw_vxlan_vni.clone(),
+                config.vxlan_port,
+                config.vxlan_vnis.clone(),
             )?));
         }
         Engine::Libpcap | Engine::RawSocket => {
-            let devices = select_devices(&address.host, &settings.input_raw_ignore_interface)?;
-            let opener = DeviceOpener::new(engine, address, settings, custom, buffer);
+            let devices = select_devices(&address.host, &config.ignore_interfaces)?;
+            let opener = DeviceOpener::new(engine, address, config, custom, buffer);
             let mut errors = Vec::new();
             let mut failed = Vec::new();
             for device in devices {
@@ -242,7 +345,7 @@ impl DeviceOpener {
     fn new(
         engine: Engine,
         address: &Address,
-        settings: &Settings,
+        config: &RawConfig,
         custom: &str,
         buffer: usize,
     ) -> Self {
@@ -251,25 +354,21 @@ impl DeviceOpener {
             host: address.host.clone(),
             ports: address.ports.clone(),
             custom: custom.to_string(),
-            promisc: settings.input_raw_promisc,
-            track_response: settings.input_raw_track_response,
-            vlan: settings.input_raw_vlan,
-            vlan_vids: settings.input_raw_vlan_vid.clone(),
-            ignore: settings.input_raw_ignore_interface.clone(),
+            promisc: config.promisc,
+            track_response: config.track_response,
+            vlan: config.vlan,
+            vlan_vids: config.vlan_vids.clone(),
+            ignore: config.ignore_interfaces.clone(),
             buffer,
             opts: capture::pcap_live::LiveOptions {
                 snaplen: capture::SNAPLEN,
                 buffer_size: buffer,
-                timeout_ms: (!settings.input_raw_buffer_timeout.is_zero()).then(|| {
-                    settings
-                        .input_raw_buffer_timeout
-                        .as_millis()
-                        .min(i32::MAX as u128) as i32
-                }),
-                promisc: settings.input_raw_promisc || settings.input_raw_monitor,
-                monitor: settings.input_raw_monitor,
-                timestamp_type: pcap_timestamp_type(&settings.input_raw_timestamp_type),
-                wall_clock: settings.input_raw_timestamp_type == TimestampType::Go,
+                timeout_ms: (!config.buffer_timeout.is_zero())
+                    .then(|| config.buffer_timeout.as_millis().min(i32::MAX as u128) as i32),
+                promisc: config.promisc || config.monitor,
+                monitor: config.monitor,
+                timestamp_type: pcap_timestamp_type(&config.timestamp_type),
+                wall_clock: config.timestamp_type == TimestampType::Go,
             },
         }
     }
@@ -658,6 +757,45 @@ mod tests {
             error: Mutex::new(None),
             active: Mutex::new(Vec::new()),
         }
+    }
+
+    #[test]
+    fn config_reads_the_flags_with_goreplay_zero_defaults() {
+        let mut s = Settings::defaults();
+        s.input_raw_expire = Duration::ZERO;
+        s.input_raw_vxlan_port = 0;
+        s.input_raw_bpf_filter = "  tcp port 80 ".into();
+        s.input_raw_realip_header = "X-Real-IP".into();
+        let c = RawConfig::from_settings(&s).unwrap();
+        assert_eq!(c.engine, Engine::Libpcap);
+        assert_eq!(c.protocol, Protocol::Http);
+        assert_eq!(c.expire, Duration::from_secs(1));
+        assert_eq!(c.vxlan_port, 4789);
+        assert_eq!(c.buffer_size, capture::DEFAULT_BUFFER);
+        assert_eq!(c.bpf_filter, "tcp port 80");
+        assert_eq!(c.realip_header.as_deref(), Some(&b"X-Real-IP"[..]));
+    }
+
+    #[test]
+    fn config_defaults_are_the_flags_defaults() {
+        assert_eq!(
+            RawConfig::from_settings(&Settings::defaults()).unwrap(),
+            RawConfig::default()
+        );
+    }
+
+    #[test]
+    fn a_vxlan_port_out_of_range_is_refused_naming_the_flag() {
+        let mut s = Settings::defaults();
+        s.input_raw_vxlan_port = 70_000;
+        // Ignored by the other engines, as GoReplay ignores it.
+        assert_eq!(RawConfig::from_settings(&s).unwrap().vxlan_port, 4789);
+        s.input_raw_engine = Engine::Vxlan;
+        let e = RawConfig::from_settings(&s).unwrap_err().to_string();
+        assert!(
+            e.starts_with("invalid value \"70000\" for flag -input-raw-vxlan-port"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@ fn modifier(args: &[&str]) -> Result<Option<HttpModifier>> {
     let mut argv: Vec<String> = vec!["--input-dummy".into(), "x".into(), "--output-null".into()];
     argv.extend(args.iter().map(|s| s.to_string()));
     match parse(&argv)? {
-        Command::Run { settings, .. } => HttpModifier::new(&settings),
+        Command::Run { settings, .. } => {
+            HttpModifier::new(&ModifierConfig::from_settings(&settings)?)
+        }
         other => panic!("unexpected command {other:?}"),
     }
 }
@@ -31,6 +33,19 @@ fn method_req(method: &str) -> Vec<u8> {
 
 fn text(out: Option<Cow<'_, [u8]>>) -> String {
     String::from_utf8(out.expect("request was dropped").into_owned()).unwrap()
+}
+
+#[test]
+fn a_config_built_by_hand_needs_no_settings() {
+    let none = ModifierConfig::default();
+    assert!(HttpModifier::new(&none).unwrap().is_none());
+    let rules = ModifierConfig {
+        http_allow_url: vec!["^/api".into()],
+        ..ModifierConfig::default()
+    };
+    let m = HttpModifier::new(&rules).unwrap().unwrap();
+    assert!(m.rewrite(&req("/api/x", "")).is_some());
+    assert!(m.rewrite(&req("/web", "")).is_none());
 }
 
 #[test]

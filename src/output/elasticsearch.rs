@@ -13,9 +13,10 @@
 use crate::http::client::conn::{self, Conn};
 use crate::http::client::target::{PreparedRequest, Target};
 use crate::http::{headers, start_line};
+use crate::plugin::UsageError;
 use crate::plugin::{ExchangeSink, Result};
 use crate::runtime::runtime;
-use crate::settings::UsageError;
+use crate::settings::Settings;
 use crate::stats::{self, Counter};
 use bytes::Bytes;
 use std::fmt::Write as _;
@@ -55,6 +56,31 @@ impl EsTarget {
     }
 }
 
+/// `--output-http-elasticsearch` and the TLS flag it shares with replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExporterConfig {
+    pub target: EsTarget,
+    /// `--output-http-skip-verify`: do not verify the certificate.
+    pub skip_verify: bool,
+}
+
+impl ExporterConfig {
+    /// `None` when `--output-http-elasticsearch` is not given; a URL that
+    /// does not parse is a usage error naming the flag (exit 2).
+    pub fn from_settings(s: &Settings) -> Result<Option<ExporterConfig>> {
+        let url = &s.output_http_elasticsearch;
+        if url.is_empty() {
+            return Ok(None);
+        }
+        let target = EsTarget::parse(url)
+            .map_err(|e| UsageError(format!("--output-http-elasticsearch {url:?}: {e}")))?;
+        Ok(Some(ExporterConfig {
+            target,
+            skip_verify: s.output_http_skip_verify,
+        }))
+    }
+}
+
 /// Sends documents to ElasticSearch in the background.
 pub struct Exporter {
     tx: Mutex<Option<mpsc::Sender<String>>>,
@@ -65,14 +91,12 @@ pub struct Exporter {
 }
 
 impl Exporter {
-    /// Validates the URL (a usage error naming the flag, exit 2) and starts
-    /// the sending task.
-    pub fn start(url: &str, skip_verify: bool) -> Result<Arc<Exporter>> {
-        let es = EsTarget::parse(url)
-            .map_err(|e| UsageError(format!("--output-http-elasticsearch {url:?}: {e}")))?;
+    /// Starts the sending task.
+    pub fn start(config: &ExporterConfig) -> Result<Arc<Exporter>> {
+        let es = config.target.clone();
         let tls = if es.target.tls {
             Some(
-                crate::http::client::tls::client_config(skip_verify)
+                crate::http::client::tls::client_config(config.skip_verify)
                     .map_err(|e| UsageError(format!("--output-http-elasticsearch: {e}")))?,
             )
         } else {
@@ -310,6 +334,24 @@ mod tests {
         ] {
             assert!(EsTarget::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn config_is_read_only_when_the_flag_is_given() {
+        let mut s = Settings::defaults();
+        assert_eq!(ExporterConfig::from_settings(&s).unwrap(), None);
+        s.output_http_elasticsearch = "es:9200/gor".into();
+        s.output_http_skip_verify = true;
+        let c = ExporterConfig::from_settings(&s).unwrap().unwrap();
+        assert_eq!(c.target.index, "gor");
+        assert!(c.skip_verify);
+        s.output_http_elasticsearch = "http://es:9200/".into();
+        let e = ExporterConfig::from_settings(&s).unwrap_err();
+        assert!(
+            e.to_string().starts_with("--output-http-elasticsearch"),
+            "{e}"
+        );
+        assert!(e.downcast_ref::<UsageError>().is_some());
     }
 
     #[test]

@@ -150,36 +150,79 @@ impl Sink {
     }
 }
 
+/// The `--output-file-*` flags, shared by every `--output-file`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileOutputConfig {
+    /// `--output-file-append`: write to the name itself, no chunks.
+    pub append: bool,
+    /// `--output-file-queue-limit`: a new chunk after this many records
+    /// (0: no limit).
+    pub queue_limit: u64,
+    /// `--output-file-size-limit`: … or once a chunk holds this many bytes.
+    pub size_limit: u64,
+    /// `--output-file-max-size-limit`: writes fail once this output has
+    /// written this many bytes.
+    pub max_size: u64,
+    /// `--output-file-flush-interval` (never zero).
+    pub flush_interval: Duration,
+}
+
+impl FileOutputConfig {
+    /// Reads the flags; zeros mean the defaults, as in GoReplay.
+    pub fn from_settings(s: &Settings) -> Result<FileOutputConfig> {
+        let positive = |v: u64, default: u64| if v == 0 { default } else { v };
+        Ok(FileOutputConfig {
+            append: s.output_file_append,
+            // A negative limit is no limit, as 0 is.
+            queue_limit: u64::try_from(s.output_file_queue_limit).unwrap_or(0),
+            size_limit: positive(s.output_file_size_limit, 32 << 20),
+            max_size: positive(s.output_file_max_size_limit, 1 << 40),
+            flush_interval: match s.output_file_flush_interval {
+                d if d.is_zero() => Duration::from_millis(100),
+                d => d,
+            },
+        })
+    }
+}
+
+/// The flags' defaults.
+impl Default for FileOutputConfig {
+    fn default() -> Self {
+        FileOutputConfig {
+            append: false,
+            queue_limit: 256,
+            size_limit: 32 << 20,
+            max_size: 1 << 40,
+            flush_interval: Duration::from_secs(1),
+        }
+    }
+}
+
 impl FileOutput {
     /// Checks at start-up that the template's directory can be written to,
     /// so a typo fails now, in one line, rather than at the first record.
-    pub fn open(template: &str, settings: &Settings) -> Result<Arc<dyn Output>> {
-        Ok(Arc::new(Self::new(template, settings)?))
+    pub fn open(template: &str, config: &FileOutputConfig) -> Result<Arc<dyn Output>> {
+        Ok(Arc::new(Self::new(template, config)?))
     }
 
-    fn new(template: &str, settings: &Settings) -> Result<FileOutput> {
+    fn new(template: &str, config: &FileOutputConfig) -> Result<FileOutput> {
         if template.starts_with("s3://") {
             return Err(UsageError::not_available("output-file", "s3:// output").into());
         }
         let parsed = Template::new(template);
         check_writable(template, &naming::clean(&parsed.expand(None)))?;
-        let positive = |v: u64, default: u64| if v == 0 { default } else { v };
         let state = State {
             template: parsed,
-            append: settings.output_file_append,
-            queue_limit: u64::try_from(settings.output_file_queue_limit).unwrap_or(0),
-            size_limit: positive(settings.output_file_size_limit, 32 << 20),
-            max_size: positive(settings.output_file_max_size_limit, 1 << 40),
+            append: config.append,
+            queue_limit: config.queue_limit,
+            size_limit: config.size_limit,
+            max_size: config.max_size,
             current: None,
             total: 0,
             closed: false,
         };
         let shared = Arc::new(Mutex::new(state));
-        let interval = match settings.output_file_flush_interval {
-            d if d.is_zero() => Duration::from_millis(100),
-            d => d,
-        };
-        let stop = spawn_flusher(Arc::downgrade(&shared), interval)?;
+        let stop = spawn_flusher(Arc::downgrade(&shared), config.flush_interval)?;
         Ok(FileOutput {
             shared,
             name: format!("output_file({template})"),
@@ -497,8 +540,16 @@ mod tests {
         )
     }
 
-    fn settings() -> Settings {
-        Settings::defaults()
+    fn config() -> FileOutputConfig {
+        FileOutputConfig::default()
+    }
+
+    #[test]
+    fn config_defaults_are_the_flags_defaults() {
+        assert_eq!(
+            FileOutputConfig::from_settings(&Settings::defaults()).unwrap(),
+            FileOutputConfig::default()
+        );
     }
 
     fn files(dir: &Path) -> Vec<String> {
@@ -515,7 +566,7 @@ mod tests {
         memchr::memmem::find_iter(&data, crate::message::SEPARATOR).count()
     }
 
-    fn write_n(template: &str, s: &Settings, n: usize) {
+    fn write_n(template: &str, s: &FileOutputConfig, n: usize) {
         let out = FileOutput::open(template, s).unwrap();
         for i in 0..n {
             out.write(&msg(i)).unwrap();
@@ -526,14 +577,14 @@ mod tests {
     #[test]
     fn queue_limit_two_puts_the_third_record_in_the_next_chunk() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = settings();
-        s.output_file_queue_limit = 2;
+        let mut s = config();
+        s.queue_limit = 2;
         write_n(&format!("{}/r.gor", dir.path().display()), &s, 3);
         assert_eq!(files(dir.path()), ["r_0.gor", "r_1.gor"]);
         assert_eq!(count_records(dir.path().join("r_0.gor")), 2);
         assert_eq!(count_records(dir.path().join("r_1.gor")), 1);
         let dir = tempfile::tempdir().unwrap();
-        s.output_file_queue_limit = 3;
+        s.queue_limit = 3;
         write_n(&format!("{}/r.gor", dir.path().display()), &s, 3);
         assert_eq!(files(dir.path()), ["r_0.gor"]);
     }
@@ -541,9 +592,9 @@ mod tests {
     #[test]
     fn size_limit_of_two_records_starts_a_chunk_at_the_third() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = settings();
-        s.output_file_queue_limit = 0;
-        s.output_file_size_limit = (msg(0).record_len() * 2) as u64;
+        let mut s = config();
+        s.queue_limit = 0;
+        s.size_limit = (msg(0).record_len() * 2) as u64;
         write_n(&format!("{}/r.gor", dir.path().display()), &s, 3);
         assert_eq!(files(dir.path()), ["r_0.gor", "r_1.gor"]);
     }
@@ -552,16 +603,16 @@ mod tests {
     fn restart_continues_at_the_next_index() {
         let dir = tempfile::tempdir().unwrap();
         let template = format!("{}/r.gor", dir.path().display());
-        write_n(&template, &settings(), 1);
-        write_n(&template, &settings(), 1);
+        write_n(&template, &config(), 1);
+        write_n(&template, &config(), 1);
         assert_eq!(files(dir.path()), ["r_0.gor", "r_1.gor"]);
     }
 
     #[test]
     fn append_mode_appends_to_the_named_file() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = settings();
-        s.output_file_append = true;
+        let mut s = config();
+        s.append = true;
         let template = format!("{}/r.gor", dir.path().display());
         write_n(&template, &s, 300);
         write_n(&template, &s, 2);
@@ -572,8 +623,8 @@ mod tests {
     #[test]
     fn gzip_output_is_complete_after_close_and_smaller() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = settings();
-        s.output_file_queue_limit = 0;
+        let mut s = config();
+        s.queue_limit = 0;
         write_n(&format!("{}/r.gz", dir.path().display()), &s, 200);
         assert_eq!(files(dir.path()), ["r_0.gz"]);
         let raw = std::fs::read(dir.path().join("r_0.gz")).unwrap();
@@ -587,8 +638,8 @@ mod tests {
     #[test]
     fn per_request_template_gives_a_file_per_id() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = settings();
-        s.output_file_append = true;
+        let mut s = config();
+        s.append = true;
         let out = FileOutput::open(&format!("{}/req-%r-%t.gor", dir.path().display()), &s).unwrap();
         let req = msg(1);
         let resp = Message::new(
@@ -608,8 +659,8 @@ mod tests {
     #[test]
     fn seconds_token_starts_a_new_file_each_second() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = settings();
-        s.output_file_append = true;
+        let mut s = config();
+        s.append = true;
         let out = FileOutput::open(&format!("{}/s-%S.gor", dir.path().display()), &s).unwrap();
         // Start right after a second boundary so two writes share a second.
         let now = std::time::SystemTime::now()
@@ -635,8 +686,8 @@ mod tests {
     #[test]
     fn max_size_limit_refuses_what_comes_after_it() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = settings();
-        s.output_file_max_size_limit = (msg(0).record_len() + 1) as u64;
+        let mut s = config();
+        s.max_size = (msg(0).record_len() + 1) as u64;
         let out = FileOutput::open(&format!("{}/r.gor", dir.path().display()), &s).unwrap();
         out.write(&msg(0)).unwrap();
         // This one crosses the limit: it is written, as in GoReplay.
@@ -649,8 +700,7 @@ mod tests {
     #[test]
     fn offered_records_are_all_on_disk_after_close() {
         let dir = tempfile::tempdir().unwrap();
-        let out =
-            FileOutput::open(&format!("{}/r.gor", dir.path().display()), &settings()).unwrap();
+        let out = FileOutput::open(&format!("{}/r.gor", dir.path().display()), &config()).unwrap();
         for i in 0..1000 {
             out.offer(&msg(i)).unwrap();
         }
@@ -666,7 +716,7 @@ mod tests {
     #[test]
     fn offer_drops_and_counts_when_the_disk_cannot_keep_up() {
         let dir = tempfile::tempdir().unwrap();
-        let out = FileOutput::new(&format!("{}/r.gor", dir.path().display()), &settings()).unwrap();
+        let out = FileOutput::new(&format!("{}/r.gor", dir.path().display()), &config()).unwrap();
         let before = stats::drop_counter("output_file.queue_full").get();
         // Hold the file: the writer thread stalls like on a stuck disk.
         let stuck = out.shared.lock().unwrap();
@@ -693,8 +743,7 @@ mod tests {
     #[test]
     fn writes_after_close_fail() {
         let dir = tempfile::tempdir().unwrap();
-        let out =
-            FileOutput::open(&format!("{}/r.gor", dir.path().display()), &settings()).unwrap();
+        let out = FileOutput::open(&format!("{}/r.gor", dir.path().display()), &config()).unwrap();
         out.close();
         assert!(out.write(&msg(0)).is_err());
     }
@@ -702,8 +751,8 @@ mod tests {
     #[test]
     fn flush_interval_puts_records_on_disk_without_close() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = settings();
-        s.output_file_flush_interval = Duration::from_millis(20);
+        let mut s = config();
+        s.flush_interval = Duration::from_millis(20);
         let out = FileOutput::open(&format!("{}/r.gor", dir.path().display()), &s).unwrap();
         for round in 1..=2 {
             out.write(&msg(round)).unwrap();
@@ -719,7 +768,7 @@ mod tests {
 
     #[test]
     fn missing_directory_fails_at_open_naming_the_path() {
-        let err = FileOutput::open("/nonexistent-dir/x.gor", &settings())
+        let err = FileOutput::open("/nonexistent-dir/x.gor", &config())
             .err()
             .unwrap()
             .to_string();
@@ -729,6 +778,6 @@ mod tests {
 
     #[test]
     fn s3_template_is_not_available_yet() {
-        assert!(FileOutput::open("s3://bucket/x.gor", &settings()).is_err());
+        assert!(FileOutput::open("s3://bucket/x.gor", &config()).is_err());
     }
 }

@@ -278,26 +278,6 @@ impl Settings {
     pub fn defaults() -> Settings {
         Settings::try_parse_from_normalized(&["gor".to_string()]).expect("the defaults parse")
     }
-
-    /// True when any `--http-*` filter or rewrite is configured.
-    pub fn has_modifier(&self) -> bool {
-        [
-            &self.http_allow_method,
-            &self.http_allow_url,
-            &self.http_disallow_url,
-            &self.http_allow_header,
-            &self.http_disallow_header,
-            &self.http_basic_auth_filter,
-            &self.http_header_limiter,
-            &self.http_param_limiter,
-            &self.http_rewrite_url,
-            &self.http_rewrite_header,
-            &self.http_set_header,
-            &self.http_set_param,
-        ]
-        .iter()
-        .any(|v| !v.is_empty())
-    }
 }
 
 /// Turns a clap error into Go's one-line wording.
@@ -529,6 +509,52 @@ mod tests {
             );
         }
         assert!(help.contains("[default: 5mb]"));
+    }
+
+    #[test]
+    fn help_groups_flags_under_their_plugin() {
+        let help = help_text();
+        // The flags listed under `heading`, up to the next heading.
+        let section = |heading: &str| -> String {
+            let start = help
+                .find(&format!("\n{heading}:\n"))
+                .unwrap_or_else(|| panic!("no heading {heading:?} in\n{help}"));
+            let rest = &help[start + heading.len() + 3..];
+            let end = rest.find("\n\n").unwrap_or(rest.len());
+            rest[..end].to_string()
+        };
+        for (heading, flags) in [
+            (
+                "General",
+                &["--verbose", "--exit-after", "--http-pprof"][..],
+            ),
+            (
+                "Input: raw capture",
+                &["--input-raw ", "--input-raw-engine"],
+            ),
+            ("Input: file", &["--input-file ", "--input-file-read-depth"]),
+            ("Output: file", &["--output-file ", "--output-file-append"]),
+            (
+                "Output: HTTP replay",
+                &[
+                    "--output-http ",
+                    "--output-http-workers",
+                    "--http-original-host",
+                ],
+            ),
+            (
+                "Modifier: HTTP filters and rewrites",
+                &["--http-allow-url", "--http-set-header"],
+            ),
+            ("Legacy flags (GoReplay 1.x)", &["--output-dummy"]),
+        ] {
+            let text = section(heading);
+            for flag in flags {
+                assert!(text.contains(flag), "{flag} not under {heading}:\n{text}");
+            }
+        }
+        assert!(!section("Input: file").contains("--output-file"));
+        assert!(!section("General").contains("--http-set-header"));
     }
 
     #[test]

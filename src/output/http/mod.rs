@@ -281,18 +281,9 @@ impl Input for ResponseInput {
 }
 
 impl HttpOutput {
-    /// Builds the output from the settings; the second value is the input of
-    /// replayed responses when `--output-http-track-response` is on.
-    pub fn open(
-        url: &str,
-        settings: &Settings,
-        exporter: Option<Arc<dyn ExchangeSink>>,
-    ) -> Result<Opened> {
-        let config = HttpConfig::from_settings(url, settings)?;
-        Self::start(config, exporter)
-    }
-
-    /// Starts the workers of an output configured by hand.
+    /// Starts the workers of one `--output-http`; the second value is the
+    /// input of replayed responses when `--output-http-track-response` is
+    /// on.
     pub fn start(config: HttpConfig, exporter: Option<Arc<dyn ExchangeSink>>) -> Result<Opened> {
         let name = format!("--output-http {}", config.rewrite.target.origin());
         let tls = if config.rewrite.target.tls || config.redirects > 0 {
