@@ -19,7 +19,6 @@ use bytes::Bytes;
 use crossbeam_channel::Receiver;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// How messages are processed and delivered; built from the settings.
@@ -65,17 +64,23 @@ enum Event {
     Fatal(String),
 }
 
-/// `--exit-after`: stops `shutdown` once `after` has passed (or never, if
-/// something else stops it first).
+/// `--exit-after`: bounds the whole run. Once `after` has passed, `shutdown`
+/// expires: inputs stop, and outputs give up (and count) what they could
+/// not deliver instead of waiting for slow targets. An earlier stop (the
+/// inputs are done, a signal) does not end this bound: the drain that
+/// follows it is bounded too.
 pub fn stop_after(shutdown: &Shutdown, after: Duration) {
     let text = crate::settings::values::format_duration(after.as_nanos() as i64);
     tracing::info!("Running gor for a duration of {text}");
     let me = shutdown.clone();
-    std::thread::spawn(move || {
-        if !me.wait_timeout(after) {
-            me.stop(format!("gor run timeout {text}"));
+    let spawned = shutdown.spawn("exit-after", move || {
+        if !me.wait_expired(after) {
+            me.expire(format!("gor run timeout {text}"));
         }
     });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the --exit-after timer: {e}");
+    }
 }
 
 /// A transformation of message payloads the copy loop applies (the HTTP
@@ -123,23 +128,43 @@ pub struct Emitter {
     middleware: Option<(Arc<dyn Output>, LoopGroup)>,
 }
 
-/// Copy loops whose end is awaited as a group during shutdown.
-#[derive(Clone, Default)]
+/// Copy loops whose end is awaited as a group during shutdown: each loop
+/// holds a sender of `done` until it ends, so the receiver disconnects when
+/// the last one has ended.
 struct LoopGroup {
-    started: usize,
-    done: Arc<AtomicUsize>,
+    member: Option<crossbeam_channel::Sender<()>>,
+    done: Receiver<()>,
+}
+
+impl Default for LoopGroup {
+    fn default() -> Self {
+        let (tx, rx) = crossbeam_channel::bounded(0);
+        LoopGroup {
+            member: Some(tx),
+            done: rx,
+        }
+    }
 }
 
 impl LoopGroup {
-    fn wait(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while self.done.load(Ordering::SeqCst) < self.started {
-            if Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(5));
+    /// What a member loop holds while it runs.
+    fn join(&self) -> Option<crossbeam_channel::Sender<()>> {
+        self.member.clone()
+    }
+
+    /// No more members: the group is done once those started have ended.
+    fn close(&mut self) {
+        self.member = None;
+    }
+
+    /// True once every member ended; false after `timeout`, or at once
+    /// when the shutdown expires.
+    fn wait(&self, timeout: Duration, shutdown: &Shutdown) -> bool {
+        crossbeam_channel::select! {
+            recv(self.done) -> _ => true,
+            recv(shutdown.expired()) -> _ => false,
+            default(timeout) => false,
         }
-        true
     }
 }
 
@@ -171,27 +196,29 @@ impl Emitter {
             // flight (replayed responses, middleware output) until it ends.
             let mut copy = CopyLoop::new(input, dest, options.clone(), steps, shutdown.clone());
             copy.stoppable = group.is_none();
-            let tx = tx.clone();
-            let done = group.map(|g| g.done.clone());
-            std::thread::Builder::new()
-                .name("copy-loop".into())
-                .spawn(move || {
-                    let event = copy.run();
-                    match done {
-                        // Grouped loops only report what is fatal; the
-                        // shutdown sequence awaits them itself.
-                        Some(done) => {
-                            if let Event::Fatal(e) = event {
-                                let _ = tx.send(Event::Fatal(e));
-                            }
-                            done.fetch_add(1, Ordering::SeqCst);
+            let (tx, failed) = (tx.clone(), tx.clone());
+            let member = group.map(|g| g.join());
+            let name = format!("copy {}", copy.input.describe());
+            let spawned = shutdown.spawn(name, move || {
+                let event = copy.run();
+                match member {
+                    // Grouped loops only report what is fatal; the
+                    // shutdown sequence awaits them itself (the member
+                    // handle is dropped here, when the loop ends).
+                    Some(member) => {
+                        if let Event::Fatal(e) = event {
+                            let _ = tx.send(Event::Fatal(e));
                         }
-                        None => {
-                            let _ = tx.send(event);
-                        }
+                        drop(member);
                     }
-                })
-                .expect("spawning a copy loop thread");
+                    None => {
+                        let _ = tx.send(event);
+                    }
+                }
+            });
+            if let Err(e) = spawned {
+                let _ = failed.send(Event::Fatal(format!("cannot start a copy loop: {e}")));
+            }
         };
         let (targets, source_steps) = match &middleware {
             Some((feed, _)) => (vec![feed.clone()], feed_steps),
@@ -201,10 +228,7 @@ impl Emitter {
         for input in plugins.inputs {
             spawn(input, targets.clone(), source_steps.clone(), None);
         }
-        let response_loops = LoopGroup {
-            started: plugins.response_inputs.len(),
-            ..Default::default()
-        };
+        let mut response_loops = LoopGroup::default();
         for input in plugins.response_inputs {
             spawn(
                 input,
@@ -213,12 +237,11 @@ impl Emitter {
                 Some(&response_loops),
             );
         }
+        response_loops.close();
         let middleware = middleware.map(|(feed, fed)| {
-            let group = LoopGroup {
-                started: 1,
-                ..Default::default()
-            };
+            let mut group = LoopGroup::default();
             spawn(fed, outputs.clone(), steps.clone(), Some(&group));
+            group.close();
             (feed, group)
         });
         Emitter {
@@ -264,7 +287,7 @@ impl Emitter {
         // responses that arrive after that cannot reach it (counted).
         if let Some((feed, group)) = &self.middleware {
             feed.close();
-            if !group.wait(drain_timeout) {
+            if !group.wait(drain_timeout, &self.shutdown) {
                 tracing::warn!(
                     "the middleware did not finish within {drain_timeout:?}; closing outputs anyway"
                 );
@@ -275,7 +298,7 @@ impl Emitter {
         for out in self.outputs.iter().filter(|o| o.produces_responses()) {
             out.close();
         }
-        if !self.response_loops.wait(drain_timeout) {
+        if !self.response_loops.wait(drain_timeout, &self.shutdown) {
             tracing::warn!(
                 "replayed responses still pending after {drain_timeout:?}; closing outputs anyway"
             );
@@ -304,6 +327,8 @@ struct CopyLoop {
     read: Counter,
     malformed: Counter,
     write_errors: Counter,
+    closed_at_stop: Counter,
+    read_at_stop: Counter,
 }
 
 impl CopyLoop {
@@ -326,6 +351,8 @@ impl CopyLoop {
             filtered: FilteredIds::default(),
             malformed: stats::drop_counter("emitter.malformed_records"),
             write_errors: stats::drop_counter("emitter.write_errors"),
+            closed_at_stop: stats::drop_counter("emitter.output_closed_at_stop"),
+            read_at_stop: stats::drop_counter("emitter.read_at_stop"),
         }
     }
 
@@ -348,6 +375,9 @@ impl CopyLoop {
                 },
             };
             if self.stoppable && self.shutdown.is_stopping() {
+                self.read_at_stop.drop_one(&format_args!(
+                    "{name}: a message read as gor was stopping was not delivered"
+                ));
                 break Event::LoopDone;
             }
             if let Some(msg) = self.process(msg, &name) {
@@ -425,11 +455,16 @@ impl CopyLoop {
     fn write_one(&self, i: usize, msg: &Message, live: bool) {
         let out = &self.outputs[i];
         let result = if live { out.offer(msg) } else { out.write(msg) };
-        if let Err(e) = result
-            && !self.shutdown.is_stopping()
-        {
-            self.write_errors
-                .drop_one(&format_args!("{}: {e:#}", out.describe()));
+        if let Err(e) = result {
+            // While stopping, an output that was already closed refuses what
+            // a loop still carries (a replayed response, say): a drop all
+            // the same, counted under its own reason.
+            let counter = if self.shutdown.is_stopping() {
+                &self.closed_at_stop
+            } else {
+                &self.write_errors
+            };
+            counter.drop_one(&format_args!("{}: {e:#}", out.describe()));
         }
     }
 }
@@ -472,7 +507,7 @@ mod tests {
     use super::*;
     use crate::message::PayloadType;
     use std::sync::Mutex;
-    use std::sync::atomic::AtomicBool;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     struct VecInput(std::vec::IntoIter<Message>);
 

@@ -35,7 +35,7 @@
 //! (GoReplay keeps running with the traffic silently stopped).
 
 use crate::message::{Message, PayloadType};
-use crate::plugin::{FatalError, Input, Output, Result};
+use crate::plugin::{FatalError, Input, Output, Result, Shutdown};
 use crate::settings::UsageError;
 use crate::stats::{self, Counter};
 use bytes::BytesMut;
@@ -99,8 +99,9 @@ impl Activity {
 /// Starts the middleware program and returns its feed and its echo.
 /// A command that cannot be split (unbalanced quotes) or is empty is a usage
 /// error (exit 2); a program that cannot be started is an error naming it
-/// (exit 1).
-pub fn start(command: &str) -> Result<(Arc<dyn Output>, Box<dyn Input>)> {
+/// (exit 1). When `shutdown` expires, closing the feed stops waiting for the
+/// program to settle.
+pub fn start(command: &str, shutdown: &Shutdown) -> Result<(Arc<dyn Output>, Box<dyn Input>)> {
     let argv = shlex::split(command)
         .filter(|a| !a.is_empty())
         .ok_or_else(|| {
@@ -137,6 +138,7 @@ pub fn start(command: &str) -> Result<(Arc<dyn Output>, Box<dyn Input>)> {
     let waiter_cmd = cmd.clone();
     let waiter_closing = closing.clone();
     let waiter_activity = activity.clone();
+    let waiter_queue = queue.clone();
     std::thread::Builder::new()
         .name("middleware-waiter".into())
         .spawn(move || {
@@ -147,13 +149,20 @@ pub fn start(command: &str) -> Result<(Arc<dyn Output>, Box<dyn Input>)> {
                 verdict_tx,
                 waiter_closing,
                 waiter_activity,
-            )
+            );
+            waiter_queue.settle_changed();
         })?;
+    let (expiry_queue, stop) = (queue.clone(), shutdown.clone());
+    shutdown.spawn("middleware-expiry", move || {
+        stop.wait_expired(Duration::MAX);
+        expiry_queue.settle_changed();
+    })?;
     let reader_activity = activity.clone();
     std::thread::Builder::new()
         .name("middleware-reader".into())
         .spawn(move || read_loop(cmd, stdout, echo_tx, verdict_rx, reader_activity))?;
     let feed = MiddlewareFeed {
+        shutdown: shutdown.clone(),
         command: command.to_string(),
         queue,
         closing,
@@ -196,6 +205,8 @@ struct FeedQueue {
     work: Condvar,
     /// Writers of a full queue wait here for room.
     room: Condvar,
+    /// The feed's close waits here for the program to settle.
+    settle: Condvar,
 }
 
 #[derive(Default)]
@@ -219,11 +230,20 @@ struct FeedState {
     writer_idle: bool,
     /// Writes waiting for room.
     waiting: usize,
+    /// The feed's close waits for the program to settle.
+    settling: bool,
 }
 
 impl FeedQueue {
     fn lock(&self) -> MutexGuard<'_, FeedState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Something the settling close waits for happened (the queue drained,
+    /// the program exited, the shutdown expired): it looks again.
+    fn settle_changed(&self) {
+        let _s = self.lock();
+        self.settle.notify_all();
     }
 }
 
@@ -246,6 +266,7 @@ enum Queued {
 
 /// The feeding side: messages written here go to the program's stdin.
 pub struct MiddlewareFeed {
+    shutdown: Shutdown,
     command: String,
     queue: Arc<FeedQueue>,
     closing: Arc<AtomicBool>,
@@ -344,21 +365,45 @@ impl Output for MiddlewareFeed {
     /// answering (a line back within the last 250 ms), the input
     /// stays open, so that the outputs (still open, replay included) get
     /// what it sends back, and responses to those replays still reach it.
+    ///
+    /// Nothing polls: the wait ends when the quiet period would be over
+    /// (looked at again then, as a line may have come meanwhile), or when
+    /// the writer drains the queue, the program exits or the shutdown
+    /// expires.
     fn close(&self) {
         let deadline = Instant::now() + SETTLE_MAX;
-        while Instant::now() < deadline {
-            let queued = {
-                let s = self.queue.lock();
-                !s.closed && !s.gone && (!s.is_empty() || s.in_writer > 0)
-            };
-            let settled = !queued && self.activity.quiet_for() >= SETTLE_QUIET;
-            if settled || self.activity.exited.load(Ordering::SeqCst) {
+        let mut s = self.queue.lock();
+        s.settling = true;
+        loop {
+            let now = Instant::now();
+            let queued = !s.closed && !s.gone && (!s.is_empty() || s.in_writer > 0);
+            let quiet = self.activity.quiet_for();
+            let settled = !queued && quiet >= SETTLE_QUIET;
+            if settled
+                || now >= deadline
+                || self.activity.exited.load(Ordering::SeqCst)
+                || self.shutdown.is_expired()
+            {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(10));
+            let wait = if queued {
+                deadline - now
+            } else {
+                (SETTLE_QUIET - quiet).min(deadline - now)
+            };
+            s = self
+                .queue
+                .settle
+                .wait_timeout(s, wait)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
+        s.settling = false;
+        // Said before the queue closes: the program's exit that follows is
+        // the expected one.
         self.closing.store(true, Ordering::SeqCst);
-        self.queue.lock().closed = true;
+        s.closed = true;
+        drop(s);
         self.queue.work.notify_one();
     }
 
@@ -678,6 +723,9 @@ fn write_loop(mut stdin: ChildStdin, queue: &FeedQueue) {
             } else if !unflushed {
                 if s.closed && s.waiting == 0 {
                     break true;
+                }
+                if s.settling {
+                    queue.settle.notify_all();
                 }
                 s.writer_idle = true;
                 drop(queue.work.wait(s));

@@ -89,14 +89,14 @@ fn refuse_unavailable(settings: &Settings) -> Result<()> {
     }
 }
 
-/// Builds every plugin the settings name. Errors name the flag.
+/// Builds every plugin the settings name, each watching `shutdown`. Errors
+/// name the flag.
 pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
-    let _ = shutdown;
     refuse_unavailable(settings)?;
     let mut p = Plugins::default();
     for option in &settings.input_dummy {
         p.add_input("input-dummy", option, |_| {
-            Ok(Box::new(crate::input::dummy::DummyInput::new()))
+            Ok(Box::new(crate::input::dummy::DummyInput::new(shutdown)))
         })?;
     }
     if settings.output_stdout {
@@ -108,7 +108,7 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
     }
     for option in &settings.input_raw {
         p.add_input("input-raw", option, |addr| {
-            crate::input::raw::RawInput::open(addr, settings)
+            crate::input::raw::RawInput::open(addr, settings, shutdown)
         })?;
     }
     for option in &settings.input_file {
@@ -116,23 +116,26 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
         // On a file input `|N%` is a replay speed, not a drop rate (spec 3.2).
         if let Some(speed) = limit.and_then(|l| l.strip_suffix('%')) {
             let factor = Limit::percent_value("input-file", speed)? as f64 / 100.0;
-            p.inputs
-                .push(crate::input::file::FileInput::open(addr, factor, settings)?);
+            p.inputs.push(crate::input::file::FileInput::open(
+                addr, factor, settings, shutdown,
+            )?);
         } else {
             p.add_input("input-file", option, |addr| {
-                crate::input::file::FileInput::open(addr, 1.0, settings)
+                crate::input::file::FileInput::open(addr, 1.0, settings, shutdown)
             })?;
         }
     }
     for option in &settings.output_file {
         p.add_output("output-file", option, |addr| {
-            crate::output::file::FileOutput::open(addr, settings)
+            crate::output::file::FileOutput::open(addr, settings, shutdown)
         })?;
     }
     for option in &settings.input_http {
         p.add_input("input-http", option, |addr| {
             let max = usize::try_from(settings.copy_buffer_size).unwrap_or(usize::MAX);
-            Ok(Box::new(crate::input::http::HttpInput::listen(addr, max)?))
+            Ok(Box::new(crate::input::http::HttpInput::listen(
+                addr, max, shutdown,
+            )?))
         })?;
     }
     // One ElasticSearch export shared by every --output-http; it needs no
@@ -143,6 +146,7 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
         let export = crate::output::elasticsearch::Exporter::start(
             &settings.output_http_elasticsearch,
             settings.output_http_skip_verify,
+            shutdown,
         )?;
         Some(export as Arc<dyn crate::plugin::ExchangeSink>)
     };
@@ -155,7 +159,7 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
         let mut responses = None;
         p.add_output("output-http", option, |addr| {
             let (output, input) =
-                crate::output::http::HttpOutput::open(addr, settings, exporter.clone())?;
+                crate::output::http::HttpOutput::open(addr, settings, exporter.clone(), shutdown)?;
             responses = input;
             Ok(output)
         })?;

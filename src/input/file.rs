@@ -17,7 +17,7 @@ mod pacing;
 mod records;
 
 use crate::message::Message;
-use crate::plugin::{Input, Result};
+use crate::plugin::{Input, Result, Shutdown};
 use crate::settings::Settings;
 use crate::settings::values::format_duration;
 use crate::stats::{self, Counter};
@@ -43,6 +43,7 @@ pub struct FileInput {
     round: Round,
     out_of_order: Counter,
     finished: bool,
+    shutdown: Shutdown,
 }
 
 #[derive(Clone)]
@@ -60,7 +61,14 @@ impl FileInput {
     /// Opens every file the pattern matches; `speed` scales the waits
     /// between records (`|200%` gives 2.0). No match is an error (GoReplay
     /// idles silently, leaving users to wonder why nothing is replayed).
-    pub fn open(pattern: &str, speed: f64, settings: &Settings) -> Result<Box<dyn Input>> {
+    /// A stop (`shutdown`) ends the input at once, even during a long wait
+    /// between records.
+    pub fn open(
+        pattern: &str,
+        speed: f64,
+        settings: &Settings,
+        shutdown: &Shutdown,
+    ) -> Result<Box<dyn Input>> {
         if pattern.starts_with("s3://") {
             return Err(crate::plugin::not_available("input-file", "s3:// input"));
         }
@@ -79,10 +87,11 @@ impl FileInput {
         };
         let damage = Damage::counters();
         let paths = expand(pattern)?;
-        let round = Round::start(&paths, &damage, options.max_record)?;
+        let round = Round::start(&paths, &damage, options.max_record, shutdown)?;
         Ok(Box::new(FileInput {
             pattern: pattern.to_string(),
-            pacer: Pacer::new(speed, options.max_wait),
+            pacer: Pacer::new(speed, options.max_wait).stopping_on(shutdown),
+            shutdown: shutdown.clone(),
             settings: options,
             damage,
             round,
@@ -103,14 +112,19 @@ impl FileInput {
         loop {
             let had_records = self.round.emitted > 0;
             let paths = expand(&self.pattern)?;
-            self.round = Round::start(&paths, &self.damage, self.settings.max_record)?;
+            self.round = Round::start(
+                &paths,
+                &self.damage,
+                self.settings.max_record,
+                &self.shutdown,
+            )?;
             self.pacer.restart();
             if let Some(r) = self.round.next(self.settings.read_depth) {
                 return Ok(Some(r));
             }
-            if !had_records {
-                // Empty files: do not spin.
-                std::thread::sleep(Duration::from_secs(1));
+            // Empty files: do not spin.
+            if !had_records && self.shutdown.wait_timeout(Duration::from_secs(1)) {
+                return Ok(None);
             }
         }
     }
@@ -160,7 +174,11 @@ impl Input for FileInput {
         if step == Step::OutOfOrder {
             self.out_of_order.inc();
         }
-        self.pacer.wait(step);
+        if !self.pacer.wait(step) {
+            // Stopped during the wait: the input ends here.
+            self.finished = true;
+            return Ok(None);
+        }
         Ok(Some(record.message))
     }
 
@@ -206,6 +224,7 @@ struct Round {
     unopened: Vec<Unopened>,
     damage: Damage,
     max_record: usize,
+    shutdown: Shutdown,
     emitted: u64,
     files_done: usize,
     bytes: u64,
@@ -308,7 +327,12 @@ impl Round {
     /// (a thread and a read-ahead each) only when replay reaches their first
     /// record: a recording of thousands of chunks replays with a handful
     /// open. Unreadable files are reported here, at start-up.
-    fn start(paths: &[PathBuf], damage: &Damage, max_record: usize) -> Result<Round> {
+    fn start(
+        paths: &[PathBuf],
+        damage: &Damage,
+        max_record: usize,
+        shutdown: &Shutdown,
+    ) -> Result<Round> {
         let mut unopened = Vec::with_capacity(paths.len());
         for (order, path) in paths.iter().enumerate() {
             // A pipe (`/dev/stdin`, a FIFO) can be read only once: it is
@@ -331,6 +355,7 @@ impl Round {
             unopened,
             damage: damage.clone(),
             max_record,
+            shutdown: shutdown.clone(),
             emitted: 0,
             files_done: 0,
             bytes: 0,
@@ -385,6 +410,7 @@ impl Round {
                 file.order,
                 self.damage.clone(),
                 self.max_record,
+                &self.shutdown,
             )
         });
         match stream {
@@ -451,21 +477,20 @@ impl FileStream {
         order: usize,
         damage: Damage,
         max_record: usize,
+        shutdown: &Shutdown,
     ) -> Result<FileStream> {
         let splitter = Splitter::new(name.clone(), damage.clone(), max_record);
         let mut reader = ChunkReader::new(source, name, damage);
         let (tx, rx) = bounded(CHANNEL_CHUNKS);
-        std::thread::Builder::new()
-            .name("input-file".into())
-            .spawn(move || {
-                while let Some(chunk) = reader.next_chunk() {
-                    // A closed channel means the input was dropped: stop.
-                    if tx.send(Batch::Chunk(chunk)).is_err() {
-                        return;
-                    }
+        shutdown.spawn("input-file", move || {
+            while let Some(chunk) = reader.next_chunk() {
+                // A closed channel means the input was dropped: stop.
+                if tx.send(Batch::Chunk(chunk)).is_err() {
+                    return;
                 }
-                let _ = tx.send(Batch::End(reader.bytes_read()));
-            })?;
+            }
+            let _ = tx.send(Batch::End(reader.bytes_read()));
+        })?;
         Ok(FileStream {
             order,
             feed: rx,
@@ -593,13 +618,13 @@ mod tests {
             .collect();
         write(dir.path(), "a.gor", &recs);
         let pattern = dir.path().join("a.gor").display().to_string();
-        let mut input = FileInput::open(&pattern, 0.0, &settings(100)).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &settings(100), &Shutdown::new()).unwrap();
         assert_eq!(read_all(&mut input), vec![1, 2, 3, 4, 5]);
         // Depth 1: no reordering at all.
-        let mut input = FileInput::open(&pattern, 0.0, &settings(1)).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &settings(1), &Shutdown::new()).unwrap();
         assert_eq!(read_all(&mut input), vec![5, 3, 4, 1, 2]);
         // Depth 2: a window of two.
-        let mut input = FileInput::open(&pattern, 0.0, &settings(2)).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &settings(2), &Shutdown::new()).unwrap();
         assert_eq!(read_all(&mut input), vec![3, 4, 1, 2, 5]);
     }
 
@@ -675,7 +700,7 @@ mod tests {
             &[record(b'1', "b", 2, "B"), record(b'1', "d", 4, "D")],
         );
         let pattern = dir.path().join("x_*.gor").display().to_string();
-        let mut input = FileInput::open(&pattern, 0.0, &settings(100)).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &settings(100), &Shutdown::new()).unwrap();
         assert_eq!(read_all(&mut input), vec![1, 2, 3, 4]);
     }
 
@@ -689,7 +714,7 @@ mod tests {
         );
         write(dir.path(), "b.gor", &[record(b'1', "b1", 1, "B")]);
         let pattern = dir.path().join("*.gor").display().to_string();
-        let mut input = FileInput::open(&pattern, 0.0, &settings(100)).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &settings(100), &Shutdown::new()).unwrap();
         let mut ids = Vec::new();
         while let Some(m) = input.read().unwrap() {
             ids.push(String::from_utf8_lossy(m.id()).into_owned());
@@ -707,7 +732,8 @@ mod tests {
             write(dir.path(), &format!("r_{chunk}.gor"), &recs);
         }
         let paths = expand(&dir.path().join("r_*.gor").display().to_string()).unwrap();
-        let mut round = Round::start(&paths, &Damage::counters(), usize::MAX).unwrap();
+        let mut round =
+            Round::start(&paths, &Damage::counters(), usize::MAX, &Shutdown::new()).unwrap();
         let mut most_open = 0;
         let mut seen = Vec::new();
         while let Some(r) = round.next(100) {
@@ -728,7 +754,7 @@ mod tests {
             &[record(b'1', "req", 7, "GET"), record(b'2', "req", 7, "200")],
         );
         let pattern = dir.path().join("a.gor").display().to_string();
-        let mut input = FileInput::open(&pattern, 0.0, &settings(100)).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &settings(100), &Shutdown::new()).unwrap();
         let first = input.read().unwrap().unwrap();
         assert!(first.is_request());
     }
@@ -744,16 +770,27 @@ mod tests {
             file.write_all(&gz.finish().unwrap()).unwrap();
         }
         drop(file);
-        let mut input = FileInput::open(&path.display().to_string(), 0.0, &settings(100)).unwrap();
+        let mut input = FileInput::open(
+            &path.display().to_string(),
+            0.0,
+            &settings(100),
+            &Shutdown::new(),
+        )
+        .unwrap();
         assert_eq!(read_all(&mut input), vec![1, 2]);
     }
 
     #[test]
     fn missing_file_is_an_error_naming_flag_and_pattern() {
-        let err = FileInput::open("/nonexistent/dir/*.gor", 1.0, &settings(100))
-            .err()
-            .unwrap()
-            .to_string();
+        let err = FileInput::open(
+            "/nonexistent/dir/*.gor",
+            1.0,
+            &settings(100),
+            &Shutdown::new(),
+        )
+        .err()
+        .unwrap()
+        .to_string();
         assert!(err.contains("--input-file"), "{err}");
         assert!(err.contains("/nonexistent/dir/*.gor"), "{err}");
     }
@@ -769,7 +806,7 @@ mod tests {
         let mut s = settings(100);
         s.input_file_loop = true;
         let pattern = dir.path().join("a.gor").display().to_string();
-        let mut input = FileInput::open(&pattern, 0.0, &s).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &s, &Shutdown::new()).unwrap();
         for i in 0..1000 {
             let m = input.read().unwrap().expect("looping never ends");
             assert_eq!(m.timestamp(), 1 + (i % 2));
@@ -781,7 +818,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "traffic[1].gor", &[record(b'1', "a", 1, "A")]);
         let pattern = dir.path().join("traffic[1].gor").display().to_string();
-        let mut input = FileInput::open(&pattern, 0.0, &settings(100)).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &settings(100), &Shutdown::new()).unwrap();
         assert_eq!(read_all(&mut input), vec![1]);
     }
 
@@ -799,14 +836,20 @@ mod tests {
                 f.write_all(&record(b'1', "a", ts, "GET")).unwrap();
             }
         });
-        let mut input = FileInput::open(&fifo.display().to_string(), 0.0, &settings(100)).unwrap();
+        let mut input = FileInput::open(
+            &fifo.display().to_string(),
+            0.0,
+            &settings(100),
+            &Shutdown::new(),
+        )
+        .unwrap();
         assert_eq!(read_all(&mut input), vec![1, 2, 3]);
         writer.join().unwrap();
     }
 
     #[test]
     fn s3_pattern_is_not_available_yet() {
-        let err = FileInput::open("s3://bucket/prefix", 1.0, &settings(100));
+        let err = FileInput::open("s3://bucket/prefix", 1.0, &settings(100), &Shutdown::new());
         assert!(err.is_err());
     }
 

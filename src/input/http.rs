@@ -10,7 +10,7 @@
 use crate::http::framing::{self, BodyDecoder};
 use crate::http::listener::{self, Connection, ConnectionLimits, Read, ServerName};
 use crate::message::{Message, PayloadType, now_ns, random_id};
-use crate::plugin::{Input, Result};
+use crate::plugin::{Input, Result, Shutdown};
 use crate::runtime::runtime;
 use crate::stats::{self, Counter};
 use std::net::SocketAddr;
@@ -34,27 +34,41 @@ const BAD: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection
 pub struct HttpInput {
     rx: mpsc::Receiver<Message>,
     addr: SocketAddr,
+    shutdown: Shutdown,
 }
 
 /// `:8080` listens on every interface; `host:port` on that address.
 impl HttpInput {
     /// Listens on `addr` and starts accepting, within the default
     /// [`ConnectionLimits`] (docs/input-http.md); `max_message` bounds what is
-    /// kept of one request (`--copy-buffer-size`).
-    pub fn listen(addr: &str, max_message: usize) -> Result<HttpInput> {
+    /// kept of one request (`--copy-buffer-size`). On a stop (`shutdown`)
+    /// the listener closes and the input ends at once.
+    pub fn listen(addr: &str, max_message: usize, shutdown: &Shutdown) -> Result<HttpInput> {
         let listener = listener::bind(NAME, addr)?;
         let local = listener.local_addr()?;
         tracing::info!("--input-http listening on {local}");
         let (tx, rx) = mpsc::channel(QUEUE);
         let malformed = stats::drop_counter("input_http.malformed_requests");
         let max = max_message.max(1);
-        runtime().spawn(listener::accept(
+        let accept = listener::accept(
             listener,
             NAME,
             ConnectionLimits::default(),
             move |stream, conn| serve(stream, conn, tx.clone(), max, malformed.clone()),
-        ));
-        Ok(HttpInput { rx, addr: local })
+        );
+        let stop = shutdown.clone();
+        runtime().spawn(async move {
+            // Dropping the accept loop closes the listening socket.
+            tokio::select! {
+                _ = accept => {}
+                _ = stop.until_stopped() => {}
+            }
+        });
+        Ok(HttpInput {
+            rx,
+            addr: local,
+            shutdown: shutdown.clone(),
+        })
     }
 
     /// The address actually listened on (useful with port 0).
@@ -65,7 +79,16 @@ impl HttpInput {
 
 impl Input for HttpInput {
     fn read(&mut self) -> Result<Option<Message>> {
-        Ok(self.rx.blocking_recv())
+        if let Ok(m) = self.rx.try_recv() {
+            return Ok(Some(m));
+        }
+        let (rx, stop) = (&mut self.rx, &self.shutdown);
+        Ok(runtime().block_on(async {
+            tokio::select! {
+                m = rx.recv() => m,
+                _ = stop.until_stopped() => None,
+            }
+        }))
     }
 
     fn is_live(&self) -> bool {
@@ -202,7 +225,7 @@ mod tests {
 
     #[test]
     fn requests_are_answered_200_and_emitted_as_received() {
-        let mut input = HttpInput::listen("127.0.0.1:0", 1 << 20).unwrap();
+        let mut input = HttpInput::listen("127.0.0.1:0", 1 << 20, &Shutdown::new()).unwrap();
         let addr = input.local_addr();
         let client = std::thread::spawn(move || {
             let mut s = std::net::TcpStream::connect(addr).unwrap();
@@ -237,7 +260,7 @@ mod tests {
 
     #[test]
     fn garbage_gets_400_and_the_listener_keeps_serving() {
-        let mut input = HttpInput::listen("127.0.0.1:0", 1 << 20).unwrap();
+        let mut input = HttpInput::listen("127.0.0.1:0", 1 << 20, &Shutdown::new()).unwrap();
         let addr = input.local_addr();
         let mut s = std::net::TcpStream::connect(addr).unwrap();
         s.write_all(b"\x00\x01\x02 not http\r\n\r\n").unwrap();

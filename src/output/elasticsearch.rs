@@ -13,12 +13,13 @@
 use crate::http::client::conn::{self, Conn};
 use crate::http::client::target::{PreparedRequest, Target};
 use crate::http::{headers, start_line};
-use crate::plugin::{ExchangeSink, Result};
+use crate::plugin::{ExchangeSink, Result, Shutdown};
 use crate::runtime::runtime;
 use crate::settings::UsageError;
 use crate::stats::{self, Counter};
 use bytes::Bytes;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -60,14 +61,18 @@ pub struct Exporter {
     tx: Mutex<Option<mpsc::Sender<String>>>,
     /// Replay outputs feeding this export; the last one to close flushes it.
     users: std::sync::atomic::AtomicUsize,
-    finished: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+    finished: Mutex<Option<crossbeam_channel::Receiver<()>>>,
     dropped: Counter,
+    /// Documents accepted and not yet sent (or failed).
+    outstanding: Arc<AtomicU64>,
+    abandoned: Counter,
+    shutdown: Shutdown,
 }
 
 impl Exporter {
     /// Validates the URL (a usage error naming the flag, exit 2) and starts
-    /// the sending task.
-    pub fn start(url: &str, skip_verify: bool) -> Result<Arc<Exporter>> {
+    /// the sending task, which ends when `shutdown` expires.
+    pub fn start(url: &str, skip_verify: bool, shutdown: &Shutdown) -> Result<Arc<Exporter>> {
         let es = EsTarget::parse(url)
             .map_err(|e| UsageError(format!("--output-http-elasticsearch {url:?}: {e}")))?;
         let tls = if es.target.tls {
@@ -79,9 +84,14 @@ impl Exporter {
             None
         };
         let (tx, rx) = mpsc::channel(QUEUE);
-        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+        let outstanding = Arc::new(AtomicU64::new(0));
+        let (left, stop) = (outstanding.clone(), shutdown.clone());
         runtime().spawn(async move {
-            sender(es, tls, rx).await;
+            tokio::select! {
+                _ = sender(es, tls, rx, &left) => {}
+                _ = stop.until_expired() => {}
+            }
             let _ = done_tx.send(());
         });
         Ok(Arc::new(Exporter {
@@ -89,20 +99,36 @@ impl Exporter {
             users: std::sync::atomic::AtomicUsize::new(0),
             finished: Mutex::new(Some(done_rx)),
             dropped: stats::drop_counter("elasticsearch.documents_dropped"),
+            outstanding,
+            abandoned: stats::drop_counter("elasticsearch.abandoned_at_close"),
+            shutdown: shutdown.clone(),
         }))
     }
 
-    /// Sends what is queued (waiting at most 10 s) and stops.
+    /// Sends what is queued (waiting at most 10 s, and not past the
+    /// shutdown's expiry) and stops; documents left unsent are counted as
+    /// `elasticsearch.abandoned_at_close`.
     pub fn close(&self) {
         self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(done) = self
+        let Some(done) = self
             .finished
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
-            && done.recv_timeout(Duration::from_secs(10)).is_err()
-        {
-            tracing::warn!("ElasticSearch export: documents still unsent after 10s");
+        else {
+            return;
+        };
+        let finished = crossbeam_channel::select! {
+            recv(done) -> _ => true,
+            recv(self.shutdown.expired()) -> _ => false,
+            default(Duration::from_secs(10)) => false,
+        };
+        let left = self.outstanding.swap(0, Ordering::SeqCst);
+        if !finished && left > 0 {
+            self.abandoned.add(left - 1);
+            self.abandoned.drop_one(&format_args!(
+                "ElasticSearch export: {left} documents still unsent at close were given up"
+            ));
         }
     }
 }
@@ -114,7 +140,9 @@ impl ExchangeSink for Exporter {
         let doc = document(request, response, start_ns, rtt_ns);
         let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner()).clone();
         match tx {
-            Some(tx) if tx.try_send(doc).is_ok() => {}
+            Some(tx) if tx.try_send(doc).is_ok() => {
+                self.outstanding.fetch_add(1, Ordering::SeqCst);
+            }
             _ => self.dropped.drop_one(
                 &"ElasticSearch cannot keep up (or the export was closed): a document was dropped",
             ),
@@ -138,6 +166,7 @@ async fn sender(
     es: EsTarget,
     tls: Option<Arc<rustls::ClientConfig>>,
     mut rx: mpsc::Receiver<String>,
+    outstanding: &AtomicU64,
 ) {
     let sent = stats::counter("elasticsearch.documents");
     let failed = stats::drop_counter("elasticsearch.bulk_failed");
@@ -171,6 +200,9 @@ async fn sender(
             }
             conn = None;
         }
+        let _ = outstanding.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+            Some(n.saturating_sub(batch.len() as u64))
+        });
         match outcome {
             Ok(()) => sent.add(batch.len() as u64),
             Err(e) => {
