@@ -130,37 +130,35 @@ pub fn start(command: &str, shutdown: &Shutdown) -> Result<(Arc<dyn Output>, Box
     let (echo_tx, echo_rx) = bounded::<Echo>(QUEUE / BATCH);
     let cmd = command.to_string();
     let writer_queue = queue.clone();
-    std::thread::Builder::new()
-        .name("middleware-writer".into())
-        .spawn(move || write_loop(stdin, &writer_queue))?;
+    shutdown.spawn("middleware-writer", move || {
+        write_loop(stdin, &writer_queue)
+    })?;
     let (verdict_tx, verdict_rx) = bounded::<Option<String>>(1);
     let waiter_echo = echo_tx.clone();
     let waiter_cmd = cmd.clone();
     let waiter_closing = closing.clone();
     let waiter_activity = activity.clone();
     let waiter_queue = queue.clone();
-    std::thread::Builder::new()
-        .name("middleware-waiter".into())
-        .spawn(move || {
-            wait_loop(
-                waiter_cmd,
-                child,
-                waiter_echo,
-                verdict_tx,
-                waiter_closing,
-                waiter_activity,
-            );
-            waiter_queue.settle_changed();
-        })?;
+    shutdown.spawn("middleware-waiter", move || {
+        wait_loop(
+            waiter_cmd,
+            child,
+            waiter_echo,
+            verdict_tx,
+            waiter_closing,
+            waiter_activity,
+        );
+        waiter_queue.settle_changed();
+    })?;
     let (expiry_queue, stop) = (queue.clone(), shutdown.clone());
     shutdown.spawn("middleware-expiry", move || {
         stop.wait_expired(Duration::MAX);
         expiry_queue.settle_changed();
     })?;
     let reader_activity = activity.clone();
-    std::thread::Builder::new()
-        .name("middleware-reader".into())
-        .spawn(move || read_loop(cmd, stdout, echo_tx, verdict_rx, reader_activity))?;
+    shutdown.spawn("middleware-reader", move || {
+        read_loop(cmd, stdout, echo_tx, verdict_rx, reader_activity)
+    })?;
     let feed = MiddlewareFeed {
         shutdown: shutdown.clone(),
         command: command.to_string(),
@@ -768,13 +766,21 @@ fn write_loop(mut stdin: ChildStdin, queue: &FeedQueue) {
         unflushed = true;
     };
     if !finished {
-        // The program is gone; the reader reports how it ended.
+        // The program is gone; the reader reports how it ended. What it was
+        // still to be fed is lost, and counted.
         let mut s = queue.lock();
         s.gone = true;
+        let lost = s.in_writer + s.messages.len() + s.responses.len();
         s.in_writer = 0;
         s.messages.clear();
         s.responses.clear();
         queue.room.notify_all();
+        drop(s);
+        if lost > 0 {
+            let c = stats::drop_counter("middleware.unfed_when_gone");
+            c.add(lost as u64 - 1);
+            c.drop_one(&"the middleware stopped reading: messages still queued for it are lost");
+        }
     }
     // Dropping the pipe closes the program's stdin: its signal to finish.
 }

@@ -410,7 +410,7 @@ impl HttpOutput {
         };
         let stats = config
             .stats_period
-            .map(|p| QueueStats::start("output_http", p));
+            .map(|p| QueueStats::start("output_http", p, shutdown));
         let shared = Arc::new(Shared {
             tls,
             rx: tokio::sync::Mutex::new(rx),
