@@ -584,6 +584,34 @@ mod tests {
     }
 
     #[test]
+    fn waiting_for_a_loop_group_ends_at_expiry() {
+        let shutdown = Shutdown::new();
+        let mut group = LoopGroup::default();
+        let member = group.join();
+        group.close();
+        let s = shutdown.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            s.expire("test");
+        });
+        let before = Instant::now();
+        assert!(!group.wait(Duration::from_secs(30), &shutdown));
+        assert!(before.elapsed() < Duration::from_secs(10));
+        drop(member);
+    }
+
+    #[test]
+    fn a_loop_group_is_done_when_its_last_member_ends() {
+        let shutdown = Shutdown::new();
+        let mut group = LoopGroup::default();
+        let members: Vec<_> = (0..3).map(|_| group.join()).collect();
+        group.close();
+        assert!(!group.wait(Duration::from_millis(20), &shutdown));
+        drop(members);
+        assert!(group.wait(Duration::from_secs(10), &shutdown));
+    }
+
+    #[test]
     fn every_message_reaches_every_output() {
         let outs = [Arc::new(Collect::default()), Arc::new(Collect::default())];
         assert_eq!(

@@ -313,3 +313,25 @@ fn vector_hex_kernels_agree_with_the_portable_ones() {
         }
     }
 }
+
+#[test]
+fn closing_stops_waiting_for_a_chatty_middleware_once_the_shutdown_expires() {
+    // Writes a line back every 50 ms for ever: it never settles, and
+    // closing would wait the whole settling maximum (10 s).
+    let script = "while true; do echo 00; sleep 0.05; done";
+    let shutdown = Shutdown::new();
+    let (feed, _echo) = start(
+        &format!("sh -c {}", shlex::try_quote(script).unwrap()),
+        &shutdown,
+    )
+    .unwrap();
+    let s = shutdown.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        s.expire("test");
+    });
+    let before = Instant::now();
+    feed.close();
+    let took = before.elapsed();
+    assert!(took < Duration::from_secs(5), "close took {took:?}");
+}

@@ -189,6 +189,23 @@ mod tests {
     }
 
     #[test]
+    fn a_stop_interrupts_a_long_wait() {
+        let shutdown = Shutdown::new();
+        let mut p = Pacer::new(1.0, Duration::ZERO).stopping_on(&shutdown);
+        let step = p.plan(0);
+        assert!(p.wait(step));
+        let step = p.plan(60_000 * MS);
+        let s = shutdown.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            s.stop("test");
+        });
+        let before = Instant::now();
+        assert!(!p.wait(step), "the stop came first");
+        assert!(before.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
     fn restart_makes_the_next_record_first() {
         let mut p = Pacer::new(1.0, Duration::ZERO);
         p.plan(500 * MS);
