@@ -376,8 +376,16 @@ impl CopyLoop {
             };
             if self.stoppable && self.shutdown.is_stopping() {
                 self.read_at_stop.drop_one(&format_args!(
-                    "{name}: a message read as gor was stopping was not delivered"
+                    "{name}: messages read as gor was stopping were not delivered"
                 ));
+                // A live input ends soon after the stop (its capture threads
+                // or listener end); what it still hands over is counted.
+                // A file is simply not read further.
+                if live {
+                    while let Ok(Some(_)) = self.input.read() {
+                        self.read_at_stop.inc();
+                    }
+                }
                 break Event::LoopDone;
             }
             if let Some(msg) = self.process(msg, &name) {
@@ -609,6 +617,40 @@ mod tests {
         assert!(!group.wait(Duration::from_millis(20), &shutdown));
         drop(members);
         assert!(group.wait(Duration::from_secs(10), &shutdown));
+    }
+
+    struct LiveVecInput(std::vec::IntoIter<Message>);
+
+    impl Input for LiveVecInput {
+        fn read(&mut self) -> crate::plugin::Result<Option<Message>> {
+            Ok(self.0.next())
+        }
+        fn is_live(&self) -> bool {
+            true
+        }
+        fn describe(&self) -> String {
+            "test_live_input".into()
+        }
+    }
+
+    #[test]
+    fn what_a_live_input_hands_over_after_the_stop_is_counted() {
+        let counter = stats::drop_counter("emitter.read_at_stop");
+        let before = counter.get();
+        let out = Arc::new(Collect::default());
+        let plugins = Plugins {
+            inputs: vec![Box::new(LiveVecInput(messages(100).into_iter()))],
+            outputs: vec![out.clone() as Arc<dyn Output>],
+            response_inputs: vec![],
+        };
+        let shutdown = Shutdown::new();
+        shutdown.stop("test");
+        let ending =
+            Emitter::start(plugins, options(), Steps::default(), None, shutdown.clone()).wait();
+        assert!(matches!(ending, Ending::Stopped(_)));
+        assert!(shutdown.join_all(Duration::from_secs(10)).is_empty());
+        assert!(out.got.lock().unwrap().is_empty());
+        assert_eq!(counter.get() - before, 100);
     }
 
     #[test]
