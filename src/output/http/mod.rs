@@ -717,8 +717,8 @@ impl Shared {
         conn: &mut Option<Conn>,
         msg: Message,
         responses: Option<&mpsc::Sender<Message>>,
+        give_up: &mut tokio::sync::watch::Receiver<bool>,
     ) {
-        let mut give_up = self.give_up.subscribe();
         if *give_up.borrow_and_update() {
             self.counters.abandoned.inc();
         } else {
@@ -904,8 +904,11 @@ async fn session_worker(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     let mut conn: Option<Conn> = None;
+    let mut give_up = shared.give_up.subscribe();
     while let Some(Job::Request(msg)) = rx.recv().await {
-        shared.handle(&mut conn, msg, responses.as_ref()).await;
+        shared
+            .handle(&mut conn, msg, responses.as_ref(), &mut give_up)
+            .await;
     }
     drop(responses);
     shared.active.fetch_sub(1, Ordering::SeqCst);
@@ -919,6 +922,7 @@ async fn worker(shared: Arc<Shared>) {
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     let mut conn: Option<Conn> = None;
+    let mut give_up = shared.give_up.subscribe();
     loop {
         let job = {
             let mut rx = shared.rx.lock().await;
@@ -927,7 +931,11 @@ async fn worker(shared: Arc<Shared>) {
             job
         };
         match job {
-            Some(Job::Request(msg)) => shared.handle(&mut conn, msg, responses.as_ref()).await,
+            Some(Job::Request(msg)) => {
+                shared
+                    .handle(&mut conn, msg, responses.as_ref(), &mut give_up)
+                    .await
+            }
             Some(Job::Stop) | None => break,
         }
     }
