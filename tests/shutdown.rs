@@ -69,3 +69,14 @@ fn sigint_with_af_packet_capture_and_http_input_exits_promptly() {
     }
     sigint_with_raw_and_http_inputs_exits_promptly("raw_socket");
 }
+
+#[test]
+fn sigint_stops_the_file_server_with_status_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let gor = Running::start_in(&["file-server", "127.0.0.1:0"], Some(dir.path()));
+    gor.wait_for_line("serving", Duration::from_secs(15));
+    let started = Instant::now();
+    let out = gor.finish(Duration::from_secs(20), true);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert!(started.elapsed() < PROMPT, "took {:?}", started.elapsed());
+}

@@ -224,6 +224,27 @@ mod tests {
     use std::io::{Read, Write};
 
     #[test]
+    fn a_stop_ends_a_waiting_read_and_closes_the_listener() {
+        let shutdown = Shutdown::new();
+        let mut input = HttpInput::listen("127.0.0.1:0", 1 << 20, &shutdown).unwrap();
+        let addr = input.local_addr();
+        let s = shutdown.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            s.stop("test");
+        });
+        let started = std::time::Instant::now();
+        assert!(input.read().unwrap().is_none());
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // The accept loop is gone with its socket: connecting is refused.
+        let deadline = started + std::time::Duration::from_secs(5);
+        while std::net::TcpStream::connect(addr).is_ok() {
+            assert!(std::time::Instant::now() < deadline, "still listening");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    #[test]
     fn requests_are_answered_200_and_emitted_as_received() {
         let mut input = HttpInput::listen("127.0.0.1:0", 1 << 20, &Shutdown::new()).unwrap();
         let addr = input.local_addr();

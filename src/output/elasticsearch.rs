@@ -325,6 +325,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn close_gives_up_on_a_silent_server_at_expiry_and_counts_the_documents() {
+        // Accepts and never answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for s in listener.incoming() {
+                held.push(s);
+            }
+        });
+        let shutdown = Shutdown::new();
+        let export =
+            Exporter::start(&format!("http://127.0.0.1:{port}/idx"), false, &shutdown).unwrap();
+        let abandoned = stats::drop_counter("elasticsearch.abandoned_at_close");
+        let before = abandoned.get();
+        for _ in 0..7 {
+            export.exchange(b"GET / HTTP/1.1\r\n\r\n", b"HTTP/1.1 200 OK\r\n\r\n", 1, 1);
+        }
+        let s = shutdown.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            s.expire("test");
+        });
+        let started = std::time::Instant::now();
+        export.close();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(abandoned.get() - before, 7);
+    }
+
+    #[test]
     fn url_needs_a_host_and_an_index() {
         let es = EsTarget::parse("http://u:p@es:9200/logs/gor").unwrap();
         assert_eq!(
