@@ -298,8 +298,11 @@ impl Sessions {
             *last = now;
             return self.workers.get(*slot).and_then(|w| w.tx.clone());
         }
-        let running = self.workers.iter().filter(|w| w.tx.is_some()).count();
-        let slot = if running < Self::cap(&shared.config) {
+        // Workers let go of still drain their queue: they count against the
+        // cap until they end.
+        let live = self.workers.iter().filter(|w| w.tx.is_some()).count();
+        let running = shared.active.load(Ordering::SeqCst).max(live);
+        let slot = if live == 0 || running < Self::cap(&shared.config) {
             let (tx, rx) = mpsc::channel(SESSION_QUEUE);
             shared.active.fetch_add(1, Ordering::SeqCst);
             runtime().spawn(session_worker(shared.clone(), rx));
