@@ -4,6 +4,7 @@
 //! Paths are confined to the directory: `..` segments are refused.
 
 use crate::http::listener::{self, Connection, ConnectionLimits, Read, ServerName};
+use crate::plugin::Shutdown;
 use crate::runtime::runtime;
 use std::path::{Component, Path, PathBuf};
 use tokio::net::TcpStream;
@@ -16,10 +17,10 @@ const NAME: ServerName = ServerName {
 /// Largest request head accepted.
 const MAX_HEAD: usize = 64 * 1024;
 
-/// Serves until the process is killed, within the default
+/// Serves until `shutdown` stops (SIGINT, SIGTERM), within the default
 /// [`ConnectionLimits`]. Prints the address it listens on (with the port it
 /// got, when asked for port 0).
-pub fn serve(addr: &str) -> anyhow::Result<()> {
+pub fn serve(addr: &str, shutdown: &Shutdown) -> anyhow::Result<()> {
     // The first cut-off of each kind is logged, with its counter's name.
     crate::logging::init(0);
     let listener = listener::bind(NAME, addr)?;
@@ -28,12 +29,12 @@ pub fn serve(addr: &str) -> anyhow::Result<()> {
         std::env::current_dir()?.display(),
         listener.local_addr()?
     );
-    runtime().block_on(listener::accept(
-        listener,
-        NAME,
-        ConnectionLimits::default(),
-        handle,
-    ));
+    runtime().block_on(async {
+        tokio::select! {
+            _ = listener::accept(listener, NAME, ConnectionLimits::default(), handle) => {}
+            _ = shutdown.until_stopped() => {}
+        }
+    });
     Ok(())
 }
 
