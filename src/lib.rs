@@ -34,7 +34,7 @@
 //! * `capture/` — packet sources (libpcap live and file, AF_PACKET, VXLAN), BPF filter, decoding;
 //! * `tcp/` — reassembly by sequence number, message framing, request/response pairing;
 //! * `input/` — dummy, file (pacing), raw (capture), http, tcp: one plugin per file;
-//! * `output/` — stdout, null, file (naming, disk), http (replay), elasticsearch, tcp, ws;
+//! * `output/` — stdout, null, file (naming, disk), http (replay), elasticsearch, tcp, ws, binary;
 //! * `relay` — what the TCP and WebSocket outputs share: worker pool, reconnects, TLS;
 //! * `linger` — how a busy thread waits for more work without a wake-up per item;
 //! * `stats`, `queue_stats` — named counters (every drop under a reason), `--stats` lines;

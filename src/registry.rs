@@ -13,6 +13,7 @@ use crate::input::http::{HttpInput, HttpInputConfig};
 use crate::input::raw::{RawConfig, RawInput};
 use crate::input::tcp::{TcpInput, TcpInputConfig};
 use crate::limiter::{Limit, LimitedInput, LimitedOutput};
+use crate::output::binary::{BinaryConfig, BinaryOutput};
 use crate::output::elasticsearch::{Exporter, ExporterConfig};
 use crate::output::file::{FileOutput, FileOutputConfig};
 use crate::output::http::{HttpConfig, HttpOutput};
@@ -72,11 +73,6 @@ impl Plugins {
 /// starts, never silently ignored.
 fn refuse_unavailable(settings: &Settings) -> Result<()> {
     let unavailable = [
-        (
-            !settings.output_binary.is_empty(),
-            "output-binary",
-            "binary output",
-        ),
         (
             !settings.output_kafka_host.is_empty() || !settings.output_kafka_topic.is_empty(),
             "output-kafka-host",
@@ -185,6 +181,16 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
         p.add_output("output-http", option, |addr| {
             let config = HttpConfig::from_settings(addr, settings)?;
             let (output, input) = HttpOutput::start(config, exporter.clone(), shutdown)?;
+            responses = input;
+            Ok(output)
+        })?;
+        p.response_inputs.extend(responses);
+    }
+    for option in &settings.output_binary {
+        let mut responses = None;
+        p.add_output("output-binary", option, |addr| {
+            let config = BinaryConfig::from_settings(addr, settings)?;
+            let (output, input) = BinaryOutput::start(config, shutdown)?;
             responses = input;
             Ok(output)
         })?;

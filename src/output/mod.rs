@@ -1,5 +1,6 @@
 //! Outputs: where messages go. One plugin per file.
 
+pub mod binary;
 pub mod elasticsearch;
 pub mod file;
 pub mod http;
