@@ -544,6 +544,13 @@ impl Shared {
         let began = Instant::now();
         let outcome = self.exchange(id, conn, &msg.data);
         let rtt_ns = i64::try_from(began.elapsed().as_nanos()).unwrap_or(i64::MAX);
+        // An exchange cut by giving up ends as a failure or as an empty
+        // reply (the socket was shut down under it).
+        if self.give_up.load(Ordering::SeqCst) && !matches!(&outcome, Ok(reply) if reply.read > 0) {
+            self.forget(id, conn);
+            self.counters.abandoned.inc();
+            return;
+        }
         let kept = match outcome {
             Ok(reply) => {
                 if reply.closed || reply.cut {
@@ -573,10 +580,6 @@ impl Shared {
             }
             Err(failure) => {
                 self.forget(id, conn);
-                if self.give_up.load(Ordering::SeqCst) {
-                    self.counters.abandoned.inc();
-                    return;
-                }
                 let (counter, what, e) = match &failure {
                     Failure::Connect(e) => (&self.counters.connect_failed, "cannot connect", e),
                     Failure::Write(e) => (&self.counters.write_failed, "cannot send a request", e),

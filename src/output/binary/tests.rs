@@ -412,6 +412,8 @@ fn at_expiry_close_gives_up_what_is_queued_or_in_flight_and_counts_it() {
         "{}",
         abandoned.get() - before
     );
+    assert_eq!(out.shared.finished.load(Ordering::SeqCst), 5);
+    assert_eq!(out.workers(), 0);
     assert!(out.write(&request("late", b"x")).is_err());
     assert!(shutdown.join_all(Duration::from_secs(5)).is_empty());
 }
