@@ -266,7 +266,7 @@ fn open_sources(
         build_filter(&FilterSpec {
             ports: &address.ports,
             hosts,
-            track_response: config.track_response,
+            track_response: config.track_response || config.protocol == Protocol::Binary,
             vlan: config.vlan,
             vlan_vids: &config.vlan_vids,
         })
@@ -335,6 +335,9 @@ struct DeviceOpener {
     ports: Vec<u16>,
     custom: String,
     promisc: bool,
+    /// Both directions are captured: with the binary protocol too, whose
+    /// requests end when the server speaks (its replies are emitted only
+    /// with `--input-raw-track-response`).
     track_response: bool,
     vlan: bool,
     vlan_vids: Vec<i64>,
@@ -357,7 +360,7 @@ impl DeviceOpener {
             ports: address.ports.clone(),
             custom: custom.to_string(),
             promisc: config.promisc,
-            track_response: config.track_response,
+            track_response: config.track_response || config.protocol == Protocol::Binary,
             vlan: config.vlan,
             vlan_vids: config.vlan_vids.clone(),
             ignore: config.ignore_interfaces.clone(),

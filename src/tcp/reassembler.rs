@@ -477,7 +477,9 @@ impl Ctx {
         if self.config.ports.contains(&seg.dst_port) {
             Ok(Some(true))
         } else if self.config.ports.contains(&seg.src_port) {
-            if self.emit_responses {
+            // A binary request ends when the server speaks, so the
+            // server's segments matter even when they are not emitted.
+            if self.emit_responses || self.config.protocol == Protocol::Binary {
                 Ok(Some(false))
             } else {
                 Err(())

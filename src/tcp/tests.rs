@@ -557,6 +557,31 @@ fn binary_protocol_emits_one_message_per_turn() {
 }
 
 #[test]
+fn binary_turns_end_when_the_server_speaks_even_without_response_tracking() {
+    let mut w = Wire::new();
+    let mut r = Reassembler::new(Config {
+        protocol: Protocol::Binary,
+        track_response: false,
+        ..config()
+    });
+    let mut segs = w.handshake();
+    for i in 0..3u8 {
+        segs.extend(w.client(&[b'q', i, 0, 0xff]));
+        segs.extend(w.server(&[b'r', i]));
+    }
+    let msgs = feed_on(&mut r, &w, &segs);
+    assert_eq!(
+        kinds_and_data(&msgs),
+        (0..3u8)
+            .map(|i| (b'1', vec![b'q', i, 0, 0xff]))
+            .collect::<Vec<_>>()
+    );
+    let mut out = Vec::new();
+    r.expire(w.ts + 3_000_000_000, &mut |m| out.push(m));
+    assert!(out.is_empty(), "replies are not emitted: {out:?}");
+}
+
+#[test]
 fn non_http_bytes_are_skipped_and_http_after_them_flows() {
     let mut w = Wire::new();
     let mut r = Reassembler::new(config());
