@@ -195,6 +195,12 @@ struct Shared {
     shutdown: Shutdown,
 }
 
+/// The input of replies, with `--output-binary-track-response`.
+pub type Replies = Option<Box<dyn Input>>;
+
+/// A started output and its input of replies.
+pub type Started = (Arc<dyn Output>, Replies);
+
 /// The `--output-binary` output.
 pub struct BinaryOutput {
     shared: Arc<Shared>,
@@ -238,20 +244,14 @@ struct Reply {
 impl BinaryOutput {
     /// Starts the workers of one `--output-binary`; the second value is the
     /// input of replies when `--output-binary-track-response` is on.
-    pub fn start(
-        config: BinaryConfig,
-        shutdown: &Shutdown,
-    ) -> Result<(Arc<dyn Output>, Option<Box<dyn Input>>)> {
+    pub fn start(config: BinaryConfig, shutdown: &Shutdown) -> Result<Started> {
         let (out, input) = Self::open(config, shutdown)?;
         Ok((out, input))
     }
 
     /// [`BinaryOutput::start`], keeping the concrete type (tests look at
     /// the number of workers).
-    pub fn open(
-        config: BinaryConfig,
-        shutdown: &Shutdown,
-    ) -> Result<(Arc<BinaryOutput>, Option<Box<dyn Input>>)> {
+    pub fn open(config: BinaryConfig, shutdown: &Shutdown) -> Result<(Arc<BinaryOutput>, Replies)> {
         let name = format!("--output-binary {}", config.address);
         let (tx, rx) = crossbeam_channel::bounded(QUEUE_LEN);
         let (responses, input) = if config.track_response {
