@@ -349,7 +349,21 @@ impl Shutdown {
             });
         match spawned {
             Ok(handle) => {
-                lock(&self.inner.threads).push(Spawned { name, handle, done });
+                let mut threads = lock(&self.inner.threads);
+                // Threads that come and go (a worker pool that grows and
+                // shrinks) are joined as new ones start: a finished thread
+                // keeps its stack until it is joined.
+                let (ended, running): (Vec<_>, Vec<_>) = std::mem::take(&mut *threads)
+                    .into_iter()
+                    .partition(|t| t.done.load(std::sync::atomic::Ordering::SeqCst));
+                *threads = running;
+                threads.push(Spawned { name, handle, done });
+                drop(threads);
+                for t in ended {
+                    if t.handle.join().is_err() {
+                        tracing::error!("thread {} panicked", t.name);
+                    }
+                }
                 Ok(())
             }
             // The closure (and its guard) was dropped, which counted the
@@ -461,6 +475,21 @@ mod tests {
         assert_eq!(late, vec!["stubborn".to_string()]);
         assert!(started.elapsed() < Duration::from_secs(5));
         drop(tx);
+    }
+
+    #[test]
+    fn threads_that_ended_are_joined_when_new_ones_start() {
+        let shutdown = Shutdown::new();
+        for i in 0..50 {
+            shutdown.spawn(format!("short-{i}"), || {}).unwrap();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let s = shutdown.clone();
+        shutdown.spawn("watcher", move || s.wait()).unwrap();
+        let kept = lock(&shutdown.inner.threads).len();
+        assert!(kept < 10, "{kept} threads kept unjoined");
+        shutdown.stop("test");
+        assert!(shutdown.join_all(Duration::from_secs(5)).is_empty());
     }
 
     #[test]
