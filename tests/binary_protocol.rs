@@ -225,3 +225,61 @@ fn binary_output_flags_are_accepted_and_a_bad_address_is_a_usage_error() {
     assert_eq!(ran.code, Some(2), "{}", ran.stderr);
     assert!(ran.stderr.contains("--output-binary"), "{}", ran.stderr);
 }
+
+#[test]
+fn a_recording_is_replayed_with_replies_on_stdout_and_payloads_in_the_debug_log() {
+    let (replay, received) = serve(replay_answer);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("binary.gor");
+    let frames = traffic();
+    let mut bytes = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        bytes.extend(common::record(&format!("1 rec{i} {} -1", 1000 + i), f));
+        // Captured responses are not replayed.
+        bytes.extend(common::record(
+            &format!("2 rec{i} {} 1", 1001 + i),
+            b"captured",
+        ));
+    }
+    std::fs::write(&file, &bytes).unwrap();
+    let target = format!("127.0.0.1:{replay}");
+    let ran = run_gor(
+        &[
+            "--input-file",
+            file.to_str().unwrap(),
+            "--output-binary",
+            &target,
+            "--output-binary-workers",
+            "1",
+            "--output-binary-timeout",
+            "300ms",
+            "--output-binary-track-response",
+            "--output-binary-debug",
+            "--verbose",
+            "1",
+            "--output-stdout",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let got: Vec<Vec<u8>> = received.lock().unwrap().iter().flatten().cloned().collect();
+    assert_eq!(got, frames, "the requests, in order, and nothing else");
+    let replies: HashMap<String, Vec<u8>> = records(&ran.stdout)
+        .into_iter()
+        .filter(|r| r.0 == b'3')
+        .map(|r| (r.1, r.2))
+        .collect();
+    for (i, f) in frames.iter().enumerate() {
+        assert_eq!(
+            replies.get(&format!("rec{i}")).map(Vec::as_slice),
+            Some(&replay_answer(&f[4..])[..]),
+            "reply of rec{i}"
+        );
+    }
+    // Payloads are logged with their bytes escaped.
+    assert!(
+        ran.stderr.contains("[BINARY-OUTPUT]") && ran.stderr.contains("\\x00\\x01\\x02\\xff\\xfe"),
+        "{}",
+        ran.stderr
+    );
+}
