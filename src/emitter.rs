@@ -1,7 +1,7 @@
 //! The copy loops: one thread per input reads messages and hands each to the
 //! outputs (all of them, or one in turn with `--split-output`).
 //!
-//! Per message (spec 5.2): skip empty payloads, cut to `--copy-buffer-size`,
+//! Per message: skip empty payloads, cut to `--copy-buffer-size`,
 //! skip records whose header has fewer than 3 fields (counted), run the HTTP
 //! modifier on requests (a filtered request's id is remembered so that its
 //! response is filtered too), prettify, deliver.
@@ -91,7 +91,7 @@ pub struct Steps {
     /// Applied to every message after the modifier.
     pub prettify: Option<Transform>,
     /// Leave `--copy-buffer-size` to a later loop: set on the loops that
-    /// feed the middleware, which gets whole messages (spec 12).
+    /// feed the middleware, which gets whole messages.
     pub keep_whole: bool,
 }
 
@@ -121,6 +121,9 @@ pub struct Emitter {
     source_loops: usize,
     drain_timeout: Duration,
     response_loops: LoopGroup,
+    /// Source loops that go on reading after a stop (see
+    /// [`Input::drains_at_stop`]).
+    draining_loops: LoopGroup,
     middleware: Option<(Arc<dyn Output>, LoopGroup)>,
 }
 
@@ -148,7 +151,7 @@ impl Emitter {
     /// Starts one copy loop per input. With a middleware (`feed` and `fed`),
     /// every input's messages, prettified but otherwise untouched, go to
     /// `feed`, and one loop reads `fed` (what the middleware sends back) and
-    /// delivers it to the outputs with the full processing (spec 12).
+    /// delivers it to the outputs with the full processing.
     pub fn start(
         plugins: Plugins,
         options: Options,
@@ -158,6 +161,11 @@ impl Emitter {
     ) -> Emitter {
         let (tx, rx) = crossbeam_channel::unbounded();
         let outputs = plugins.outputs;
+        let draining_loops = LoopGroup {
+            started: plugins.inputs.iter().filter(|i| i.drains_at_stop()).count(),
+            ..Default::default()
+        };
+        let draining_done = draining_loops.done.clone();
         let feed_steps = Steps {
             modifier: None,
             prettify: steps.prettify.clone(),
@@ -170,10 +178,12 @@ impl Emitter {
             // Only the loops of inputs named on the command line stop reading
             // on a stop request; grouped loops carry what is already in
             // flight (replayed responses, middleware output) until it ends.
+            let drains = group.is_none() && input.drains_at_stop();
             let mut copy = CopyLoop::new(input, dest, options.clone(), steps, shutdown.clone());
-            copy.stoppable = group.is_none();
+            copy.stoppable = group.is_none() && !drains;
             let tx = tx.clone();
             let done = group.map(|g| g.done.clone());
+            let drained = drains.then(|| draining_done.clone());
             std::thread::Builder::new()
                 .name("copy-loop".into())
                 .spawn(move || {
@@ -189,6 +199,9 @@ impl Emitter {
                         }
                         None => {
                             let _ = tx.send(event);
+                            if let Some(d) = drained {
+                                d.fetch_add(1, Ordering::SeqCst);
+                            }
                         }
                     }
                 })
@@ -229,6 +242,7 @@ impl Emitter {
             source_loops,
             drain_timeout: options.drain_timeout,
             response_loops,
+            draining_loops,
             middleware,
         }
     }
@@ -259,6 +273,10 @@ impl Emitter {
             Ending::Stopped(_) => "stop requested",
             Ending::Failed(_) => "a fatal error",
         });
+        // Inputs that deliver what is still on its way (relayed records).
+        if !self.draining_loops.wait(drain_timeout) {
+            tracing::warn!("inputs still draining after {drain_timeout:?}; closing outputs anyway");
+        }
         // The middleware first: it may still hold requests for the outputs
         // (replay included); closing its input lets it finish, and what it
         // sends back is delivered while every output is open. Replayed
@@ -436,7 +454,7 @@ impl CopyLoop {
 }
 
 /// Ids of filtered requests, so that their responses are filtered too; each
-/// entry lives 60 s (spec 5.2 step 5), and the set is bounded.
+/// entry lives 60 s, and the set is bounded.
 #[derive(Default)]
 struct FilteredIds {
     ids: HashMap<Bytes, Instant>,

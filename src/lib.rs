@@ -14,13 +14,32 @@
 //!
 //! # Layout
 //!
-//! * `message`, `plugin` — the record format, the Input/Output traits and
-//!   the errors every plugin may raise (`UsageError`, `FatalError`);
-//! * `settings` — flags (grouped by plugin in `--help`), Go-style parsing,
-//!   value syntaxes, the enumerated choices (engine, protocol, timestamp);
-//! * `input/`, `output/` — one plugin per file;
-//! * `limiter` — the `|N` and `|N%` suffixes;
-//! * `stats` — counters; every drop is counted under a reason.
+//! Imports run downwards only: `main` → `registry` → plugins → the shared
+//! modules at the bottom (`plugin`, `message`, `http`, `settings`, `stats`).
+//!
+//! * `main.rs` — parses the flags, builds the plugins, runs the copy loops, exits;
+//! * `registry` — builds each plugin the flags name from its own config struct, `addr|limit` suffixes (main's alone);
+//! * `emitter` — copy loops: broadcast, `--split-output`, middleware wiring, ordered stop;
+//! * `plugin` — the Input and Output traits, `Plugins`, `Shutdown`, `ExchangeSink`, `UsageError`;
+//! * `message` — a message, its header line, ids, the 14-byte record separator;
+//! * `records` — splitting a stream (file or relayed connection) into records;
+//! * `settings/` — every flag (`flags`, grouped by plugin in `--help`), Go-style argv parsing, value syntaxes (`values`), engine and protocol names (`choices`);
+//! * `limiter` — the `|N` (per second) and `|N%` (fraction) wrappers;
+//! * `modifier/` — the `--http-*` filters and rewrites, with Go's regex and template syntax;
+//! * `middleware` — the external program and its hex line protocol;
+//! * `http/` — HTTP/1 on raw bytes: start line, headers, query, edits, framing, prettify;
+//! * `http/client/` — the replay client: target URLs, pooled connections, TLS;
+//! * `http/listener` — bounded HTTP/1 accept loop for `--input-http` and `file-server`;
+//! * `capture/` — packet sources (libpcap live and file, AF_PACKET, VXLAN), BPF filter, decoding;
+//! * `tcp/` — reassembly by sequence number, message framing, request/response pairing;
+//! * `input/` — dummy, file (pacing), raw (capture), http, tcp: one plugin per file;
+//! * `output/` — stdout, null, file (naming, disk), http (replay), elasticsearch, tcp, ws;
+//! * `relay` — what the TCP and WebSocket outputs share: worker pool, reconnects, TLS;
+//! * `linger` — how a busy thread waits for more work without a wake-up per item;
+//! * `stats`, `queue_stats` — named counters (every drop under a reason), `--stats` lines;
+//! * `metrics` — `--http-pprof`: `/debug/vars` JSON and `/metrics` for Prometheus;
+//! * `logging`, `signals`, `runtime` — stderr logs by `--verbose`, SIGINT/SIGTERM, the tokio runtime;
+//! * `file_server` — `gor file-server :PORT`.
 
 pub mod capture;
 pub mod emitter;
@@ -36,7 +55,10 @@ pub mod middleware;
 pub mod modifier;
 pub mod output;
 pub mod plugin;
+pub mod queue_stats;
+pub mod records;
 pub mod registry;
+pub mod relay;
 pub mod runtime;
 pub mod settings;
 pub mod signals;

@@ -1,12 +1,16 @@
-//! Taking work that comes in bursts without a wake-up per burst.
+//! Taking work that comes in bursts without a wake-up per burst, and
+//! without waking for nothing when it does not.
 //!
 //! A thread blocked on an empty source (a capture ring, a queue) must be
 //! woken when something arrives: a system call and a context switch, which
-//! on a virtual machine cost more than handling what arrived. Under load a
-//! thread that has just been busy therefore sleeps a moment ([`LINGER`]) and
-//! looks again instead of blocking; only a linger that found nothing makes
-//! it block, so an idle gor does not spin. [`Drain`] is that cycle;
-//! [`Lingering`] applies it to a queue, the capture engines to their rings.
+//! on a virtual machine cost more than handling what arrived. Under heavy
+//! load a thread that has just been busy therefore sleeps a moment
+//! ([`LINGER`]) and looks again instead of blocking. At a modest rate the
+//! same sleep is a wake-up for nothing (the next delivery is not there yet),
+//! so a thread lingers only while what it found since it last waited was a
+//! lot ([`Drain::new`] says how much); otherwise it blocks at once, and an
+//! idle gor does not spin. [`Drain`] is that cycle; [`Lingering`] applies it
+//! to a queue, the capture engines to their rings.
 
 use crossbeam_channel::{Receiver, RecvError, TryRecvError};
 use std::time::Duration;
@@ -19,26 +23,33 @@ pub const LINGER: Duration = Duration::from_millis(2);
 /// A capture ring wakes a poller for every block the kernel fills,
 /// thousands of times a second under load (a quarter of the capture
 /// thread's CPU with large POST bodies). So after a busy moment the thread
-/// hands on what it has, then sleeps [`LINGER`] while more gathers, and
-/// blocks only once a linger found nothing new. A ring must hold a linger of
-/// traffic: 32 MiB holds 25 ms at 10 Gbit/s.
-#[derive(Debug, Default)]
+/// hands on what it has, then, if that moment brought a lot, sleeps
+/// [`LINGER`] while more gathers; it blocks once a moment brought little
+/// (at 2,000 requests a second a delivery is a few dozen KB, and a linger
+/// after it would only find the ring still empty). A ring must hold a
+/// linger of traffic: 32 MiB holds 25 ms at 10 Gbit/s.
+#[derive(Debug)]
 pub struct Drain {
     state: DrainState,
+    /// Taken since the thread last waited (lingered or blocked).
+    taken: usize,
+    /// What counts as a lot (in the unit `took` is given).
+    lots: usize,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 enum DrainState {
     /// Something came since the source was last found empty.
     Busy,
-    /// What came was handed on; the next empty source lingers.
+    /// What came was handed on; the next empty source lingers or blocks.
     Drained,
-    /// A linger found nothing: the next empty source blocks.
+    /// The thread waited and nothing came since: the next empty source
+    /// blocks.
     #[default]
     Quiet,
 }
 
-/// What to do about an empty ring, from [`Drain::on_empty`].
+/// What to do about an empty source, from [`Drain::on_empty`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnEmpty {
     /// Hand on what was taken so far (a capture says `Idle`), then look
@@ -46,14 +57,25 @@ pub enum OnEmpty {
     HandOn,
     /// The thread has slept a linger: look again.
     Lingered,
-    /// Nothing came for a while: block until something comes.
+    /// Nothing more is coming soon: block until something comes.
     Poll,
 }
 
 impl Drain {
-    /// Something was taken from the source.
-    pub fn took(&mut self) {
+    /// A drain that lingers after taking at least `lots` (items, bytes:
+    /// whatever unit [`Drain::took`] is given) between two waits.
+    pub fn new(lots: usize) -> Self {
+        Drain {
+            state: DrainState::Quiet,
+            taken: 0,
+            lots,
+        }
+    }
+
+    /// `amount` was taken from the source.
+    pub fn took(&mut self, amount: usize) {
         self.state = DrainState::Busy;
+        self.taken = self.taken.saturating_add(amount);
     }
 
     /// The source is empty: hand on, linger (done here) or block.
@@ -63,12 +85,17 @@ impl Drain {
                 self.state = DrainState::Drained;
                 OnEmpty::HandOn
             }
-            DrainState::Drained => {
+            DrainState::Drained if self.taken >= self.lots => {
                 self.state = DrainState::Quiet;
+                self.taken = 0;
                 std::thread::sleep(LINGER);
                 OnEmpty::Lingered
             }
-            DrainState::Quiet => OnEmpty::Poll,
+            DrainState::Drained | DrainState::Quiet => {
+                self.state = DrainState::Quiet;
+                self.taken = 0;
+                OnEmpty::Poll
+            }
         }
     }
 }
@@ -80,10 +107,11 @@ pub struct Lingering<T> {
 }
 
 impl<T> Lingering<T> {
-    pub fn new(rx: Receiver<T>) -> Self {
+    /// Lingers after taking at least `lots` items between two waits.
+    pub fn new(rx: Receiver<T>, lots: usize) -> Self {
         Lingering {
             rx,
-            drain: Drain::default(),
+            drain: Drain::new(lots),
         }
     }
 
@@ -94,14 +122,14 @@ impl<T> Lingering<T> {
         loop {
             match self.rx.try_recv() {
                 Ok(item) => {
-                    self.drain.took();
+                    self.drain.took(1);
                     return Ok(item);
                 }
                 Err(TryRecvError::Disconnected) => return Err(RecvError),
                 Err(TryRecvError::Empty) => {
                     if self.drain.on_empty() == OnEmpty::Poll {
                         let item = self.rx.recv()?;
-                        self.drain.took();
+                        self.drain.took(1);
                         return Ok(item);
                     }
                 }
@@ -110,8 +138,10 @@ impl<T> Lingering<T> {
     }
 
     /// The next item if one is queued now.
-    pub fn try_recv(&self) -> Option<T> {
-        self.rx.try_recv().ok()
+    pub fn try_recv(&mut self) -> Option<T> {
+        let item = self.rx.try_recv().ok()?;
+        self.drain.took(1);
+        Some(item)
     }
 }
 
@@ -122,15 +152,16 @@ mod tests {
 
     #[test]
     fn a_busy_source_hands_on_then_lingers_then_blocks() {
-        let mut d = Drain::default();
+        let mut d = Drain::new(10);
         assert_eq!(d.on_empty(), OnEmpty::Poll, "nothing came yet: block");
-        d.took();
+        d.took(6);
+        d.took(6);
         assert_eq!(d.on_empty(), OnEmpty::HandOn);
         let t = Instant::now();
-        assert_eq!(d.on_empty(), OnEmpty::Lingered);
+        assert_eq!(d.on_empty(), OnEmpty::Lingered, "a lot came: linger");
         assert!(t.elapsed() >= LINGER);
-        // Something during the linger: the cycle starts again.
-        d.took();
+        // A lot again during the linger: the cycle starts again.
+        d.took(10);
         assert_eq!(d.on_empty(), OnEmpty::HandOn);
         assert_eq!(d.on_empty(), OnEmpty::Lingered);
         assert_eq!(d.on_empty(), OnEmpty::Poll, "a linger found nothing");
@@ -138,9 +169,28 @@ mod tests {
     }
 
     #[test]
+    fn a_little_at_a_time_blocks_without_lingering() {
+        let mut d = Drain::new(10);
+        for _ in 0..3 {
+            d.took(9);
+            assert_eq!(d.on_empty(), OnEmpty::HandOn);
+            let t = Instant::now();
+            assert_eq!(d.on_empty(), OnEmpty::Poll, "little came: block at once");
+            assert!(t.elapsed() < LINGER);
+        }
+        // What a linger brings counts anew: a little after a lot blocks.
+        d.took(10);
+        assert_eq!(d.on_empty(), OnEmpty::HandOn);
+        assert_eq!(d.on_empty(), OnEmpty::Lingered);
+        d.took(3);
+        assert_eq!(d.on_empty(), OnEmpty::HandOn);
+        assert_eq!(d.on_empty(), OnEmpty::Poll);
+    }
+
+    #[test]
     fn a_busy_receiver_lingers_then_blocks_until_the_next_item() {
         let (tx, rx) = crossbeam_channel::unbounded();
-        let mut q = Lingering::new(rx);
+        let mut q = Lingering::new(rx, 1);
         tx.send(1).unwrap();
         assert_eq!(q.recv(), Ok(1));
         let sender = std::thread::spawn(move || {
@@ -157,7 +207,7 @@ mod tests {
     #[test]
     fn items_queued_during_the_linger_are_received_in_order() {
         let (tx, rx) = crossbeam_channel::unbounded();
-        let mut q = Lingering::new(rx);
+        let mut q = Lingering::new(rx, 1);
         for i in 0..3 {
             tx.send(i).unwrap();
         }

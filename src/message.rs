@@ -2,8 +2,7 @@
 //! header line.
 //!
 //! The byte formats here are a compatibility contract: files written by
-//! GoReplay must be read by gor and the other way round, byte for byte
-//! (spec section 4).
+//! GoReplay must be read by gor and the other way round, byte for byte.
 
 use bytes::Bytes;
 use std::fmt::Write as _;

@@ -1,5 +1,5 @@
 //! `--middleware "cmd args"`: every message goes through an external program
-//! that may rewrite, drop or add messages (spec section 12).
+//! that may rewrite, drop or add messages.
 //!
 //! Protocol (kept byte for byte from GoReplay, so existing middleware works):
 //! gor writes each message to the program's stdin as one line, the lowercase

@@ -1,4 +1,4 @@
-//! The HTTP modifier: every `--http-*` filter and rewrite (spec section 10).
+//! The HTTP modifier: every `--http-*` filter and rewrite.
 //!
 //! Built once from its rules ([`HttpModifier::new`] gives `None` when no
 //! rule is configured, so the emitter skips it entirely). For each request it
@@ -9,7 +9,7 @@
 //! *before* the filters, so filters see the modified request — a contract
 //! users' command lines rely on.
 //!
-//! Deviations from GoReplay (decisions.md): the modifier applies to any
+//! Deviations from GoReplay: the modifier applies to any
 //! request method (GoReplay lets `PROPFIND` and other unknown methods bypass
 //! every rule); header lookups stop at the blank line; a limiter value that is
 //! not a number is refused at start-up (GoReplay silently reads it as 0 and

@@ -23,6 +23,14 @@ pub trait Input: Send {
         false
     }
 
+    /// True for inputs that end by themselves soon after a stop and whose
+    /// last messages must still be delivered (a relay input reads what its
+    /// senders already sent, for a short grace time): their copy loops go on
+    /// after the stop, and outputs close only once they are done.
+    fn drains_at_stop(&self) -> bool {
+        false
+    }
+
     /// Release resources. Called once, from the input's own copy loop, when it
     /// ends.
     fn close(&mut self) {}

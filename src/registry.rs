@@ -11,12 +11,15 @@ use crate::input::dummy::DummyInput;
 use crate::input::file::{FileInput, FileInputConfig};
 use crate::input::http::{HttpInput, HttpInputConfig};
 use crate::input::raw::{RawConfig, RawInput};
+use crate::input::tcp::{TcpInput, TcpInputConfig};
 use crate::limiter::{Limit, LimitedInput, LimitedOutput};
 use crate::output::elasticsearch::{Exporter, ExporterConfig};
 use crate::output::file::{FileOutput, FileOutputConfig};
 use crate::output::http::{HttpConfig, HttpOutput};
 use crate::output::null::NullOutput;
 use crate::output::stdout::StdoutOutput;
+use crate::output::tcp::{TcpOutput, TcpOutputConfig};
+use crate::output::ws::{WsOutput, WsOutputConfig};
 use crate::plugin::{ExchangeSink, Input, Output, Plugins, Result, Shutdown, UsageError};
 use crate::settings::Settings;
 use std::sync::Arc;
@@ -69,13 +72,6 @@ impl Plugins {
 /// starts, never silently ignored.
 fn refuse_unavailable(settings: &Settings) -> Result<()> {
     let unavailable = [
-        (!settings.input_tcp.is_empty(), "input-tcp", "TCP input"),
-        (!settings.output_tcp.is_empty(), "output-tcp", "TCP output"),
-        (
-            !settings.output_ws.is_empty(),
-            "output-ws",
-            "WebSocket output",
-        ),
         (
             !settings.output_binary.is_empty(),
             "output-binary",
@@ -101,7 +97,6 @@ fn refuse_unavailable(settings: &Settings) -> Result<()> {
 /// Builds every plugin the settings name, each from its own config. Errors
 /// name the flag.
 pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
-    let _ = shutdown;
     refuse_unavailable(settings)?;
     let mut p = Plugins::default();
     for option in &settings.input_dummy {
@@ -118,6 +113,24 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
         for option in &settings.input_raw {
             p.add_input("input-raw", option, |addr| RawInput::open(addr, &config))?;
         }
+    }
+    for option in &settings.input_tcp {
+        p.add_input("input-tcp", option, |addr| {
+            let config = TcpInputConfig::from_settings(addr, settings)?;
+            Ok(Box::new(TcpInput::listen(config, shutdown)?))
+        })?;
+    }
+    for option in &settings.output_tcp {
+        p.add_output("output-tcp", option, |addr| {
+            let config = TcpOutputConfig::from_settings(addr, settings)?;
+            Ok(TcpOutput::open(config, shutdown)?)
+        })?;
+    }
+    for option in &settings.output_ws {
+        p.add_output("output-ws", option, |addr| {
+            let config = WsOutputConfig::from_settings(addr, settings)?;
+            Ok(WsOutput::open(config, shutdown)?)
+        })?;
     }
     if !settings.input_file.is_empty() {
         let config = FileInputConfig::from_settings(settings)?;
@@ -151,7 +164,7 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
         }
     }
     // One ElasticSearch export shared by every --output-http; it needs no
-    // --output-http-track-response.
+    // --output-http-track-response (GoReplay exported nothing without it).
     let exporter = match ExporterConfig::from_settings(settings)? {
         Some(config) => Some(Exporter::start(&config)? as Arc<dyn ExchangeSink>),
         None => None,

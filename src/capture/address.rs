@@ -1,4 +1,4 @@
-//! `--input-raw` addresses (spec 3.3, 8.1): `[host]:port[,port…]`, where
+//! `--input-raw` addresses: `[host]:port[,port…]`, where
 //! the host is empty, `0.0.0.0`, `::` or `[::]` (every interface), an IP
 //! address, an interface name, an interface-name prefix ending in `*`,
 //! `localhost`; or the path of a pcap file (`dump.pcap`, optionally with

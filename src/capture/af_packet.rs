@@ -8,10 +8,11 @@
 //! as the two copies do not alternate). On other interfaces outgoing packets
 //! are real traffic (a local server's responses) and are kept.
 
-use super::{Frame, LinkType, Next, PacketSource};
+use super::{Frame, IDLE_WAIT_MS, LOTS_OF_BYTES, LinkType, Next, PacketSource};
 use crate::linger::{Drain, OnEmpty};
 use std::ffi::CString;
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 const TPACKET_V3: libc::c_int = 2;
 const TP_STATUS_USER: u32 = 1;
@@ -19,9 +20,6 @@ const PACKET_OUTGOING: u8 = 4;
 const ARPHRD_LOOPBACK: u16 = 772;
 /// Every block holds whole packets; it must exceed the snap length.
 const BLOCK_SIZE: usize = 1 << 20;
-/// A block is handed over after this long even if not full, so a lone
-/// request is not held back (`--input-raw-buffer-timeout` overrides it).
-pub const BLOCK_TIMEOUT_MS: u32 = 10;
 
 #[repr(C)]
 struct TpacketReq3 {
@@ -35,7 +33,8 @@ struct TpacketReq3 {
 }
 
 pub struct AfPacket {
-    fd: libc::c_int,
+    /// Closed when the value is dropped, after the ring is unmapped.
+    fd: OwnedFd,
     ring: *mut u8,
     ring_len: usize,
     blocks: usize,
@@ -60,11 +59,19 @@ fn os_error(what: &str, name: &str) -> anyhow::Error {
     anyhow::anyhow!("raw_socket on {name}: {what}: {e}")
 }
 
-fn setsockopt<T>(fd: libc::c_int, level: libc::c_int, opt: libc::c_int, v: &T) -> libc::c_int {
-    // SAFETY: `v` points to a live value of the size given.
+/// `setsockopt` with `v` as the option value.
+///
+/// # Safety
+///
+/// `T` must be the type the kernel expects for `level`/`opt`, and any
+/// pointer inside `v` must point to memory that is valid for the call (the
+/// kernel reads through it, e.g. a `sock_fprog`'s filter).
+unsafe fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, opt: libc::c_int, v: &T) -> libc::c_int {
+    // SAFETY: `v` points to a live value of the size given; the caller
+    // vouches for its type and the pointers in it.
     unsafe {
         libc::setsockopt(
-            fd,
+            fd.as_raw_fd(),
             level,
             opt,
             v as *const T as *const libc::c_void,
@@ -91,10 +98,12 @@ impl AfPacket {
         }
         let proto = (libc::ETH_P_ALL as u16).to_be();
         // SAFETY: creating a socket.
-        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
-        if fd < 0 {
+        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
+        if raw < 0 {
             return Err(os_error("socket(AF_PACKET)", name));
         }
+        // SAFETY: `raw` is a descriptor just opened and owned by nothing else.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let mut this = AfPacket {
             fd,
             ring: std::ptr::null_mut(),
@@ -107,9 +116,18 @@ impl AfPacket {
             name: name.to_string(),
             skipped: crate::stats::counter("input_raw.loopback_outgoing_copies"),
             kernel_drops: crate::stats::drop_counter("input_raw.kernel_drops"),
-            drain: Drain::default(),
+            drain: Drain::new(LOTS_OF_BYTES),
         };
-        if setsockopt(fd, libc::SOL_PACKET, libc::PACKET_VERSION, &TPACKET_V3) != 0 {
+        // SAFETY: PACKET_VERSION takes a c_int.
+        if unsafe {
+            setsockopt(
+                &this.fd,
+                libc::SOL_PACKET,
+                libc::PACKET_VERSION,
+                &TPACKET_V3,
+            )
+        } != 0
+        {
             return Err(os_error("PACKET_VERSION", name));
         }
         if !filter.is_empty() {
@@ -137,7 +155,12 @@ impl AfPacket {
                 len: code.len() as u16,
                 filter: code.as_mut_ptr(),
             };
-            if setsockopt(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog) != 0 {
+            // SAFETY: SO_ATTACH_FILTER takes a sock_fprog; its `filter`
+            // points to `code`, `len` instructions long and alive until
+            // the call returns (the kernel copies the program).
+            let rc =
+                unsafe { setsockopt(&this.fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog) };
+            if rc != 0 {
                 return Err(os_error("SO_ATTACH_FILTER", name));
             }
         }
@@ -151,7 +174,9 @@ impl AfPacket {
             sizeof_priv: 0,
             feature_req_word: 0,
         };
-        if setsockopt(fd, libc::SOL_PACKET, libc::PACKET_RX_RING, &req) != 0 {
+        // SAFETY: PACKET_RX_RING with TPACKET_V3 takes a tpacket_req3,
+        // which `TpacketReq3` mirrors field for field.
+        if unsafe { setsockopt(&this.fd, libc::SOL_PACKET, libc::PACKET_RX_RING, &req) } != 0 {
             return Err(os_error("PACKET_RX_RING", name));
         }
         let len = BLOCK_SIZE * blocks;
@@ -162,7 +187,7 @@ impl AfPacket {
                 len,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_SHARED,
-                fd,
+                this.fd.as_raw_fd(),
                 0,
             )
         };
@@ -180,7 +205,7 @@ impl AfPacket {
         // SAFETY: binding with a properly sized sockaddr_ll.
         let rc = unsafe {
             libc::bind(
-                fd,
+                this.fd.as_raw_fd(),
                 &sll as *const libc::sockaddr_ll as *const libc::sockaddr,
                 std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
             )
@@ -195,22 +220,40 @@ impl AfPacket {
                 mr_alen: 0,
                 mr_address: [0; 8],
             };
-            if setsockopt(fd, libc::SOL_PACKET, libc::PACKET_ADD_MEMBERSHIP, &mreq) != 0 {
+            // SAFETY: PACKET_ADD_MEMBERSHIP takes a packet_mreq.
+            let rc = unsafe {
+                setsockopt(
+                    &this.fd,
+                    libc::SOL_PACKET,
+                    libc::PACKET_ADD_MEMBERSHIP,
+                    &mreq,
+                )
+            };
+            if rc != 0 {
                 return Err(os_error("promiscuous mode", name));
             }
         }
         Ok(this)
     }
 
-    fn block_ptr(&self, i: usize) -> *mut u8 {
-        // SAFETY: i < blocks, so the offset stays inside the mapping.
+    /// The start of block `i` in the ring.
+    ///
+    /// # Safety
+    ///
+    /// `i < self.blocks` and the ring is mapped (it is from `open` on).
+    unsafe fn block_ptr(&self, i: usize) -> *mut u8 {
+        // SAFETY: i < blocks (the caller's promise), so the offset stays
+        // inside the mapping.
         unsafe { self.ring.add(i * BLOCK_SIZE) }
     }
 
-    fn block_status(&self, i: usize) -> u32 {
-        // SAFETY: the block descriptor's status word is at offset 8 of the
-        // block; the kernel writes it, so read it volatile and fence after.
-        let v = unsafe { std::ptr::read_volatile(self.block_ptr(i).add(8) as *const u32) };
+    /// The status word of the block being read (`self.block`, always below
+    /// `self.blocks`: it only moves on modulo `blocks`).
+    fn block_status(&self) -> u32 {
+        // SAFETY: self.block < self.blocks. The block descriptor's status
+        // word is at offset 8 of the block; the kernel writes it, so read
+        // it volatile and fence after.
+        let v = unsafe { std::ptr::read_volatile(self.block_ptr(self.block).add(8) as *const u32) };
         std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
         v
     }
@@ -224,7 +267,7 @@ impl AfPacket {
         // SAFETY: reading PACKET_STATISTICS into a buffer of the right size.
         let rc = unsafe {
             libc::getsockopt(
-                self.fd,
+                self.fd.as_raw_fd(),
                 libc::SOL_PACKET,
                 libc::PACKET_STATISTICS,
                 st.as_mut_ptr() as *mut libc::c_void,
@@ -242,20 +285,32 @@ impl AfPacket {
 
     fn release_block(&mut self) {
         std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
-        // SAFETY: handing the block back to the kernel (status = TP_STATUS_KERNEL).
+        // SAFETY: self.block < self.blocks; handing the block back to the
+        // kernel (status = TP_STATUS_KERNEL).
         unsafe { std::ptr::write_volatile(self.block_ptr(self.block).add(8) as *mut u32, 0) };
         self.block = (self.block + 1) % self.blocks;
         self.in_block = false;
     }
 }
 
-fn rd32(p: *const u8, off: usize) -> u32 {
-    // SAFETY: callers stay within the current block.
+/// The native-endian u32 at `p + off`.
+///
+/// # Safety
+///
+/// The 4 bytes at `p + off` lie inside one live allocation (here: the
+/// block being read, which the kernel does not write while it is ours).
+unsafe fn rd32(p: *const u8, off: usize) -> u32 {
+    // SAFETY: the caller's promise; unaligned reads are allowed.
     unsafe { std::ptr::read_unaligned(p.add(off) as *const u32) }
 }
 
-fn rd16(p: *const u8, off: usize) -> u16 {
-    // SAFETY: as above.
+/// The native-endian u16 at `p + off`.
+///
+/// # Safety
+///
+/// As [`rd32`], for 2 bytes.
+unsafe fn rd16(p: *const u8, off: usize) -> u16 {
+    // SAFETY: the caller's promise; unaligned reads are allowed.
     unsafe { std::ptr::read_unaligned(p.add(off) as *const u16) }
 }
 
@@ -268,19 +323,25 @@ impl PacketSource for AfPacket {
                     self.release_block();
                     continue;
                 }
-                let block = self.block_ptr(self.block);
-                // SAFETY: `offset` came from the kernel's packet chain and
-                // stays inside this block.
-                let hdr = unsafe { block.add(self.offset) };
-                let next_offset = rd32(hdr, 0) as usize;
-                let sec = rd32(hdr, 4);
-                let nsec = rd32(hdr, 8);
-                let snaplen = rd32(hdr, 12) as usize;
-                let mac = rd16(hdr, 24) as usize;
-                // sockaddr_ll follows the 48-byte tpacket3_hdr
-                let hatype = rd16(hdr, 48 + 8);
-                // SAFETY: as above.
-                let pkttype = unsafe { *hdr.add(48 + 10) };
+                // SAFETY: self.block < self.blocks; `offset` came from the
+                // kernel's packet chain and `offset + 64 <= BLOCK_SIZE`
+                // (checked above), so the header and the address after it
+                // (bytes 0..59 from `hdr`) lie inside this block, which is
+                // ours until release_block.
+                let (next_offset, sec, nsec, snaplen, mac, hatype, pkttype, hdr) = unsafe {
+                    let hdr = self.block_ptr(self.block).add(self.offset);
+                    (
+                        rd32(hdr, 0) as usize,
+                        rd32(hdr, 4),
+                        rd32(hdr, 8),
+                        rd32(hdr, 12) as usize,
+                        rd16(hdr, 24) as usize,
+                        // sockaddr_ll follows the 48-byte tpacket3_hdr
+                        rd16(hdr, 48 + 8),
+                        *hdr.add(48 + 10),
+                        hdr,
+                    )
+                };
                 self.left -= 1;
                 self.offset += next_offset;
                 if pkttype == PACKET_OUTGOING && hatype == ARPHRD_LOOPBACK {
@@ -293,20 +354,25 @@ impl PacketSource for AfPacket {
                 // SAFETY: the frame lies inside the block (checked above) and
                 // the block stays ours until release_block.
                 let data = unsafe { std::slice::from_raw_parts(hdr.add(mac), snaplen) };
-                self.drain.took();
+                self.drain.took(snaplen);
                 return Ok(Next::Frame(Frame {
                     data,
                     ts_ns: i64::from(sec) * 1_000_000_000 + i64::from(nsec),
                     link: LinkType::Ethernet,
                 }));
             }
-            if self.block_status(self.block) & TP_STATUS_USER != 0 {
+            if self.block_status() & TP_STATUS_USER != 0 {
                 if self.block == 0 {
                     self.count_kernel_drops();
                 }
-                let b = self.block_ptr(self.block);
-                self.left = rd32(b, 12);
-                self.offset = rd32(b, 16) as usize;
+                // SAFETY: self.block < self.blocks; the block descriptor's
+                // packet count and first offset are its bytes 12..20.
+                let (left, offset) = unsafe {
+                    let b = self.block_ptr(self.block);
+                    (rd32(b, 12), rd32(b, 16) as usize)
+                };
+                self.left = left;
+                self.offset = offset;
                 self.in_block = true;
                 continue;
             }
@@ -316,12 +382,12 @@ impl PacketSource for AfPacket {
                 OnEmpty::Poll => {}
             }
             let mut pfd = libc::pollfd {
-                fd: self.fd,
+                fd: self.fd.as_raw_fd(),
                 events: libc::POLLIN | libc::POLLERR,
                 revents: 0,
             };
             // SAFETY: polling our own socket.
-            let rc = unsafe { libc::poll(&mut pfd, 1, 100) };
+            let rc = unsafe { libc::poll(&mut pfd, 1, IDLE_WAIT_MS) };
             if rc == 0 {
                 self.count_kernel_drops();
                 return Ok(Next::Idle);
@@ -332,7 +398,7 @@ impl PacketSource for AfPacket {
                     return Err(anyhow::anyhow!("raw_socket on {}: poll: {e}", self.name));
                 }
             }
-            if self.block_status(self.block) & TP_STATUS_USER == 0 {
+            if self.block_status() & TP_STATUS_USER == 0 {
                 return Ok(Next::Idle);
             }
         }
@@ -345,12 +411,80 @@ impl PacketSource for AfPacket {
 
 impl Drop for AfPacket {
     fn drop(&mut self) {
-        // SAFETY: unmapping and closing what `open` created.
-        unsafe {
-            if !self.ring.is_null() {
-                libc::munmap(self.ring as *mut libc::c_void, self.ring_len);
-            }
-            libc::close(self.fd);
+        if !self.ring.is_null() {
+            // SAFETY: unmapping the ring `open` mapped, once; nothing
+            // borrows from it past this point (frames borrow `self`).
+            unsafe { libc::munmap(self.ring as *mut libc::c_void, self.ring_len) };
         }
+        // `fd` is closed when the field is dropped, after this.
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn is_root() -> bool {
+        // SAFETY: geteuid has no preconditions.
+        unsafe { libc::geteuid() == 0 }
+    }
+
+    /// What descriptor `fd` of this process is (e.g. `socket:[1234]`).
+    fn fd_target(fd: i32) -> Option<std::path::PathBuf> {
+        std::fs::read_link(format!("/proc/self/fd/{fd}")).ok()
+    }
+
+    #[test]
+    fn a_ring_reads_frames_in_place_and_closes_its_socket_when_dropped() {
+        if !is_root() {
+            eprintln!("skipped: capturing on lo needs root (CAP_NET_RAW)");
+            return;
+        }
+        let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = receiver.local_addr().unwrap().port();
+        let mut ring =
+            AfPacket::open("lo", 4 << 20, 1, false, &format!("udp port {port}")).unwrap();
+        let fd = ring.fd.as_raw_fd();
+        let socket = fd_target(fd).expect("the ring's socket is open");
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let payload = b"af_packet ring test payload";
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut seen = false;
+        while !seen && Instant::now() < deadline {
+            sender.send_to(payload, ("127.0.0.1", port)).unwrap();
+            let until = Instant::now() + Duration::from_millis(200);
+            while Instant::now() < until {
+                match ring.next().unwrap() {
+                    Next::Frame(f) => {
+                        assert_eq!(f.link, LinkType::Ethernet);
+                        assert!(f.ts_ns > 0);
+                        if f.data.ends_with(payload) {
+                            seen = true;
+                            break;
+                        }
+                    }
+                    Next::Idle => {}
+                    Next::End => panic!("a live ring does not end"),
+                }
+            }
+        }
+        assert!(seen, "the datagram was read from the ring");
+        drop(ring);
+        // The number may be reused by another test's thread, but not for
+        // the same socket.
+        assert_ne!(fd_target(fd), Some(socket), "the socket was closed");
+    }
+
+    #[test]
+    fn a_filter_libpcap_cannot_compile_is_an_error_naming_it() {
+        if !is_root() {
+            eprintln!("skipped: capturing on lo needs root (CAP_NET_RAW)");
+            return;
+        }
+        let err = AfPacket::open("lo", 4 << 20, 10, false, "tcp port nonsense")
+            .err()
+            .expect("a bad filter fails");
+        assert!(err.to_string().contains("BPF filter"), "{err}");
     }
 }

@@ -1,4 +1,4 @@
-//! The automatic BPF filter (spec 8.3): requests are TCP to the ports (and
+//! The automatic BPF filter: requests are TCP to the ports (and
 //! to the host's addresses unless promiscuous); with response tracking, the
 //! same from them; with VLAN options, prefixed by `vlan [vid] and`.
 

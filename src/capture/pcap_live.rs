@@ -1,17 +1,17 @@
 //! The `libpcap` engine: one live pcap handle per interface.
 //!
-//! Packets are delivered within 10 ms by default (GoReplay's 2 s read
-//! timeout held requests back at low traffic; per-packet immediate mode costs
-//! a wake-up per packet), a 32 MiB kernel buffer unless told otherwise, snap
-//! length 262144, nanosecond timestamps.
+//! Packets are delivered within [`DELIVERY_MS`] (20 ms) by default, a
+//! 32 MiB kernel buffer unless told otherwise, snap length 262144,
+//! nanosecond timestamps. The handle is non-blocking: the capture thread
+//! waits on its descriptor itself, so idle connections still expire.
 
-use super::{Dispatched, Frame, LinkType, Next, PacketSource};
+use super::{
+    DELIVERY_MS, Dispatched, Frame, IDLE_WAIT_MS, LOTS_OF_BYTES, LinkType, Next, PacketSource,
+};
 use crate::linger::{Drain, OnEmpty};
 use pcap::{Active, Capture, Device, Precision, TimestampType};
 use std::os::fd::AsRawFd;
 
-/// Longest time a captured packet waits in the kernel before delivery.
-const DELIVERY_MS: i32 = 10;
 /// Most frames one `dispatch` hands over (the capture loop looks at its
 /// clock between calls anyway, after each frame).
 const DISPATCH_MAX: usize = 4096;
@@ -22,7 +22,7 @@ const DROPS_EVERY: u32 = 65_536;
 pub struct LiveOptions {
     pub snaplen: i32,
     pub buffer_size: usize,
-    /// `Some` = `--input-raw-buffer-timeout`; `None` = 10 ms.
+    /// `Some` = `--input-raw-buffer-timeout`; `None` = [`DELIVERY_MS`].
     pub timeout_ms: Option<i32>,
     pub promisc: bool,
     pub monitor: bool,
@@ -37,6 +37,9 @@ pub struct PcapLive {
     idle_calls: u32,
     calls: u32,
     drain: Drain,
+    /// The last `pcap_dispatch` took everything the ring held: the next
+    /// look waits first (an empty non-blocking dispatch costs a poll).
+    emptied: bool,
     cap: Capture<Active>,
     fd: std::os::fd::RawFd,
     link: LinkType,
@@ -55,10 +58,6 @@ impl PcapLive {
             .precision(Precision::Nano);
         inactive = match opts.timeout_ms {
             Some(ms) => inactive.timeout(ms.max(1)),
-            // Packets are handed over in blocks at least every 10 ms: one
-            // wake-up per block instead of one per packet (per-packet
-            // immediate mode costs a context switch each and loses packets
-            // under load), and no 2 s hold-up at low traffic as GoReplay had.
             None => inactive.timeout(DELIVERY_MS),
         };
         if opts.monitor {
@@ -99,7 +98,8 @@ impl PcapLive {
             reported_drops: 0,
             idle_calls: 0,
             calls: 0,
-            drain: Drain::default(),
+            drain: Drain::new(LOTS_OF_BYTES),
+            emptied: true,
             fd: cap.as_raw_fd(),
             cap,
             link,
@@ -109,15 +109,16 @@ impl PcapLive {
     }
 }
 
-/// Nothing in the ring: sleeps until something comes (or 100 ms).
-fn wait(fd: std::os::fd::RawFd) {
+/// Nothing in the ring: sleeps until something comes (or
+/// [`IDLE_WAIT_MS`]). False when nothing came.
+fn wait(fd: std::os::fd::RawFd) -> bool {
     let mut pfd = libc::pollfd {
         fd,
         events: libc::POLLIN,
         revents: 0,
     };
     // SAFETY: polling the handle's own descriptor.
-    unsafe { libc::poll(&mut pfd, 1, 100) };
+    unsafe { libc::poll(&mut pfd, 1, IDLE_WAIT_MS) != 0 }
 }
 
 impl PcapLive {
@@ -136,11 +137,19 @@ impl PcapLive {
         }
     }
 
-    /// The ring is empty: hand on, linger or sleep until something comes.
-    fn on_empty(&mut self) {
-        if self.drain.on_empty() == OnEmpty::Poll {
-            wait(self.fd);
-            self.idle_calls += 1;
+    /// The ring is empty: hand on (false), or linger or sleep until
+    /// something comes (true when something may have).
+    fn on_empty(&mut self) -> bool {
+        match self.drain.on_empty() {
+            OnEmpty::HandOn => false,
+            OnEmpty::Lingered => true,
+            OnEmpty::Poll => {
+                let woken = wait(self.fd);
+                if !woken {
+                    self.idle_calls += 1;
+                }
+                woken
+            }
         }
     }
 }
@@ -154,7 +163,7 @@ impl PacketSource for PcapLive {
         }
         match self.cap.next_packet() {
             Ok(p) => {
-                self.drain.took();
+                self.drain.took(p.data.len());
                 let ts_ns = if self.wall_clock {
                     crate::message::now_ns()
                 } else {
@@ -168,8 +177,7 @@ impl PacketSource for PcapLive {
             }
             Err(pcap::Error::TimeoutExpired) => {
                 // (fields, not `on_empty`: the packet borrows the handle)
-                if self.drain.on_empty() == OnEmpty::Poll {
-                    wait(self.fd);
+                if self.drain.on_empty() == OnEmpty::Poll && !wait(self.fd) {
                     self.idle_calls += 1;
                 }
                 Ok(Next::Idle)
@@ -181,15 +189,21 @@ impl PacketSource for PcapLive {
 
     /// The frames waiting in the ring, each read in place: `next_packet`
     /// (pcap_next_ex) copies every frame out of the ring first, one more
-    /// copy of every captured byte.
+    /// copy of every captured byte. Once the ring was found empty, waits
+    /// (hands on, lingers or blocks) before looking again.
     fn dispatch(&mut self, f: &mut dyn FnMut(Frame<'_>)) -> anyhow::Result<Dispatched> {
         if self.idle_calls > 0 || self.calls >= DROPS_EVERY {
             self.idle_calls = 0;
             self.calls = 0;
             self.count_kernel_drops();
         }
+        if self.emptied && !self.on_empty() {
+            return Ok(Dispatched::Idle);
+        }
         let (link, wall_clock) = (self.link, self.wall_clock);
+        let mut bytes = 0usize;
         let got = self.cap.dispatch(Some(DISPATCH_MAX), |p| {
+            bytes += p.data.len();
             let ts_ns = if wall_clock {
                 crate::message::now_ns()
             } else {
@@ -203,11 +217,14 @@ impl PacketSource for PcapLive {
         });
         match got {
             Ok(0) => {
-                self.on_empty();
+                self.emptied = true;
                 Ok(Dispatched::Idle)
             }
             Ok(n) => {
-                self.drain.took();
+                self.drain.took(bytes);
+                // Fewer than asked for: libpcap stopped at a block the
+                // kernel has not handed over yet.
+                self.emptied = n < DISPATCH_MAX;
                 self.calls = self
                     .calls
                     .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));

@@ -5,7 +5,7 @@
 //! `--input-raw-vxlan-vni`: with no entries every VNI passes; a VNI passes
 //! when it equals a positive entry, is refused when it equals the absolute
 //! value of a negative entry, and otherwise passes only when there is at
-//! least one negative entry (spec 8.2).
+//! least one negative entry.
 
 use super::{Frame, LinkType, Next, PacketSource};
 use crate::stats::Counter;

@@ -1,6 +1,6 @@
-//! Header lookup and editing on raw message bytes (spec 10.4, with the
-//! decisions' fixes). Shared by the modifier, `--input-raw-realip-header`,
-//! the prettifier and replay.
+//! Header lookup and editing on raw message bytes (lookups stop at the
+//! blank line; bare-LF lines keep their last character). Shared by the
+//! modifier, `--input-raw-realip-header`, the prettifier and replay.
 //!
 //! Rules:
 //! * the search starts after the start line when the message has a valid

@@ -1,4 +1,4 @@
-//! `--prettify-http` (spec section 11): bodies sent chunked or gzip-encoded
+//! `--prettify-http`: bodies sent chunked or gzip-encoded
 //! are decoded, so that files, stdout and middleware see readable bodies and
 //! a replay target gets a plain `Content-Length` body.
 //!

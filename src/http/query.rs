@@ -1,5 +1,5 @@
-//! Query parameters of a request target, found the way GoReplay finds them
-//! (spec 10.3 step 3): `&name=` is searched first, then `?name=`; the value
+//! Query parameters of a request target, found the way GoReplay finds them:
+//! `&name=` is searched first, then `?name=`; the value
 //! runs to the next `&` or the end of the target. No percent-decoding: the
 //! bytes are compared and replaced as sent.
 

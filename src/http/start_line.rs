@@ -1,5 +1,5 @@
-//! Recognising the first line of an HTTP/1.x message (spec 8.6), with the
-//! decisions' fix: a request method is any token (WebDAV's `PROPFIND`,
+//! Recognising the first line of an HTTP/1.x message; unlike GoReplay,
+//! a request method is any token (WebDAV's `PROPFIND`,
 //! `MKCOL`, custom methods), not just the nine methods GoReplay knows, and a
 //! status code is any three digits from 100 to 599 (GoReplay only knows the
 //! codes in Go's status table and never completes the others).
@@ -115,7 +115,7 @@ pub fn is_response(data: &[u8]) -> bool {
 }
 
 /// Offset just after the start line's `\r\n` when the message has a valid
-/// request or status line (where header lookups begin, spec 10.4).
+/// request or status line (where header lookups begin).
 pub fn start_line_end(data: &[u8]) -> Option<usize> {
     request_line(data)
         .map(|l| l.end)

@@ -1,5 +1,5 @@
 //! `--input-dummy`: one request and its response every second, for trying a
-//! pipeline without traffic (spec 15.1).
+//! pipeline without traffic.
 
 use crate::message::{Message, PayloadType, now_ns, random_id};
 use crate::plugin::{Input, Result};

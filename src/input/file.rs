@@ -1,4 +1,4 @@
-//! `--input-file`: replays recorded files (spec section 6).
+//! `--input-file`: replays recorded files.
 //!
 //! The pattern's matches are sorted by name; each file is opened when replay
 //! reaches the timestamp of its first record, and let go of when done. An
@@ -14,17 +14,16 @@
 //! when the read-ahead needs records, and nothing sleeps.
 
 mod pacing;
-mod records;
 
 use crate::message::Message;
 use crate::plugin::{Input, Result, UsageError};
+use crate::records::{self, ChunkReader, Damage, Record, Splitter};
 use crate::settings::Settings;
 use crate::settings::values::format_duration;
 use crate::stats::{self, Counter};
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, bounded};
 use pacing::{Pacer, Step};
-use records::{ChunkReader, Damage, Record, Splitter};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::fs::File;
@@ -144,7 +143,7 @@ impl FileInput {
     }
 
     /// `--input-file-dry-run`: time every record without emitting or
-    /// sleeping, print the summary (spec 6.4) and end.
+    /// sleeping, print the summary and end.
     fn dry_run(&mut self) -> Result<()> {
         let mut summary = DryRun::default();
         let mut last_ts = None;

@@ -1,6 +1,6 @@
 //! `--input-http ADDR`: an HTTP endpoint that answers `200 OK` to every
 //! request and emits each one, as received, as a type-1 message
-//! `1 <random id> <now> -1` (spec 15.4). GoReplay 1.0–1.1 had this flag;
+//! `1 <random id> <now> -1`. GoReplay 1.0–1.1 had this flag;
 //! later versions kept the plugin without a flag, and gor brings it back.
 //!
 //! Use it to feed gor from anything that can send HTTP (a load balancer's

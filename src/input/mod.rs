@@ -4,3 +4,4 @@ pub mod dummy;
 pub mod file;
 pub mod http;
 pub mod raw;
+pub mod tcp;

@@ -1,7 +1,7 @@
 //! `--output-http-elasticsearch URL`: one document per replayed
-//! request/response pair, bulk-indexed into `URL`'s index (spec 9.6).
+//! request/response pair, bulk-indexed into `URL`'s index.
 //!
-//! Fixed from GoReplay (decisions.md): the export works without
+//! Fixed from GoReplay: the export works without
 //! `--output-http-track-response`, a URL without a scheme means `http://`,
 //! and `RTT` is the round trip in milliseconds (GoReplay added whole seconds
 //! to sub-second milliseconds, so 1.5 s read 501). Documents keep GoReplay's

@@ -1,4 +1,4 @@
-//! `--output-file`: records messages to files (spec section 7), in GoReplay's
+//! `--output-file`: records messages to files, in GoReplay's
 //! record format, chunked and named as GoReplay names them.
 //!
 //! `write` (finite inputs: files) copies the record into a large buffer
@@ -363,7 +363,7 @@ impl State {
 }
 
 impl State {
-    /// Writes one record to the file its name leads to (spec 7.2, 7.4).
+    /// Writes one record to the file its name leads to.
     fn write_record(&mut self, msg: &Message) -> Result<()> {
         if self.closed {
             anyhow::bail!("closed");
@@ -425,10 +425,15 @@ impl FileOutput {
     }
 }
 
+/// Records taken between two waits after which the live writer lingers
+/// rather than blocks (see `crate::linger`): full-rate traffic brings
+/// thousands; 2,000 requests a second bring a few dozen per capture delivery.
+const LOTS_OF_RECORDS: usize = 256;
+
 /// The live writer: takes queued records in batches, one lock per batch.
 fn write_live(shared: &Mutex<State>, rx: Receiver<Job>, queued: &AtomicUsize, name: &str) {
     let errors = stats::drop_counter("output_file.write_errors");
-    let mut queue = Lingering::new(rx);
+    let mut queue = Lingering::new(rx, LOTS_OF_RECORDS);
     while let Ok(first) = queue.recv() {
         let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
         let mut job = Some(first);

@@ -5,3 +5,5 @@ pub mod file;
 pub mod http;
 pub mod null;
 pub mod stdout;
+pub mod tcp;
+pub mod ws;

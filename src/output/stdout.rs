@@ -1,4 +1,4 @@
-//! `--output-stdout`: every message as a file record on stdout (spec 15.2),
+//! `--output-stdout`: every message as a file record on stdout,
 //! byte-identical to what `--output-file` writes.
 
 use crate::message::Message;

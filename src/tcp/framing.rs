@@ -5,7 +5,7 @@
 //!
 //! GoReplay guessed the end of a chunked body from the last five bytes of the
 //! last segment and never finished a response to HEAD, a 1xx/204/304 or a
-//! close-delimited body (spec 8.5); these rules are the RFC's instead.
+//! close-delimited body; these rules are the RFC's instead.
 
 use crate::http::{headers, start_line};
 

@@ -15,4 +15,7 @@ mod tests;
 #[cfg(test)]
 pub(crate) mod robustness_tests;
 
+#[cfg(test)]
+mod memory_tests;
+
 pub use reassembler::{Config, Protocol, Reassembler, Segment};

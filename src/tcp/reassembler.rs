@@ -5,7 +5,7 @@
 //! number ([`super::stream`]) and cut into messages as soon as a message is
 //! complete ([`super::framing`]). GoReplay grouped segments by their ACK
 //! number instead, which splits or merges messages whenever the peer's ACK
-//! moves; here the ACK is used only to name the message (spec 4.3).
+//! moves; here the ACK is used only to name the message.
 //!
 //! Pairing: a request's id is built from the ports, the client's IPv4 address
 //! (last 4 bytes for IPv6) and the ACK of the segment that carried its first
@@ -99,6 +99,7 @@ pub struct Counters {
     pub gap_overflow: Counter,
     pub lost: Counter,
     pub too_large: Counter,
+    pub over_memory_budget: Counter,
 }
 
 impl Counters {
@@ -114,6 +115,7 @@ impl Counters {
             gap_overflow: stats::drop_counter("input_raw.segments_beyond_gap"),
             lost: stats::drop_counter("input_raw.missing_segments_skipped"),
             too_large: stats::drop_counter("input_raw.messages_too_large"),
+            over_memory_budget: stats::drop_counter("input_raw.over_memory_budget"),
         }
     }
 }
@@ -135,6 +137,13 @@ const MAX_WAITING: usize = 4096;
 const GAP_WAIT_NS: i64 = 300_000_000;
 /// Bytes that may wait behind a missing segment before it is given up.
 const GAP_BYTES: usize = 8 * 1024 * 1024;
+/// Most bytes the unfinished messages of all connections together may hold
+/// (segments waiting behind gaps included). Clients choose how many
+/// connections they open and how much of each body they send; past this,
+/// the connections whose held messages are oldest are dropped (counted as
+/// `input_raw.over_memory_budget`) until an eighth of the budget is free
+/// again.
+pub const MEMORY_BUDGET: usize = 1 << 30;
 
 #[derive(Default)]
 struct FxHasher(u64);
@@ -234,6 +243,9 @@ struct Connection {
     last_request_ack: Option<u32>,
     pipelined: u32,
     last_ts: i64,
+    /// Bytes its halves held when last looked at (counted in
+    /// `Reassembler::memory`).
+    memory: usize,
 }
 
 impl Connection {
@@ -246,7 +258,22 @@ impl Connection {
             last_request_ack: None,
             pipelined: 0,
             last_ts: 0,
+            memory: 0,
         }
+    }
+
+    /// Bytes its halves hold now.
+    fn memory_now(&self) -> usize {
+        self.halves.iter().map(|h| h.asm.held()).sum()
+    }
+
+    /// When the oldest message it holds began (`None`: it holds none).
+    fn oldest_held(&self) -> Option<i64> {
+        self.halves
+            .iter()
+            .filter(|h| !h.asm.is_empty())
+            .filter_map(|h| h.asm.first_ts().or(Some(h.last_ts)))
+            .min()
     }
 
     fn id(&self, n: u32) -> [u8; 12] {
@@ -272,6 +299,10 @@ impl Connection {
 pub struct Reassembler {
     ctx: Ctx,
     conns: HashMap<FlowKey, Connection, BuildHasherDefault<FxHasher>>,
+    /// Bytes held by every connection (the sum of their `memory`).
+    memory: usize,
+    /// [`MEMORY_BUDGET`] (smaller in tests).
+    budget: usize,
 }
 
 /// Everything but the connection table, so a connection can be borrowed
@@ -308,7 +339,20 @@ impl Reassembler {
                 max_message: MAX_MESSAGE,
             },
             conns: HashMap::default(),
+            memory: 0,
+            budget: MEMORY_BUDGET,
         }
+    }
+
+    /// Sets the memory budget (see [`MEMORY_BUDGET`]).
+    pub fn set_memory_budget(&mut self, bytes: usize) {
+        self.budget = bytes;
+    }
+
+    /// Bytes the connections' unfinished messages hold now (what the
+    /// budget bounds).
+    pub fn memory(&self) -> usize {
+        self.memory
     }
 
     pub fn counters(&self) -> &Counters {
@@ -361,10 +405,47 @@ impl Reassembler {
             && conn.halves[side].asm.seq_of(0) != seg.seq.wrapping_add(1)
         {
             let old = std::mem::replace(conn, Connection::new(key));
+            self.memory -= old.memory;
             self.ctx.give_up(old, out);
         }
-        if !self.ctx.on_segment(conn, side, seg, out) {
-            self.conns.remove(&key);
+        let open = self.ctx.on_segment(conn, side, seg, out);
+        let now = conn.memory_now();
+        self.memory = self.memory - conn.memory + now;
+        conn.memory = now;
+        if !open && let Some(conn) = self.conns.remove(&key) {
+            self.memory -= conn.memory;
+        }
+        if self.memory > self.budget {
+            self.shed();
+        }
+    }
+
+    /// Over the memory budget: the connections holding the oldest
+    /// unfinished messages are dropped (counted) until an eighth of the
+    /// budget is free.
+    fn shed(&mut self) {
+        let target = self.budget - self.budget / 8;
+        let mut by_age: Vec<(i64, FlowKey)> = self
+            .conns
+            .iter()
+            .filter_map(|(k, c)| c.oldest_held().map(|ts| (ts, *k)))
+            .collect();
+        by_age.sort_unstable_by_key(|(ts, _)| *ts);
+        let c = &self.ctx.counters.over_memory_budget;
+        for (_, key) in by_age {
+            if self.memory <= target {
+                break;
+            }
+            let Some(conn) = self.conns.remove(&key) else {
+                continue;
+            };
+            self.memory -= conn.memory;
+            let messages = conn.halves.iter().filter(|h| !h.asm.is_empty()).count() as u64;
+            c.drop_one(&format_args!(
+                "unfinished messages held more than the capture's {} MiB memory budget; the oldest were dropped",
+                self.budget >> 20
+            ));
+            c.add(messages.saturating_sub(1));
         }
     }
 
@@ -391,6 +472,12 @@ impl Reassembler {
                 self.ctx.give_up(conn, out);
             }
         }
+        let mut memory = 0;
+        for conn in self.conns.values_mut() {
+            conn.memory = conn.memory_now();
+            memory += conn.memory;
+        }
+        self.memory = memory;
     }
 
     /// The capture is over: every connection ends as if it expired.
@@ -398,6 +485,7 @@ impl Reassembler {
         for (_, conn) in self.conns.drain() {
             self.ctx.give_up(conn, out);
         }
+        self.memory = 0;
     }
 }
 

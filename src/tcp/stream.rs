@@ -133,6 +133,14 @@ impl Assembler {
         self.buf.is_empty() && self.waiting.is_empty()
     }
 
+    /// Bytes of unfinished messages this direction holds: the contiguous
+    /// ones and the segments waiting behind a gap. (Room reserved for bytes
+    /// still to come is not counted: the kernel gives it pages only as the
+    /// bytes come.)
+    pub fn held(&self) -> usize {
+        self.buf.len() + self.waiting_bytes
+    }
+
     pub fn insert(&mut self, seq: u32, payload: &[u8], ack: u32, ts: i64) -> Insert {
         if !self.started {
             self.started = true;

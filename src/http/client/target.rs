@@ -1,5 +1,5 @@
 //! The replay target (`--output-http URL`) and how a captured request is
-//! adapted to it, byte for byte (decisions.md, "Replay"):
+//! adapted to it, byte for byte (where gor fixes GoReplay, see docs/coming-from-goreplay.md):
 //!
 //! * `host`, `host:port` and `:port`-less URLs without a scheme mean `http://`;
 //! * a path of `/` (or none) keeps the captured path; a longer path is a

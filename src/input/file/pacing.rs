@@ -1,4 +1,4 @@
-//! When to emit each record (spec 6.3): the gap between two records'
+//! When to emit each record: the gap between two records'
 //! timestamps, divided by the speed factor, capped by `--input-file-max-wait`.
 //!
 //! Waits are scheduled against absolute monotonic deadlines: each record's

@@ -1,5 +1,5 @@
-//! File names for `--output-file`: the template tokens (spec 7.1) and the
-//! chunk numbering (spec 7.2). Users' scripts rely on these names
+//! File names for `--output-file`: the template tokens and the
+//! chunk numbering. Users' scripts rely on these names
 //! (`requests_0.gor`, `requests_1.gor`, … continuing after a restart), so
 //! they follow GoReplay exactly, except where noted.
 

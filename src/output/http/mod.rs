@@ -1,5 +1,5 @@
-//! `--output-http URL`: replays captured requests to a target (spec 9, with
-//! the fixes of decisions.md "Replay").
+//! `--output-http URL`: replays captured requests to a target, with the
+//! fixes listed in docs/coming-from-goreplay.md.
 //!
 //! Why it is built this way: the captured bytes are written as they are
 //! (only Host, Content-Length, the path prefix and basic auth are edited in
@@ -19,17 +19,15 @@
 //! [`ResponseInput`]; `close` drains what was accepted, each exchange bounded
 //! by `--output-http-timeout`.
 
-mod queue_stats;
-
 use crate::http::client::conn::{self, Conn, ExchangeError, Response};
 use crate::http::client::target::{self, PreparedRequest, Rewrite, Skip, Target};
 use crate::http::client::tls;
 use crate::message::{Message, PayloadType, now_ns};
 use crate::plugin::{ExchangeSink, Input, Output, Result};
+use crate::queue_stats::QueueStats;
 use crate::runtime::runtime;
 use crate::settings::{Settings, UsageError};
 use crate::stats::{self, Counter};
-use queue_stats::QueueStats;
 use rustls::ClientConfig;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -365,7 +363,7 @@ impl HttpOutput {
     }
 
     /// After each enqueue: the queue, the stats, and more workers when the
-    /// queue is longer than the number of workers (spec 9.3).
+    /// queue is longer than the number of workers.
     fn after_enqueue(&self, tx: &mpsc::Sender<Job>) {
         let queued = tx.max_capacity() - tx.capacity();
         if let Some(s) = &self.stats {

@@ -1,9 +1,10 @@
-//! The queue stats line of spec 16.2 (`--stats --output-http-stats`):
-//! a header `output_http:latest,mean,max,count,count/second,gcount`, then
-//! every period `output_http:<latest>,<mean>,<max>,<count>,<rate>,<workers>`
-//! with the counters reset after each line. GoReplay's last column is its
-//! goroutine count; ours is the number of replay workers, the figure that
-//! column was used to watch.
+//! The queue stats line of the network outputs (`--stats` with
+//! `--output-http-stats`, `--output-tcp-stats`, `--output-ws-stats`): a
+//! header `<name>:latest,mean,max,count,count/second,gcount`, then every
+//! period `<name>:<latest>,<mean>,<max>,<count>,<rate>,<workers>` with the
+//! counters reset after each line. GoReplay's last column is its goroutine
+//! count; ours is the number of workers (replay workers, or connected relay
+//! workers), the figure that column was used to watch.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

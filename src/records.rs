@@ -1,5 +1,6 @@
-//! Splitting a byte stream into records (spec 4.4), incrementally and with
-//! bounded memory, whatever the file size.
+//! Splitting a byte stream into records, incrementally and with bounded
+//! memory, whatever the stream's size: files (`--input-file`) and relayed
+//! connections (`--input-tcp`) use the same format, `Meta ‖ Data ‖ SEP`.
 //!
 //! GoReplay reads `\n`-terminated lines and ends a record at a line that is
 //! exactly the 13 bytes `🐵🙈🙉\n`; the `\n` before that line belongs to the
@@ -38,9 +39,11 @@ pub struct Record {
     pub message: Message,
 }
 
-/// The counters of damaged data, shared by every file input.
+/// The counters of damaged data, shared by every input of one kind.
 #[derive(Clone)]
 pub struct Damage {
+    /// The flag that names the input in logs (`input-file`).
+    flag: &'static str,
     malformed: Counter,
     garbage: Counter,
     truncated: Counter,
@@ -48,12 +51,22 @@ pub struct Damage {
 }
 
 impl Damage {
+    /// The counters of `--input-file`.
     pub fn counters() -> Damage {
+        Damage::for_input("input-file")
+    }
+
+    /// The counters of the input named by `flag` (`input-tcp` counts as
+    /// `input_tcp.malformed_records`, ...).
+    pub fn for_input(flag: &'static str) -> Damage {
+        let prefix = flag.replace('-', "_");
+        let count = |what: &str| stats::drop_counter(&format!("{prefix}.{what}"));
         Damage {
-            malformed: stats::drop_counter("input_file.malformed_records"),
-            garbage: stats::drop_counter("input_file.garbage_skipped"),
-            truncated: stats::drop_counter("input_file.truncated_tail"),
-            read_errors: stats::drop_counter("input_file.read_errors"),
+            flag,
+            malformed: count("malformed_records"),
+            garbage: count("garbage_skipped"),
+            truncated: count("truncated_tail"),
+            read_errors: count("read_errors"),
         }
     }
 }
@@ -153,7 +166,8 @@ impl<R: Read> ChunkReader<R> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     self.damage.read_errors.drop_one(&format_args!(
-                        "--input-file {}: read error after {} bytes, the rest of the file is skipped: {e}",
+                        "--{} {}: read error after {} bytes, the rest of the file is skipped: {e}",
+                        self.damage.flag,
                         self.name,
                         self.bytes_read + filled as u64
                     ));
@@ -192,6 +206,8 @@ pub struct Splitter {
     /// found, can fall short of the `max_record` bytes carried.
     window_base: usize,
     damage: Damage,
+    /// Damaged records this splitter skipped or repaired.
+    damaged: std::cell::Cell<u64>,
     finder: memchr::memmem::Finder<'static>,
 }
 
@@ -209,8 +225,20 @@ impl Splitter {
             window: None,
             window_base: 0,
             damage,
+            damaged: std::cell::Cell::new(0),
             finder: memchr::memmem::Finder::new(SEPARATOR_LINE),
         }
+    }
+
+    /// True while the start of a record waits for its end.
+    pub fn holds_partial(&self) -> bool {
+        !self.carry.is_empty() || self.window.is_some()
+    }
+
+    /// How many damaged records (garbage, a bad header) this stream had:
+    /// a connection that sends them is not speaking the record format.
+    pub fn damaged(&self) -> u64 {
+        self.damaged.get()
     }
 
     /// Adds the records that `chunk` completes to `out`.
@@ -315,7 +343,8 @@ impl Splitter {
         }
         if tail.iter().any(|b| !b.is_ascii_whitespace()) {
             self.damage.truncated.drop_one(&format_args!(
-                "--input-file {}: the file ends inside a record ({} bytes after the last separator); that record is skipped",
+                "--{} {}: the data ends inside a record ({} bytes after the last separator); that record is skipped",
+                self.damage.flag,
                 self.name,
                 tail.len()
             ));
@@ -343,16 +372,18 @@ impl Splitter {
         match recover_record(body) {
             Recovered::Intact(message, timestamp) => out.push_back(Record { timestamp, message }),
             Recovered::AfterGarbage(message, skipped) => {
+                self.damaged.set(self.damaged.get() + 1);
                 self.damage.garbage.drop_one(&format_args!(
-                    "--input-file {}: skipped {skipped} bytes that are not a record before a record",
-                    self.name
+                    "--{} {}: skipped {skipped} bytes that are not a record before a record",
+                    self.damage.flag, self.name
                 ));
                 out.push_back(record(message));
             }
             Recovered::Malformed => {
+                self.damaged.set(self.damaged.get() + 1);
                 self.damage.malformed.drop_one(&format_args!(
-                    "--input-file {}: skipped a record without a valid header line",
-                    self.name
+                    "--{} {}: skipped a record without a valid header line",
+                    self.damage.flag, self.name
                 ));
             }
         }

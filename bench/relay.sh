@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Relay throughput: a recording replayed by `--input-file` at unlimited
+# speed through a loopback relay (`--output-tcp` → `--input-tcp`) into
+# `--output-file`, against the same file straight into `--output-file`, in
+# the same run; plain and TLS. Also the peak memory of both relay sides.
+#
+#   bash bench/relay.sh            # 300 MB recording (SIZE_MB=... to change)
+#
+# The relay time runs from the sender's start until the receiver has
+# written everything and exited (it is stopped with SIGINT once the sender
+# is done; a stop reads every connection to its end first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SIZE_MB=${SIZE_MB:-300}
+SPEED='100000000%'
+RUNS=${RUNS:-3}
+
+cargo build --release --quiet --bin gor --example make_gor_file
+GOR=$PWD/target/release/gor
+MAKE=target/release/examples/make_gor_file
+[ -x /usr/bin/time ] || { echo "relay: /usr/bin/time is missing (GNU time); cannot measure memory" ; exit 1; }
+command -v openssl > /dev/null || { echo "relay: openssl is missing; cannot make a test certificate" ; exit 1; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gor-bench-relay.XXXXXX")
+# Output files go to memory when possible, so the disk does not set the pace.
+OUT_DIR=$(mktemp -d /dev/shm/gor-bench-relay-out.XXXXXX 2>/dev/null || mktemp -d "$WORK/out.XXXXXX")
+RECV_PID=
+cleanup() {
+  [ -n "$RECV_PID" ] && kill "$RECV_PID" 2> /dev/null || true
+  rm -rf "$WORK" "$OUT_DIR"
+}
+trap cleanup EXIT
+
+BIG="$WORK/big.gor"
+"$MAKE" "$BIG" "$SIZE_MB"
+BYTES=$(stat -c %s "$BIG")
+cat "$BIG" > /dev/null  # warm the page cache
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+  -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2> /dev/null
+FILE_FLAGS=(--output-file-queue-limit 0 --output-file-size-limit 4gb)
+PORT=$((20000 + RANDOM % 20000))
+
+now() { date +%s%N; }
+mbps() { awk -v b="$BYTES" -v ns="$1" 'BEGIN { printf "%.0f", b / 1048576 / (ns / 1e9) }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b / a }'; }
+
+# direct: input-file straight to output-file; prints ns.
+direct() {
+  rm -f "$OUT_DIR"/*
+  local start
+  start=$(now)
+  "$GOR" --input-file "$BIG|$SPEED" --output-file "$OUT_DIR/direct.gor" "${FILE_FLAGS[@]}" > /dev/null 2>&1
+  echo $(( $(now) - start ))
+}
+
+# relay [tls]: prints "ns sender_rss_kb receiver_rss_kb".
+relay() {
+  rm -f "$OUT_DIR"/*
+  local recv_tls=() send_tls=()
+  if [ "${1:-}" = tls ]; then
+    recv_tls=(--input-tcp-secure --input-tcp-certificate "$WORK/cert.pem" --input-tcp-certificate-key "$WORK/key.pem")
+    send_tls=(--output-tcp-secure --output-tcp-skip-verify)
+  fi
+  /usr/bin/time -f %M -o "$WORK/recv.rss" "$GOR" --input-tcp "127.0.0.1:$PORT" "${recv_tls[@]}" \
+    --output-file "$OUT_DIR/relay.gor" "${FILE_FLAGS[@]}" > /dev/null 2> "$WORK/recv.log" &
+  RECV_PID=$!
+  for _ in $(seq 200); do
+    grep -q "listening on" "$WORK/recv.log" 2> /dev/null && break
+    sleep 0.05
+  done
+  local start gor_pid
+  start=$(now)
+  /usr/bin/time -f %M -o "$WORK/send.rss" "$GOR" --input-file "$BIG|$SPEED" \
+    --output-tcp "localhost:$PORT" "${send_tls[@]}" > /dev/null 2> "$WORK/send.log"
+  # /usr/bin/time's child is the receiving gor.
+  gor_pid=$(pgrep -P "$RECV_PID" -x gor || true)
+  kill -INT "${gor_pid:-$RECV_PID}"
+  wait "$RECV_PID" || true
+  RECV_PID=
+  local took=$(( $(now) - start ))
+  local got
+  got=$(cat "$OUT_DIR"/relay*.gor | wc -c)
+  if [ "$got" -ne "$BYTES" ]; then
+    echo "relay: the receiver wrote $got bytes of $BYTES" >&2
+    tail -5 "$WORK/send.log" "$WORK/recv.log" >&2
+    exit 1
+  fi
+  echo "$took $(tail -1 "$WORK/send.rss") $(tail -1 "$WORK/recv.rss")"
+}
+
+best_direct=0 best_plain=0 best_tls=0
+for _ in $(seq "$RUNS"); do
+  d=$(direct)
+  relay > "$WORK/plain.txt"
+  read -r p p_send p_recv < "$WORK/plain.txt"
+  relay tls > "$WORK/tls.txt"
+  read -r t t_send t_recv < "$WORK/tls.txt"
+  [ "$best_direct" -eq 0 ] || [ "$d" -lt "$best_direct" ] && best_direct=$d
+  [ "$best_plain" -eq 0 ] || [ "$p" -lt "$best_plain" ] && best_plain=$p
+  [ "$best_tls" -eq 0 ] || [ "$t" -lt "$best_tls" ] && best_tls=$t
+done
+
+echo "relay: ${SIZE_MB} MB recording; direct input-file->output-file $(mbps "$best_direct") MB/s; over --output-tcp/--input-tcp $(mbps "$best_plain") MB/s = $(ratio "$best_plain" "$best_direct") x direct (goal 0.75); with TLS $(mbps "$best_tls") MB/s = $(ratio "$best_tls" "$best_direct") x direct (goal 0.5); peak RSS sender $((p_send / 1024)) MB / receiver $((p_recv / 1024)) MB plain, $((t_send / 1024)) MB / $((t_recv / 1024)) MB TLS"

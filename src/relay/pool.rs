@@ -1,0 +1,564 @@
+//! The worker pool behind `--output-tcp` and `--output-ws`.
+//!
+//! Each worker owns one persistent connection and a bounded queue of
+//! [`QUEUE`] messages. A message goes to the next worker in turn (round
+//! robin), or, when sticky, to the worker its id hashes to (FNV-1a, 32 bit)
+//! so that every message of one request/response pair travels on the same
+//! connection, in order.
+//!
+//! Reliability beyond GoReplay's: a worker whose connection has been quiet
+//! checks for a peer close before writing (a receiver that restarted), and
+//! a write that fails puts its messages back at the front of the queue, so
+//! they are sent again on a fresh connection. Dial failures are retried with
+//! a backoff of at most a second and logged once per outage. At close, the
+//! pool keeps sending while it makes progress; what it still could not send
+//! is counted (`<output>.abandoned_at_close`), never silently lost.
+
+use crate::message::{Message, PayloadType};
+use crate::plugin::{Result, Shutdown};
+use crate::queue_stats::QueueStats;
+use crate::stats::{self, Counter};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// Messages queued per worker.
+pub const QUEUE: usize = 100;
+/// Most bytes handed to one connection in one go.
+const BATCH_BYTES: usize = 256 * 1024;
+/// Most messages handed to one connection in one go.
+const BATCH_MESSAGES: usize = 64;
+/// A connection quiet for this long is checked for a peer close before it
+/// is written to again; while streaming, the check runs this often.
+const CLOSE_CHECK: Duration = Duration::from_millis(20);
+/// Longest wait between two dial attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// At close, how long the pool may go without sending anything before it
+/// gives up on what is left.
+const CLOSE_PATIENCE: Duration = Duration::from_secs(5);
+
+/// One open connection of a worker.
+pub trait Link: Send {
+    /// Sends the messages in order. An error means the connection is
+    /// unusable; the pool sends all of them again on a new one.
+    fn send(&mut self, batch: &[Message]) -> std::io::Result<()>;
+
+    /// True when the peer closed its side or reset the connection; never
+    /// blocks.
+    fn peer_closed(&mut self) -> bool;
+
+    /// Ends the connection politely.
+    fn close(&mut self);
+}
+
+/// Opens connections to one target.
+pub trait Connector: Send + Sync {
+    /// A new connection (connect, TLS handshake, protocol upgrade), within
+    /// the dial timeout. The error is one line for the log.
+    fn connect(&self) -> std::result::Result<Box<dyn Link>, String>;
+}
+
+/// How the pool runs.
+pub struct PoolConfig {
+    /// The output flag without dashes (`output-tcp`): counters are named
+    /// after it (`output_tcp.sent`) and so is the stats line.
+    pub flag: &'static str,
+    /// The target as the user wrote it (for logs).
+    pub target: String,
+    pub workers: usize,
+    pub sticky: bool,
+    /// With `--stats` and the output's `-stats` flag: the queue line period.
+    pub stats_period: Option<Duration>,
+}
+
+/// FNV-1a, 32 bit: the sticky worker of an id.
+pub fn fnv1a32(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+#[derive(Clone)]
+struct Counters {
+    sent: Counter,
+    reconnects: Counter,
+    skipped_replayed: Counter,
+    queue_full: Counter,
+    abandoned: Counter,
+}
+
+impl Counters {
+    fn new(flag: &str) -> Counters {
+        let prefix = flag.replace('-', "_");
+        Counters {
+            sent: stats::counter(&format!("{prefix}.sent")),
+            reconnects: stats::counter(&format!("{prefix}.reconnects")),
+            skipped_replayed: stats::drop_counter(&format!("{prefix}.replayed_responses_skipped")),
+            queue_full: stats::drop_counter(&format!("{prefix}.queue_full")),
+            abandoned: stats::drop_counter(&format!("{prefix}.abandoned_at_close")),
+        }
+    }
+}
+
+/// A running pool.
+pub struct Pool {
+    name: String,
+    queues: RwLock<Option<Vec<Sender<Message>>>>,
+    /// Kept to count what is left when workers cannot finish.
+    receivers: Vec<Receiver<Message>>,
+    next: AtomicUsize,
+    sticky: bool,
+    counters: Counters,
+    /// Messages sent so far: progress, for the patience at close.
+    progress: Arc<AtomicU64>,
+    give_up: Mutex<Option<Sender<()>>>,
+    /// Disconnected once every worker has ended.
+    done: Receiver<()>,
+    stats: Option<Arc<QueueStats>>,
+}
+
+impl Pool {
+    /// Starts `config.workers` workers; each connects on its own, the first
+    /// time it has a message to send.
+    pub fn start(
+        config: PoolConfig,
+        connector: Arc<dyn Connector>,
+        shutdown: &Shutdown,
+    ) -> Result<Pool> {
+        if config.workers == 0 {
+            anyhow::bail!("--{}-workers: needs at least 1 worker", config.flag);
+        }
+        let name = format!("--{} {}", config.flag, config.target);
+        let counters = Counters::new(config.flag);
+        let progress = Arc::new(AtomicU64::new(0));
+        let connected = Arc::new(AtomicUsize::new(0));
+        let (give_up_tx, give_up_rx) = bounded::<()>(0);
+        let (done_tx, done_rx) = bounded::<()>(0);
+        let mut queues = Vec::with_capacity(config.workers);
+        let mut receivers = Vec::with_capacity(config.workers);
+        for index in 0..config.workers {
+            let (tx, rx) = bounded(QUEUE);
+            queues.push(tx);
+            receivers.push(rx.clone());
+            let worker = Worker {
+                name: name.clone(),
+                rx,
+                connector: connector.clone(),
+                give_up: give_up_rx.clone(),
+                shutdown: shutdown.clone(),
+                counters: counters.clone(),
+                progress: progress.clone(),
+                connected: connected.clone(),
+                _done: done_tx.clone(),
+            };
+            std::thread::Builder::new()
+                .name(format!("{}-{index}", config.flag))
+                .spawn(move || worker.run())?;
+        }
+        let stats = config.stats_period.map(|p| {
+            let name: &'static str = match config.flag {
+                "output-ws" => "output_ws",
+                _ => "output_tcp",
+            };
+            let s = QueueStats::start(name, p);
+            let connected = connected.clone();
+            s.set_workers(move || connected.load(Ordering::Relaxed));
+            s
+        });
+        Ok(Pool {
+            name,
+            queues: RwLock::new(Some(queues)),
+            receivers,
+            next: AtomicUsize::new(0),
+            sticky: config.sticky,
+            counters,
+            progress,
+            give_up: Mutex::new(Some(give_up_tx)),
+            done: done_rx,
+            stats,
+        })
+    }
+
+    /// Requests and captured responses are relayed; replayed responses
+    /// (type 3) are not, as in GoReplay.
+    fn relayed(&self, msg: &Message) -> bool {
+        match msg.payload_type() {
+            Some(PayloadType::Request | PayloadType::Response) => true,
+            _ => {
+                self.counters.skipped_replayed.drop_one(&format_args!(
+                    "{}: only requests and responses (types 1 and 2) are relayed; other messages are skipped",
+                    self.name
+                ));
+                false
+            }
+        }
+    }
+
+    /// The queue of the worker that gets `msg`.
+    fn queue_for(&self, msg: &Message) -> Result<Sender<Message>> {
+        let guard = self.queues.read().unwrap_or_else(|e| e.into_inner());
+        let Some(queues) = guard.as_ref() else {
+            anyhow::bail!("{} is closed", self.name);
+        };
+        let index = if self.sticky {
+            fnv1a32(msg.id()) as usize % queues.len()
+        } else {
+            self.next.fetch_add(1, Ordering::Relaxed) % queues.len()
+        };
+        Ok(queues[index].clone())
+    }
+
+    fn after_enqueue(&self) {
+        if let Some(s) = &self.stats {
+            s.record(self.receivers.iter().map(Receiver::len).sum());
+        }
+    }
+
+    /// Queues `msg`, waiting for room in its worker's queue (back-pressure
+    /// up to the input).
+    pub fn write(&self, msg: &Message) -> Result<()> {
+        if !self.relayed(msg) {
+            return Ok(());
+        }
+        let queue = self.queue_for(msg)?;
+        if queue.send(msg.clone()).is_err() {
+            self.counters.abandoned.inc();
+            anyhow::bail!("{} is closed", self.name);
+        }
+        self.after_enqueue();
+        Ok(())
+    }
+
+    /// Queues `msg` if its worker has room; drops and counts it otherwise.
+    pub fn offer(&self, msg: &Message) -> Result<()> {
+        if !self.relayed(msg) {
+            return Ok(());
+        }
+        match self.queue_for(msg)?.try_send(msg.clone()) {
+            Ok(()) => self.after_enqueue(),
+            Err(TrySendError::Full(_)) => self.counters.queue_full.drop_one(&format_args!(
+                "{}: the queue is full (the receiver is slower than the capture, or down), a live message was dropped",
+                self.name
+            )),
+            Err(TrySendError::Disconnected(_)) => {
+                self.counters.abandoned.inc();
+                anyhow::bail!("{} is closed", self.name)
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops accepting and sends what the queues hold, for as long as that
+    /// makes progress; then counts what is left as abandoned.
+    pub fn close(&self) {
+        let queues = self
+            .queues
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if queues.is_none() {
+            return;
+        }
+        drop(queues);
+        let mut last = self.progress.load(Ordering::SeqCst);
+        let mut progress_at = Instant::now();
+        let finished = loop {
+            match self.done.recv_timeout(Duration::from_millis(50)) {
+                Err(RecvTimeoutError::Disconnected) => break true,
+                Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+            }
+            let now = self.progress.load(Ordering::SeqCst);
+            if now != last {
+                last = now;
+                progress_at = Instant::now();
+            } else if progress_at.elapsed() > CLOSE_PATIENCE {
+                break false;
+            }
+        };
+        if !finished {
+            // Workers waiting to dial count what they hold and end.
+            self.give_up
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            if let Err(RecvTimeoutError::Timeout) = self.done.recv_timeout(Duration::from_secs(2)) {
+                // A worker stuck in a write: what its queue holds is lost.
+                let left: usize = self.receivers.iter().map(Receiver::len).sum();
+                if left > 0 {
+                    self.counters.abandoned.add(left as u64);
+                    tracing::warn!(
+                        "{}: {left} messages could not be sent before closing (counted as {})",
+                        self.name,
+                        self.counters.abandoned.name()
+                    );
+                }
+            }
+        }
+        if let Some(s) = &self.stats {
+            s.stop();
+        }
+    }
+}
+
+struct Worker {
+    name: String,
+    rx: Receiver<Message>,
+    connector: Arc<dyn Connector>,
+    give_up: Receiver<()>,
+    shutdown: Shutdown,
+    counters: Counters,
+    progress: Arc<AtomicU64>,
+    connected: Arc<AtomicUsize>,
+    /// Dropped when the worker ends: the pool's `done` sees it.
+    _done: Sender<()>,
+}
+
+impl Worker {
+    fn run(self) {
+        let mut pending: VecDeque<Message> = VecDeque::new();
+        let mut link: Option<Box<dyn Link>> = None;
+        let mut checked_at = Instant::now();
+        let mut outage: Option<Instant> = None;
+        let mut batch: Vec<Message> = Vec::with_capacity(BATCH_MESSAGES);
+        'work: loop {
+            if pending.is_empty() {
+                match self.rx.recv() {
+                    Ok(m) => pending.push_back(m),
+                    // Closed and drained: the pool is closing.
+                    Err(_) => break,
+                }
+            }
+            if checked_at.elapsed() >= CLOSE_CHECK {
+                checked_at = Instant::now();
+                if let Some(l) = link.as_mut()
+                    && l.peer_closed()
+                {
+                    // A receiver that stops gracefully half-closes and
+                    // reads on until we close: nothing written is lost.
+                    tracing::debug!("{}: the receiver closed; reconnecting", self.name);
+                    l.close();
+                    link = None;
+                    self.connected.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+            let mut backoff = Duration::from_millis(10);
+            while link.is_none() {
+                match self.connector.connect() {
+                    Ok(l) => {
+                        link = Some(l);
+                        checked_at = Instant::now();
+                        self.connected.fetch_add(1, Ordering::Relaxed);
+                        self.counters.reconnects.inc();
+                        if let Some(since) = outage.take() {
+                            tracing::info!(
+                                "{}: connected again after {:.1?}",
+                                self.name,
+                                since.elapsed()
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        if outage.is_none() {
+                            outage = Some(Instant::now());
+                            tracing::warn!(
+                                "{}: {e}; retrying (at least every second), messages wait in the queue",
+                                self.name
+                            );
+                        }
+                        if self.shutdown.is_stopping() {
+                            tracing::debug!("{}: stopping while disconnected", self.name);
+                        }
+                        match self.give_up.recv_timeout(backoff) {
+                            Err(RecvTimeoutError::Timeout) => {}
+                            _ => break 'work,
+                        }
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                }
+            }
+            let Some(l) = link.as_mut() else { continue };
+            batch.clear();
+            let mut bytes = 0;
+            while batch.len() < BATCH_MESSAGES && bytes < BATCH_BYTES {
+                let Some(m) = pending.pop_front().or_else(|| self.rx.try_recv().ok()) else {
+                    break;
+                };
+                bytes += m.meta.len() + m.data.len();
+                batch.push(m);
+            }
+            match l.send(&batch) {
+                Ok(()) => {
+                    self.counters.sent.add(batch.len() as u64);
+                    self.progress
+                        .fetch_add(batch.len() as u64, Ordering::SeqCst);
+                }
+                Err(e) => {
+                    tracing::debug!(
+                        "{}: a write failed ({e}); sending {} messages again on a new connection",
+                        self.name,
+                        batch.len()
+                    );
+                    for m in batch.drain(..).rev() {
+                        pending.push_front(m);
+                    }
+                    l.close();
+                    link = None;
+                    self.connected.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+        }
+        let left = pending.len() + self.rx.try_iter().count();
+        if left > 0 {
+            self.counters.abandoned.add(left as u64);
+            tracing::warn!(
+                "{}: {left} messages could not be sent before closing (counted as {})",
+                self.name,
+                self.counters.abandoned.name()
+            );
+        }
+        if let Some(mut l) = link {
+            l.close();
+            self.connected.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex as StdMutex;
+
+    /// Which connection sent which id, in order.
+    type Log = Arc<StdMutex<Vec<(usize, Vec<u8>)>>>;
+
+    /// A link that records which worker connection got what.
+    struct Recorder {
+        conn: usize,
+        log: Log,
+    }
+
+    impl Link for Recorder {
+        fn send(&mut self, batch: &[Message]) -> std::io::Result<()> {
+            let mut log = self.log.lock().unwrap();
+            for m in batch {
+                log.push((self.conn, m.id().to_vec()));
+            }
+            Ok(())
+        }
+        fn peer_closed(&mut self) -> bool {
+            false
+        }
+        fn close(&mut self) {}
+    }
+
+    struct Recorders {
+        made: AtomicUsize,
+        log: Log,
+    }
+
+    impl Connector for Recorders {
+        fn connect(&self) -> std::result::Result<Box<dyn Link>, String> {
+            Ok(Box::new(Recorder {
+                conn: self.made.fetch_add(1, Ordering::SeqCst),
+                log: self.log.clone(),
+            }))
+        }
+    }
+
+    fn pool(workers: usize, sticky: bool) -> (Pool, Log) {
+        let log = Arc::new(StdMutex::new(Vec::new()));
+        let connector = Arc::new(Recorders {
+            made: AtomicUsize::new(0),
+            log: log.clone(),
+        });
+        let config = PoolConfig {
+            flag: "output-tcp",
+            target: "test".into(),
+            workers,
+            sticky,
+            stats_period: None,
+        };
+        (
+            Pool::start(config, connector, &Shutdown::new()).unwrap(),
+            log,
+        )
+    }
+
+    fn msg(kind: PayloadType, id: &str) -> Message {
+        Message::new(kind, id, 1, 0, &b"GET / HTTP/1.1\r\n\r\n"[..])
+    }
+
+    #[test]
+    fn sticky_ids_always_travel_on_the_same_connection() {
+        let (pool, log) = pool(4, true);
+        for round in 0..20 {
+            for id in ["a1", "b2", "c3", "d4", "e5", "f6", "g7"] {
+                let kind = if round % 2 == 0 {
+                    PayloadType::Request
+                } else {
+                    PayloadType::Response
+                };
+                pool.write(&msg(kind, id)).unwrap();
+            }
+        }
+        pool.close();
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 140);
+        let mut conn_of = std::collections::HashMap::new();
+        for (conn, id) in log.iter() {
+            assert_eq!(*conn_of.entry(id.clone()).or_insert(*conn), *conn, "{id:?}");
+        }
+        // Seven ids over four workers: more than one connection is used.
+        let used: std::collections::HashSet<_> = conn_of.values().collect();
+        assert!(used.len() > 1);
+    }
+
+    #[test]
+    fn round_robin_spreads_over_every_worker_and_skips_replayed_responses() {
+        let (pool, log) = pool(3, false);
+        for i in 0..30 {
+            pool.write(&msg(PayloadType::Request, &format!("id{i}")))
+                .unwrap();
+        }
+        pool.write(&msg(PayloadType::ReplayedResponse, "r"))
+            .unwrap();
+        pool.close();
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 30);
+        let mut per_conn = [0; 3];
+        for (conn, _) in log.iter() {
+            per_conn[*conn] += 1;
+        }
+        assert_eq!(per_conn, [10, 10, 10]);
+        assert!(pool.write(&msg(PayloadType::Request, "late")).is_err());
+    }
+
+    #[test]
+    fn fnv1a32_matches_the_reference_values() {
+        assert_eq!(fnv1a32(b""), 0x811c_9dc5);
+        assert_eq!(fnv1a32(b"a"), 0xe40c_292c);
+        assert_eq!(fnv1a32(b"foobar"), 0xbf9c_f968);
+    }
+
+    #[test]
+    fn no_workers_is_an_error_not_a_panic() {
+        let log = Arc::new(StdMutex::new(Vec::new()));
+        let connector = Arc::new(Recorders {
+            made: AtomicUsize::new(0),
+            log,
+        });
+        let config = PoolConfig {
+            flag: "output-tcp",
+            target: "test".into(),
+            workers: 0,
+            sticky: false,
+            stats_period: None,
+        };
+        let err = Pool::start(config, connector, &Shutdown::new())
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("--output-tcp-workers"), "{err}");
+    }
+}

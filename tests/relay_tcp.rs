@@ -1,0 +1,278 @@
+//! Two gor processes relaying over `--output-tcp` → `--input-tcp`, plain and
+//! TLS: every message arrives intact; a receiver restarted mid-stream loses
+//! nothing; garbage, a peer closing mid-record and a wrong certificate are
+//! counted or reported without a panic, and other senders keep being served.
+
+mod common;
+#[path = "common/relay.rs"]
+mod relay_common;
+
+use common::{Running, counted, record, run};
+use relay_common::{
+    assert_same_messages, free_port, messages, receiver, sorted_records, write_file,
+};
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// A self-signed certificate for 127.0.0.1 and localhost, as PEM files.
+fn certificate(dir: &Path) -> (String, String) {
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    (
+        cert.to_str().unwrap().to_string(),
+        key.to_str().unwrap().to_string(),
+    )
+}
+
+fn relay_ten_thousand(tls: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let sent = messages(10_000, 7, |_| 1_700_000_000_000_000_000);
+    let input = dir.path().join("in.gor");
+    write_file(&input, &sent);
+    let out = dir.path().join("out.gor");
+    let (cert, key) = certificate(dir.path());
+    let secure: Vec<&str> = if tls {
+        vec![
+            "--input-tcp-secure",
+            "--input-tcp-certificate",
+            &cert,
+            "--input-tcp-certificate-key",
+            &key,
+        ]
+    } else {
+        vec![]
+    };
+    let (gor_in, port) = receiver("127.0.0.1:0", &out, &secure);
+    let target = format!("localhost:{port}");
+    let mut args = vec![
+        "--input-file",
+        input.to_str().unwrap(),
+        "--output-tcp",
+        &target,
+    ];
+    if tls {
+        args.extend(["--output-tcp-secure", "--output-tcp-skip-verify"]);
+    }
+    let sender = run(&args, DEADLINE);
+    assert_eq!(sender.code(), Some(0), "{}", sender.stderr);
+    assert!(!sender.stderr.contains("abandoned"), "{}", sender.stderr);
+    let recv = gor_in.finish(DEADLINE, true);
+    assert_eq!(recv.code(), Some(0), "{}", recv.stderr);
+    assert!(
+        !recv.stderr.contains("dropped or skipped"),
+        "{}",
+        recv.stderr
+    );
+    assert_same_messages(&sent, &sorted_records(&[&out]));
+}
+
+#[test]
+fn ten_thousand_varied_messages_arrive_intact() {
+    relay_ten_thousand(false);
+}
+
+#[test]
+fn ten_thousand_varied_messages_arrive_intact_over_tls() {
+    relay_ten_thousand(true);
+}
+
+#[test]
+fn a_receiver_restarted_mid_stream_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2,000 messages over about 2 s (1 ms apart), so the restart falls in
+    // the middle of the stream.
+    let sent = messages(2_000, 11, |i| {
+        1_700_000_000_000_000_000 + i as i64 * 1_000_000
+    });
+    let input = dir.path().join("in.gor");
+    write_file(&input, &sent);
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let first = dir.path().join("first.gor");
+    let second = dir.path().join("second.gor");
+    let (gor_a, _) = receiver(&addr, &first, &[]);
+    let sender = Running::start(&[
+        "--input-file",
+        input.to_str().unwrap(),
+        "--output-tcp",
+        &addr,
+        "--output-tcp-workers",
+        "3",
+    ]);
+    std::thread::sleep(Duration::from_millis(700));
+    gor_a.signal(libc::SIGTERM);
+    let a = gor_a.finish(DEADLINE, false);
+    assert_eq!(a.code(), Some(0), "{}", a.stderr);
+    std::thread::sleep(Duration::from_millis(300));
+    let (gor_b, _) = receiver(&addr, &second, &[]);
+    let s = sender.wait(DEADLINE);
+    assert_eq!(s.code(), Some(0), "{}", s.stderr);
+    let b = gor_b.finish(DEADLINE, true);
+    assert_eq!(b.code(), Some(0), "{}", b.stderr);
+    let got_first = sorted_records(&[&first]);
+    assert!(
+        !got_first.is_empty() && got_first.len() < sent.len(),
+        "the restart should fall mid-stream: {} of {} before it",
+        got_first.len(),
+        sent.len()
+    );
+    assert_same_messages(&sent, &sorted_records(&[&first, &second]));
+    assert_eq!(counted(&s.stderr, "output_tcp.abandoned_at_close"), 0);
+}
+
+#[test]
+fn garbage_and_a_peer_closing_mid_record_are_counted_and_others_keep_being_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.gor");
+    let (gor_in, port) = receiver("127.0.0.1:0", &out, &[]);
+    let addr = format!("127.0.0.1:{port}");
+    // A well-behaved peer stays connected throughout.
+    let mut good = TcpStream::connect(&addr).unwrap();
+    good.write_all(&record(
+        "1 aa01 1700000000000000000 0",
+        b"GET /1 HTTP/1.1\r\n\r\n",
+    ))
+    .unwrap();
+    // Garbage with a separator in it: not a gor sender, closed.
+    let mut bad = TcpStream::connect(&addr).unwrap();
+    bad.write_all(&record("hello", b"this is no record"))
+        .unwrap();
+    // A record, then half of the next one, then gone.
+    let mut cut = TcpStream::connect(&addr).unwrap();
+    cut.write_all(&record(
+        "1 bb01 1700000000000000000 0",
+        b"GET /cut HTTP/1.1\r\n\r\n",
+    ))
+    .unwrap();
+    cut.write_all(b"1 bb02 1700000000000000000 0\nGET /half")
+        .unwrap();
+    drop(cut);
+    std::thread::sleep(Duration::from_millis(300));
+    good.write_all(&record(
+        "1 aa02 1700000000000000000 0",
+        b"GET /2 HTTP/1.1\r\n\r\n",
+    ))
+    .unwrap();
+    drop(good);
+    drop(bad);
+    std::thread::sleep(Duration::from_millis(300));
+    let r = gor_in.finish(DEADLINE, true);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    let ids: Vec<String> = sorted_records(&[&out])
+        .into_iter()
+        .map(|(h, _)| h.split(' ').nth(1).unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["aa01", "aa02", "bb01"], "{}", r.stderr);
+    assert_eq!(
+        counted(&r.stderr, "input_tcp.closed_for_garbage"),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        counted(&r.stderr, "input_tcp.truncated_tail"),
+        1,
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_wrong_certificate_is_a_clear_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path());
+    let out = dir.path().join("out.gor");
+    let (gor_in, port) = receiver(
+        "127.0.0.1:0",
+        &out,
+        &[
+            "--input-tcp-secure",
+            "--input-tcp-certificate",
+            &cert,
+            "--input-tcp-certificate-key",
+            &key,
+        ],
+    );
+    let input = dir.path().join("in.gor");
+    write_file(&input, &messages(5, 3, |_| 1_700_000_000_000_000_000));
+    // The self-signed certificate is not trusted without skip-verify.
+    let sender = Running::start(&[
+        "--input-file",
+        input.to_str().unwrap(),
+        "--output-tcp",
+        &format!("localhost:{port}"),
+        "--output-tcp-secure",
+        "--output-tcp-workers",
+        "1",
+    ]);
+    let line = sender.wait_for_line("TLS handshake", DEADLINE);
+    assert!(line.contains("certificate"), "{line}");
+    let s = sender.finish(DEADLINE, true);
+    assert!(!s.stderr.contains("panicked"), "{}", s.stderr);
+    assert_eq!(
+        s.stderr.matches("TLS handshake").count(),
+        1,
+        "one line per outage, not one per try: {}",
+        s.stderr
+    );
+    assert_eq!(
+        counted(&s.stderr, "output_tcp.abandoned_at_close"),
+        5,
+        "{}",
+        s.stderr
+    );
+    let r = gor_in.finish(DEADLINE, true);
+    assert!(
+        counted(&r.stderr, "input_tcp.tls_handshake_failures") >= 1,
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn bad_settings_are_one_clear_line() {
+    let r = run(
+        &[
+            "--input-dummy",
+            "0",
+            "--output-tcp",
+            "127.0.0.1:1",
+            "--output-tcp-workers",
+            "0",
+        ],
+        DEADLINE,
+    );
+    assert_eq!(r.code(), Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("output-tcp-workers"), "{}", r.stderr);
+    assert!(r.stderr.contains("at least 1"), "{}", r.stderr);
+    let r = run(
+        &[
+            "--input-tcp",
+            "127.0.0.1:0",
+            "--input-tcp-secure",
+            "--input-tcp-certificate",
+            "/nonexistent/cert.pem",
+            "--input-tcp-certificate-key",
+            "/nonexistent/key.pem",
+            "--output-null",
+        ],
+        DEADLINE,
+    );
+    assert_eq!(r.code(), Some(1), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("--input-tcp-certificate \"/nonexistent/cert.pem\""),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+}
