@@ -42,7 +42,7 @@ async fn handle(mut stream: TcpStream, mut conn: Connection) {
     let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
     loop {
         let head_len = loop {
-            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            if let Some(end) = crate::http::edit::find_blank_line(&buf) {
                 break end + 4;
             }
             if buf.len() > MAX_HEAD || conn.read(&mut stream, &mut buf).await != Read::Data {

@@ -27,6 +27,7 @@
 //! * `limiter` — the `|N` (per second) and `|N%` (fraction) wrappers;
 //! * `modifier/` — the `--http-*` filters and rewrites, with Go's regex and template syntax;
 //! * `middleware` — the external program and its hex line protocol;
+//! * `hex` — the one hex codec (middleware lines, ids, chunk sizes, escapes);
 //! * `http/` — HTTP/1 on raw bytes: start line, headers, query, edits, framing, prettify;
 //! * `http/client/` — the replay client: target URLs, pooled connections, TLS;
 //! * `http/listener` — bounded HTTP/1 accept loop for `--input-http` and `file-server`;
@@ -44,6 +45,7 @@
 pub mod capture;
 pub mod emitter;
 pub mod file_server;
+pub mod hex;
 pub mod http;
 pub mod input;
 pub mod limiter;

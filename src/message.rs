@@ -77,7 +77,7 @@ impl Message {
     /// meta; the emitter then drops it as malformed.
     pub fn from_record(record: impl Into<Bytes>) -> Self {
         let record: Bytes = record.into();
-        match memchr(b'\n', &record) {
+        match memchr::memchr(b'\n', &record) {
             Some(i) if i > 0 && i + 1 < record.len() => Message {
                 meta: record.slice(..=i),
                 data: record.slice(i + 1..),
@@ -161,11 +161,7 @@ pub fn random_id() -> String {
 
 /// Lowercase hex of an id's bytes.
 pub fn hex_id(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+    crate::hex::encode_string(bytes)
 }
 
 /// Wall-clock time in Unix nanoseconds.
@@ -178,10 +174,6 @@ pub fn now_ns() -> i64 {
 
 fn parse_i64(field: &[u8]) -> Option<i64> {
     std::str::from_utf8(field).ok()?.parse().ok()
-}
-
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|b| *b == needle)
 }
 
 #[cfg(test)]

@@ -407,208 +407,6 @@ impl Input for MiddlewareEcho {
     }
 }
 
-/// Every byte's two lowercase hex digits.
-static HEX_PAIRS: [[u8; 2]; 256] = {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut t = [[0u8; 2]; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = [DIGITS[i >> 4], DIGITS[i & 15]];
-        i += 1;
-    }
-    t
-};
-
-/// Each byte's value as a hex digit (either case), or 0xFF.
-static HEX_VALUES: [u8; 256] = {
-    let mut t = [0xFFu8; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
-
-/// Appends the lowercase hex of `data` to `out`.
-pub fn encode_hex(data: &[u8], out: &mut Vec<u8>) {
-    let start = out.len();
-    out.resize(start + data.len() * 2, 0);
-    encode_hex_into(data, &mut out[start..]);
-}
-
-/// Writes the lowercase hex of `data` to `out`, which is twice as long;
-/// 16 bytes at a time with vector instructions.
-fn encode_hex_into(data: &[u8], out: &mut [u8]) {
-    let mut bytes = data.chunks_exact(16);
-    let mut digits = out.chunks_exact_mut(32);
-    for (d, b) in (&mut digits).zip(&mut bytes) {
-        if let (Ok(d), Ok(b)) = (d.try_into(), b.try_into()) {
-            encode16(b, d);
-        }
-    }
-    for (pair, b) in digits
-        .into_remainder()
-        .chunks_exact_mut(2)
-        .zip(bytes.remainder())
-    {
-        pair.copy_from_slice(&HEX_PAIRS[usize::from(*b)]);
-    }
-}
-
-/// The hex of 16 bytes (portable form, which the compiler vectorizes).
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
-fn encode16_portable(b: &[u8; 16], d: &mut [u8; 32]) {
-    for i in 0..16 {
-        let (hi, lo) = (b[i] >> 4, b[i] & 15);
-        d[2 * i] = hi + if hi > 9 { b'a' - 10 } else { b'0' };
-        d[2 * i + 1] = lo + if lo > 9 { b'a' - 10 } else { b'0' };
-    }
-}
-
-/// 32 hex digits (either case) into 16 bytes; false if one is not a hex
-/// digit (`o` is then meaningless). Portable form.
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
-fn decode32_portable(d: &[u8; 32], o: &mut [u8; 16]) -> bool {
-    let mut nibbles = [0u8; 32];
-    let mut not_hex = 0u8;
-    for i in 0..32 {
-        let c = d[i];
-        let digit = c.wrapping_sub(b'0') < 10;
-        let letter = (c | 0x20).wrapping_sub(b'a') < 6; // either case
-        not_hex |= u8::from(!(digit | letter));
-        // 'a' & 15 == 'A' & 15 == 1
-        nibbles[i] = (c & 15).wrapping_add(if letter { 9 } else { 0 });
-    }
-    for k in 0..16 {
-        o[k] = nibbles[2 * k] << 4 | nibbles[2 * k + 1];
-    }
-    not_hex == 0
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-use {decode32_portable as decode32, encode16_portable as encode16};
-
-/// The hex of 16 bytes, with SSE2 (always there on x86-64).
-#[cfg(target_arch = "x86_64")]
-fn encode16(b: &[u8; 16], d: &mut [u8; 32]) {
-    use std::arch::x86_64::*;
-    // SAFETY: SSE2 is part of x86-64; the unaligned load reads the 16
-    // bytes of `b` and the two stores write the 32 bytes of `d`.
-    unsafe {
-        let v = _mm_loadu_si128(b.as_ptr().cast());
-        let low4 = _mm_set1_epi8(0x0F);
-        let hi = _mm_and_si128(_mm_srli_epi16(v, 4), low4);
-        let lo = _mm_and_si128(v, low4);
-        // Nibble n becomes '0' + n, plus 39 more from 10 on ('a' - '9' - 1).
-        let ascii = |n: __m128i| {
-            let letter = _mm_and_si128(_mm_cmpgt_epi8(n, _mm_set1_epi8(9)), _mm_set1_epi8(39));
-            _mm_add_epi8(_mm_add_epi8(n, _mm_set1_epi8(b'0' as i8)), letter)
-        };
-        _mm_storeu_si128(d.as_mut_ptr().cast(), ascii(_mm_unpacklo_epi8(hi, lo)));
-        _mm_storeu_si128(
-            d.as_mut_ptr().add(16).cast(),
-            ascii(_mm_unpackhi_epi8(hi, lo)),
-        );
-    }
-}
-
-/// 32 hex digits (either case) into 16 bytes, with SSE2 (always there on
-/// x86-64); false if one is not a hex digit (`o` is then meaningless).
-#[cfg(target_arch = "x86_64")]
-fn decode32(d: &[u8; 32], o: &mut [u8; 16]) -> bool {
-    use std::arch::x86_64::*;
-    // SAFETY: SSE2 is part of x86-64; the unaligned loads read the 32
-    // bytes of `d` and the store writes the 16 bytes of `o`.
-    unsafe {
-        // 16 digits to 16 nibbles, and a mask of the digits that are hex.
-        // Signed compares: bytes from 0x80 on are negative, never in range.
-        let nibbles = |v: __m128i| {
-            let in_range = |v: __m128i, lo: u8, hi: u8| {
-                _mm_and_si128(
-                    _mm_cmpgt_epi8(v, _mm_set1_epi8(lo as i8 - 1)),
-                    _mm_cmplt_epi8(v, _mm_set1_epi8(hi as i8 + 1)),
-                )
-            };
-            let digit = in_range(v, b'0', b'9');
-            let letter = in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', b'f');
-            // 'a' & 15 == 'A' & 15 == 1
-            let n = _mm_add_epi8(
-                _mm_and_si128(v, _mm_set1_epi8(0x0F)),
-                _mm_and_si128(letter, _mm_set1_epi8(9)),
-            );
-            (n, _mm_or_si128(digit, letter))
-        };
-        // Each 16-bit lane holds two nibbles, first digit low: make the
-        // low byte first << 4 | second.
-        let pairs = |n: __m128i| {
-            _mm_and_si128(
-                _mm_or_si128(_mm_slli_epi16(n, 4), _mm_srli_epi16(n, 8)),
-                _mm_set1_epi16(0x00FF),
-            )
-        };
-        let (a, a_ok) = nibbles(_mm_loadu_si128(d.as_ptr().cast()));
-        let (b, b_ok) = nibbles(_mm_loadu_si128(d.as_ptr().add(16).cast()));
-        _mm_storeu_si128(o.as_mut_ptr().cast(), _mm_packus_epi16(pairs(a), pairs(b)));
-        _mm_movemask_epi8(_mm_and_si128(a_ok, b_ok)) == 0xFFFF
-    }
-}
-
-/// Decodes one hex line (either case); the error says what is wrong.
-pub fn decode_hex(line: &[u8]) -> std::result::Result<Vec<u8>, String> {
-    let mut out = vec![0u8; line.len() / 2];
-    decode_hex_into(line, &mut out)?;
-    Ok(out)
-}
-
-/// Decodes one hex line (either case) into `out`, which is half as long.
-fn decode_hex_into(line: &[u8], out: &mut [u8]) -> std::result::Result<(), String> {
-    if !line.len().is_multiple_of(2) {
-        return Err("encoding/hex: odd length hex string".into());
-    }
-    debug_assert_eq!(out.len(), line.len() / 2);
-    // 32 digits at a time with vector instructions.
-    let mut bad = false;
-    let mut digits = line.chunks_exact(32);
-    let mut bytes = out.chunks_exact_mut(16);
-    for (o, d) in (&mut bytes).zip(&mut digits) {
-        if let (Ok(o), Ok(d)) = (o.try_into(), d.try_into()) {
-            bad |= !decode32(d, o);
-        }
-    }
-    let mut bad_tail = 0u8;
-    for (o, pair) in bytes
-        .into_remainder()
-        .iter_mut()
-        .zip(digits.remainder().chunks_exact(2))
-    {
-        let (h, l) = (
-            HEX_VALUES[usize::from(pair[0])],
-            HEX_VALUES[usize::from(pair[1])],
-        );
-        bad_tail |= h | l;
-        *o = h << 4 | l;
-    }
-    if !bad && bad_tail & 0xF0 == 0 {
-        return Ok(());
-    }
-    // Only for the error message: where is the first bad digit?
-    let at = line
-        .iter()
-        .position(|c| HEX_VALUES[usize::from(*c)] == 0xFF)
-        .unwrap_or(0);
-    Err(format!(
-        "encoding/hex: invalid byte: {:#04X} at offset {at}",
-        line[at]
-    ))
-}
-
 /// Hex lines on their way into the program's stdin, written in large
 /// blocks (a message may span two).
 struct HexOut {
@@ -644,7 +442,7 @@ impl HexOut {
                 continue;
             }
             let n = room.min(data.len());
-            encode_hex_into(&data[..n], &mut self.buf[self.len..self.len + 2 * n]);
+            crate::hex::encode_into(&data[..n], &mut self.buf[self.len..self.len + 2 * n]);
             self.len += 2 * n;
             data = &data[n..];
         }
@@ -837,7 +635,8 @@ impl Lines<'_> {
             if self.room.len() < n {
                 self.room = BytesMut::zeroed(n.max(ROOM));
             }
-            decode_hex_into(text, &mut self.room[..n]).map(|()| message_from(&mut self.room, n))
+            crate::hex::decode_into(text, &mut self.room[..n])
+                .map(|()| message_from(&mut self.room, n))
         };
         match decoded {
             Ok(msg) => self.batch.push(msg),

@@ -478,13 +478,13 @@ pub fn header_timestamp(line: &[u8]) -> Option<i64> {
         return None;
     };
     // The id: any non-empty token.
-    let id_len = rest.iter().position(|b| *b == b' ')?;
+    let id_len = memchr::memchr(b' ', rest)?;
     if id_len == 0 {
         return None;
     }
     let rest = &rest[id_len + 1..];
     // A space inside the latency makes it fail to parse: no fifth field.
-    match rest.iter().position(|b| *b == b' ') {
+    match memchr::memchr(b' ', rest) {
         Some(sp) => {
             parse_integer(&rest[sp + 1..])?;
             parse_integer(&rest[..sp])

@@ -508,3 +508,71 @@ fn captured_traffic_is_saved_to_a_file_that_reads_back_exactly() {
     assert_eq!(recs[1].2, resp);
     assert_eq!(recs[0].1, recs[1].1);
 }
+
+/// CPU time (user + system) of a process, in clock ticks, every thread.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces): utime is the
+    // 12th, stime the 13th.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// A capture waits on its ring when little comes: a lone request every
+/// 300 ms (a ring block that never fills) is still emitted at once, each
+/// before the next is sent, and a capture that sees nothing costs next to
+/// no CPU.
+fn sparse_traffic_is_emitted_promptly_and_idle_costs_nothing(engine: &str) {
+    let server = start_server();
+    let port = server.port;
+    let addr = format!("127.0.0.1:{port}");
+    let mut gor = Gor::start(&[
+        "--input-raw",
+        &addr,
+        "--input-raw-engine",
+        engine,
+        "--output-stdout",
+    ]);
+    gor.wait_for("BPF Filter", Duration::from_secs(15));
+    warm_up(&gor, port);
+    let before = records(&gor.stdout_so_far()).len();
+    let mut c = Client::connect(port);
+    for i in 0..5 {
+        std::thread::sleep(Duration::from_millis(300));
+        c.exchange(format!("GET /sparse/{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+        // 20 ms delivery; the rest is room for a loaded machine.
+        gor.wait_records(before + i + 1, Duration::from_secs(3));
+    }
+    drop(c);
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: sysconf has no preconditions.
+    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap_or(100);
+    let t0 = cpu_ticks(gor.pid());
+    std::thread::sleep(Duration::from_secs(3));
+    let idle = cpu_ticks(gor.pid()) - t0;
+    // 0.5 ms a second is usual; a thread that spins would take 3,000 ms.
+    assert!(
+        idle * 1000 / hz <= 150,
+        "{engine}: {} ms of CPU in 3 s without traffic",
+        idle * 1000 / hz
+    );
+    let ran = gor.finish(Duration::from_secs(10), true);
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+}
+
+#[test]
+fn libpcap_emits_sparse_traffic_promptly_and_idles_cheaply() {
+    if !can_capture("libpcap_emits_sparse_traffic_promptly_and_idles_cheaply") {
+        return;
+    }
+    sparse_traffic_is_emitted_promptly_and_idle_costs_nothing("libpcap");
+}
+
+#[test]
+fn raw_socket_emits_sparse_traffic_promptly_and_idles_cheaply() {
+    if !can_capture("raw_socket_emits_sparse_traffic_promptly_and_idles_cheaply") {
+        return;
+    }
+    sparse_traffic_is_emitted_promptly_and_idle_costs_nothing("raw_socket");
+}

@@ -33,11 +33,13 @@ pub const DEFAULT_BUFFER: usize = 32 * 1024 * 1024;
 /// a modest steady rate to 50 a second, and no request is held back long
 /// (GoReplay's 2 s read timeout held requests back at low traffic).
 pub const DELIVERY_MS: i32 = 20;
-/// Bytes a ring engine took between two waits after which it lingers
-/// instead of blocking (see `crate::linger`): a quarter of a ring block,
-/// which full-rate traffic fills in well under the delivery time and a
-/// steady 2,000 requests a second (a few dozen KB per delivery) does not.
-pub const LOTS_OF_BYTES: usize = 256 * 1024;
+/// Bytes of frames a ring engine took between two waits after which it
+/// lingers instead of blocking (see `crate::linger`). Full-rate traffic
+/// fills a ring block (256 KiB with libpcap, 1 MiB with raw_socket; a
+/// quarter to a half of it is frame bytes when packets are small) well
+/// before the delivery time; a steady 2,000 requests a second brings about
+/// 30 KB per delivery, and a linger after it would find the ring empty.
+pub const LOTS_OF_BYTES: usize = 64 * 1024;
 /// Longest a ring engine blocks with nothing arriving: idle connections
 /// are expired and kernel drops looked at this often.
 pub const IDLE_WAIT_MS: i32 = 100;

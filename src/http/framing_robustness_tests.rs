@@ -3,7 +3,7 @@
 //! arrive (one read or many), the decoder reaches the same verdict at the
 //! same byte. Seeded, so a failure is reproducible.
 
-use super::{BodyDecoder, BodyKind, response_body_kind};
+use super::{BodyDecoder, BodyKind, ChunkStatus, ChunkWalker, FramingHeaders};
 use crate::tcp::robustness_tests::Rng;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -95,6 +95,51 @@ fn response_bodies_frame_the_same_however_they_arrive() {
     }
 }
 
+fn length(v: &[u8]) -> FramingHeaders {
+    let mut f = FramingHeaders::new();
+    f.add(b"Content-Length", v);
+    f
+}
+
+/// The walk capture does: the whole message so far each time, from where
+/// the last call stopped.
+fn walk_growing(data: &[u8], cuts: &[usize]) -> Verdict {
+    let mut w = ChunkWalker::new();
+    let mut at = 0;
+    for &cut in cuts.iter().chain(std::iter::once(&data.len())) {
+        let cut = cut.clamp(at, data.len());
+        let (used, status) = w.walk(&data[at..cut], |_| {});
+        at += used;
+        match status {
+            ChunkStatus::Done => return Verdict::Done(at),
+            ChunkStatus::Invalid(_) => return Verdict::Invalid,
+            ChunkStatus::NeedMore => {}
+        }
+    }
+    Verdict::NeedMore
+}
+
+#[test]
+fn capture_walk_and_socket_decoder_agree_on_every_chunked_body() {
+    let mut rng = Rng::new(77);
+    for round in 0..20_000 {
+        let mut data = BODIES[rng.below(BODIES.len())].to_vec();
+        for _ in 0..rng.below(4) {
+            let at = rng.below(data.len());
+            data[at] = b"0123456789abcdefABCDEF;\r\n "[rng.below(26)];
+        }
+        let mut cuts: Vec<usize> = (0..rng.below(8))
+            .map(|_| rng.below(data.len() + 1))
+            .collect();
+        cuts.sort_unstable();
+        assert_eq!(
+            walk_growing(&data, &cuts),
+            decode_in_pieces(BodyKind::Chunked, &data, &cuts),
+            "round {round}: {data:?} cut at {cuts:?}"
+        );
+    }
+}
+
 #[test]
 fn response_heads_with_odd_lengths_are_refused_not_trusted() {
     // lengths that do not fit, or are not numbers, are errors; a huge one
@@ -107,12 +152,12 @@ fn response_heads_with_odd_lengths_are_refused_not_trusted() {
         b"0x10",
         b" ",
     ] {
-        assert!(
-            response_body_kind(false, 200, false, Some(v)).is_err(),
-            "{v:?}"
-        );
+        assert!(length(v).response_body(false, false, 200).is_err(), "{v:?}");
+        assert!(length(v).request_body().is_err(), "{v:?}");
     }
-    let kind = response_body_kind(false, 200, false, Some(b"999999999999999999")).unwrap();
+    let kind = length(b"999999999999999999")
+        .response_body(false, false, 200)
+        .unwrap();
     let mut d = BodyDecoder::new(kind);
     assert_eq!(d.feed(&[b'x'; 4096]), Ok(4096));
     assert!(!d.is_done());

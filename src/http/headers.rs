@@ -140,23 +140,6 @@ pub fn body_offset(data: &[u8]) -> Option<usize> {
     edit::find_blank_line(data).map(|i| i + 4)
 }
 
-/// `Content-Length` as a number (`None` when missing or not all digits).
-pub fn content_length(data: &[u8]) -> Option<u64> {
-    let v = header_value(data, b"Content-Length")?;
-    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(v).ok()?.parse().ok()
-}
-
-/// True when the last transfer coding is `chunked` (RFC 9112 6.3), e.g.
-/// `Transfer-Encoding: gzip, chunked`.
-pub fn is_chunked(data: &[u8]) -> bool {
-    header_value(data, b"Transfer-Encoding")
-        .and_then(|v| v.rsplit(|b| *b == b',').next())
-        .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,18 +279,5 @@ mod tests {
     fn body_offset_is_after_the_blank_line() {
         assert_eq!(body_offset(REQ).map(|o| &REQ[o..]), Some(&b"body"[..]));
         assert_eq!(body_offset(b"GET / HTTP/1.1\r\n"), None);
-    }
-
-    #[test]
-    fn content_length_and_chunked_are_read() {
-        assert_eq!(content_length(REQ), Some(7));
-        assert_eq!(
-            content_length(b"GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n"),
-            None
-        );
-        assert!(is_chunked(
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n"
-        ));
-        assert!(!is_chunked(REQ));
     }
 }

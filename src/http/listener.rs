@@ -306,7 +306,7 @@ mod tests {
         let mut buf = Vec::new();
         loop {
             let head_len = loop {
-                if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                if let Some(end) = crate::http::edit::find_blank_line(&buf) {
                     break end + 4;
                 }
                 if conn.read(&mut stream, &mut buf).await != Read::Data {

@@ -1,10 +1,15 @@
-//! `--prettify-http`: bodies sent chunked or gzip-encoded
-//! are decoded, so that files, stdout and middleware see readable bodies and
-//! a replay target gets a plain `Content-Length` body.
+//! `--prettify-http`: bodies sent chunked or gzip-encoded are decoded, so
+//! that files, stdout and middleware see readable bodies and a replay target
+//! gets a plain `Content-Length` body.
 //!
+//! * A message whose body length cannot be known under the framing rules of
+//!   [`super::framing`] (conflicting Content-Length, a request's
+//!   Transfer-Encoding not ending in chunked, broken chunked coding) passes
+//!   unchanged, counted as `prettify.unframeable`: where its body ends is
+//!   unknown, so nothing in it can be decoded safely.
 //! * Chunked when `Transfer-Encoding` is `chunked` (and only that): the body
-//!   is decoded (a malformed chunk ends decoding, what came before is kept),
-//!   `Transfer-Encoding` is removed and `Content-Length` set. Trailers are lost.
+//!   is decoded (a body cut short keeps what was decoded), `Transfer-Encoding`
+//!   is removed and `Content-Length` set. Trailers are lost.
 //! * Gzip when `Content-Encoding` is `gzip`: decoded, `Content-Encoding`
 //!   removed, `Content-Length` set. A body that does not even start like gzip
 //!   drops the message (counted as `prettify.invalid_gzip`, as GoReplay drops
@@ -12,7 +17,9 @@
 //! * Both apply in that order; a message without a complete header block, or
 //!   with neither encoding, passes unchanged.
 
+use super::framing::{self, BodyKind, FramingHeaders};
 use super::headers::{self, body_offset};
+use super::start_line;
 use crate::stats;
 use std::borrow::Cow;
 use std::io::Read;
@@ -26,20 +33,34 @@ pub fn prettify(data: &[u8]) -> Option<Cow<'_, [u8]>> {
     let Some(body_at) = body_offset(data).filter(|o| *o >= 5) else {
         return Some(Cow::Borrowed(data));
     };
-    let is = |name: &[u8], want: &[u8]| {
-        headers::header_value(&data[..body_at], name).is_some_and(|v| v.eq_ignore_ascii_case(want))
+    let fields = FramingHeaders::of_head(&data[..body_at]);
+    let kind = if start_line::request_line(data).is_some() {
+        fields.request_body()
+    } else if let Some(line) = start_line::status_line(data) {
+        // The request is not known here; a response to HEAD carries no
+        // body bytes anyway.
+        fields.response_body(false, false, line.code)
+    } else {
+        return Some(Cow::Borrowed(data));
     };
-    let chunked = is(b"Transfer-Encoding", b"chunked");
-    let gzip = is(b"Content-Encoding", b"gzip");
+    let Ok(kind) = kind else {
+        return Some(unframeable(data));
+    };
+    let chunked = kind == BodyKind::Chunked && fields.is_only_chunked();
+    let gzip = headers::header_value(&data[..body_at], b"Content-Encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case(b"gzip"));
     if !chunked && !gzip {
         return Some(Cow::Borrowed(data));
     }
     let mut head = data[..body_at].to_vec();
     let mut body = Cow::Borrowed(&data[body_at..]);
     if chunked {
-        body = Cow::Owned(decode_chunked(&body));
+        match framing::decode_chunked(&body) {
+            Ok(decoded) => body = Cow::Owned(decoded.data),
+            Err(_) => return Some(unframeable(data)),
+        }
         head = headers::delete_header(&head, b"Transfer-Encoding");
-        head = headers::set_header(&head, b"Content-Length", body.len().to_string().as_bytes());
+        head = set_length(&head, body.len());
     }
     if gzip {
         if !body.starts_with(&[0x1f, 0x8b, 0x08]) {
@@ -59,7 +80,7 @@ pub fn prettify(data: &[u8]) -> Option<Cow<'_, [u8]>> {
         } else if result.is_ok() {
             body = Cow::Owned(decoded);
             head = headers::delete_header(&head, b"Content-Encoding");
-            head = headers::set_header(&head, b"Content-Length", body.len().to_string().as_bytes());
+            head = set_length(&head, body.len());
         } else {
             stats::drop_counter("prettify.gzip_decode_errors")
                 .drop_one(&"--prettify-http: a gzip body failed to decode; it was left encoded");
@@ -78,39 +99,23 @@ pub fn prettify_bytes(data: &bytes::Bytes) -> Option<bytes::Bytes> {
     })
 }
 
-/// Decodes a chunked body: `size[;ext]\r\n data \r\n ... 0\r\n`. Stops at
-/// the last-chunk or at the first malformed chunk, keeping what was decoded.
-pub fn decode_chunked(mut body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len());
-    while let Some(eol) = super::edit::find_crlf(body) {
-        let size_text = body[..eol]
-            .split(|b| *b == b';')
-            .next()
-            .unwrap_or_default()
-            .trim_ascii();
-        let Some(size) = parse_hex(size_text) else {
-            break;
-        };
-        if size == 0 {
-            break;
-        }
-        let rest = &body[eol + 2..];
-        let take = size.min(rest.len());
-        out.extend_from_slice(&rest[..take]);
-        if take < size {
-            break;
-        }
-        body = rest[size..].strip_prefix(b"\r\n").unwrap_or(&rest[size..]);
+/// `head` with one `Content-Length: n` (a repeated field would contradict
+/// the new value).
+fn set_length(head: &[u8], n: usize) -> Vec<u8> {
+    let is_length = |h: &headers::Header<'_>| h.name.eq_ignore_ascii_case(b"Content-Length");
+    let mut head = head.to_vec();
+    while headers::headers(&head).filter(is_length).nth(1).is_some() {
+        head = headers::delete_header(&head, b"Content-Length");
     }
-    out
+    headers::set_header(&head, b"Content-Length", n.to_string().as_bytes())
 }
 
-fn parse_hex(text: &[u8]) -> Option<usize> {
-    if text.is_empty() || text.len() > 15 {
-        return None;
-    }
-    let s = std::str::from_utf8(text).ok()?;
-    usize::from_str_radix(s, 16).ok()
+/// A message left as it is because its body cannot be delimited.
+fn unframeable(data: &[u8]) -> Cow<'_, [u8]> {
+    stats::drop_counter("prettify.unframeable").drop_one(
+        &"--prettify-http: a message whose body length cannot be known was left unchanged",
+    );
+    Cow::Borrowed(data)
 }
 
 #[cfg(test)]
@@ -191,13 +196,50 @@ mod tests {
     }
 
     #[test]
-    fn malformed_chunks_keep_what_was_decoded() {
-        assert_eq!(decode_chunked(b"3\r\nabc\r\nzz\r\nmore"), b"abc");
-        assert_eq!(decode_chunked(b"a\r\nshort"), b"short");
+    fn a_cut_chunked_body_keeps_what_was_decoded() {
+        let data = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\na\r\nshort";
         assert_eq!(
-            decode_chunked(b"3;ext=1\r\nabc\r\n0\r\nTrailer: x\r\n\r\n"),
-            b"abc"
+            text(prettify(data)),
+            "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nshort"
         );
-        assert_eq!(decode_chunked(b""), b"");
+        let data = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n0\r\nTrailer: x\r\n\r\n";
+        assert_eq!(
+            text(prettify(data)),
+            "POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+        );
+    }
+
+    #[test]
+    fn unframeable_messages_pass_unchanged_and_are_counted() {
+        let before = stats::drop_counter("prettify.unframeable").get();
+        for data in [
+            // Conflicting lengths.
+            &b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\nContent-Encoding: gzip\r\n\r\nabcd"[..],
+            // A request's Transfer-Encoding must end with chunked.
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\nabc",
+            // Broken chunked coding.
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\nmore",
+        ] {
+            assert!(matches!(prettify(data), Some(Cow::Borrowed(_))));
+        }
+        assert!(stats::drop_counter("prettify.unframeable").get() >= before + 3);
+        // Repeated equal lengths are one length.
+        let mut data =
+            b"HTTP/1.1 200 OK\r\nContent-Length: 31\r\nContent-Encoding: gzip\r\nContent-Length: 31\r\n\r\n"
+                .to_vec();
+        let gz = gzip(b"hello");
+        let data_fixed = String::from_utf8_lossy(&data).replace("31", &gz.len().to_string());
+        data = data_fixed.into_bytes();
+        data.extend_from_slice(&gz);
+        assert_eq!(
+            text(prettify(&data)),
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+        );
+        // Chunked beside a Content-Length: Transfer-Encoding wins.
+        let data = b"POST / HTTP/1.1\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+        assert_eq!(
+            text(prettify(data)),
+            "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nok"
+        );
     }
 }

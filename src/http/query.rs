@@ -18,10 +18,7 @@ fn value_range(target: &[u8], name: &[u8]) -> Option<(usize, usize)> {
         .into_iter()
         .find_map(|sep| edit::find(target, &key(sep)).map(|i| (i, name.len() + 2)))?;
     let start = at + key_len;
-    let end = target[start..]
-        .iter()
-        .position(|b| *b == b'&')
-        .map_or(target.len(), |i| start + i);
+    let end = memchr::memchr(b'&', &target[start..]).map_or(target.len(), |i| start + i);
     Some((start, end))
 }
 

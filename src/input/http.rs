@@ -7,7 +7,7 @@
 //! mirror, a test client). It counts as a live source: a slow output drops
 //! and counts instead of slowing the clients down.
 
-use crate::http::framing::{self, BodyDecoder};
+use crate::http::framing::{self, BodyDecoder, FramingHeaders};
 use crate::http::listener::{self, Connection, ConnectionLimits, Read, ServerName};
 use crate::message::{Message, PayloadType, now_ns, random_id};
 use crate::plugin::{Input, Result};
@@ -63,13 +63,16 @@ impl HttpInput {
         let local = listener.local_addr()?;
         tracing::info!("--input-http listening on {local}");
         let (tx, rx) = mpsc::channel(QUEUE);
-        let malformed = stats::drop_counter("input_http.malformed_requests");
+        let counters = Counters {
+            malformed: stats::drop_counter("input_http.malformed_requests"),
+            unframeable: stats::drop_counter("input_http.unframeable_requests"),
+        };
         let max = config.max_message.max(1);
         runtime().spawn(listener::accept(
             listener,
             NAME,
             ConnectionLimits::default(),
-            move |stream, conn| serve(stream, conn, tx.clone(), max, malformed.clone()),
+            move |stream, conn| serve(stream, conn, tx.clone(), max, counters.clone()),
         ));
         Ok(HttpInput { rx, addr: local })
     }
@@ -94,6 +97,15 @@ impl Input for HttpInput {
     }
 }
 
+/// What refused requests are counted as.
+#[derive(Clone)]
+struct Counters {
+    /// Not HTTP, cut off, or a broken chunked body.
+    malformed: Counter,
+    /// A head whose body length cannot be known (`crate::http::framing`).
+    unframeable: Counter,
+}
+
 /// One client connection: requests one after the other (keep-alive).
 /// Every read and write goes through `conn`, which holds it to the
 /// connection limits.
@@ -102,8 +114,9 @@ async fn serve(
     mut conn: Connection,
     tx: mpsc::Sender<Message>,
     max: usize,
-    malformed: Counter,
+    counters: Counters,
 ) {
+    let malformed = &counters.malformed;
     let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
     loop {
         // The head.
@@ -118,23 +131,26 @@ async fn serve(
                             .find(|h| h.name.eq_ignore_ascii_case(name))
                             .map(|h| h.value)
                     };
-                    let chunked = get("Transfer-Encoding").is_some_and(framing::is_chunked_value);
-                    let Ok(kind) = framing::request_body_kind(chunked, get("Content-Length"))
-                    else {
-                        malformed.drop_one(
-                            &"--input-http: a request with a bad Content-Length was refused",
-                        );
-                        conn.write(&mut stream, BAD).await;
-                        return;
+                    let mut framing = FramingHeaders::new();
+                    for h in req.headers.iter() {
+                        framing.add(h.name.as_bytes(), h.value);
+                    }
+                    let kind = match framing.request_body() {
+                        Ok(kind) => kind,
+                        Err(e) => {
+                            counters.unframeable.drop_one(&format_args!(
+                                "--input-http: a request whose body length cannot be known was refused ({e})"
+                            ));
+                            conn.write(&mut stream, BAD).await;
+                            return;
+                        }
                     };
                     let closes = match get("Connection") {
                         Some(v) if framing::has_token(v, b"close") => true,
                         Some(v) if framing::has_token(v, b"keep-alive") => false,
                         _ => req.version == Some(0),
                     };
-                    let cont =
-                        get("Expect").is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
-                    break (n, kind, closes, cont);
+                    break (n, kind, closes, framing.expects_continue());
                 }
                 Ok(httparse::Status::Partial) if buf.len() <= MAX_HEAD => {
                     match conn.read(&mut stream, &mut buf).await {

@@ -23,22 +23,6 @@ fn drain(echo: &mut Box<dyn Input>) -> (Vec<Message>, Option<String>) {
 }
 
 #[test]
-fn hex_round_trips_and_accepts_upper_case() {
-    let mut line = Vec::new();
-    encode_hex(b"1 a 1\n\x00\xffGET", &mut line);
-    assert_eq!(line, b"31206120310a00ff474554");
-    assert_eq!(decode_hex(&line).unwrap(), b"1 a 1\n\x00\xffGET");
-    assert_eq!(decode_hex(b"00FFaB").unwrap(), b"\x00\xff\xab");
-}
-
-#[test]
-fn bad_hex_is_an_error_not_a_panic() {
-    assert!(decode_hex(b"abc").unwrap_err().contains("odd length"));
-    assert!(decode_hex(b"zz").unwrap_err().contains("invalid byte"));
-    assert!(decode_hex(b"0\r").is_err());
-}
-
-#[test]
 fn cat_as_middleware_passes_every_message_through_in_order() {
     let (feed, mut echo) = start("cat").unwrap();
     let sent: Vec<Message> = (0..500).map(msg).collect();
@@ -174,53 +158,6 @@ fn lines_are_read_whole_across_refills_and_overlong_ones_skipped() {
 }
 
 #[test]
-fn decoding_accepts_exactly_the_hex_digits_at_every_position() {
-    // Every byte value at every position, with the offset of a bad one.
-    for len in [16usize, 18, 32, 34] {
-        for pos in 0..len {
-            for b in 0..=255u8 {
-                let mut line = vec![b'a'; len];
-                line[pos] = b;
-                let expect_ok = b.is_ascii_hexdigit();
-                match decode_hex(&line) {
-                    Ok(out) => {
-                        assert!(expect_ok, "byte {b:#x} at {pos} accepted");
-                        let digit = (b as char).to_digit(16).unwrap() as u8;
-                        let byte = out[pos / 2];
-                        let got = if pos % 2 == 0 { byte >> 4 } else { byte & 15 };
-                        assert_eq!(got, digit);
-                        assert!(
-                            out.iter()
-                                .enumerate()
-                                .all(|(i, o)| i == pos / 2 || *o == 0xaa)
-                        );
-                    }
-                    Err(e) => {
-                        assert!(!expect_ok, "byte {b:#x} at {pos} refused: {e}");
-                        assert!(e.contains(&format!("at offset {pos}")), "{e}");
-                    }
-                }
-            }
-        }
-    }
-}
-
-#[test]
-fn hex_round_trips_at_every_length_in_either_case() {
-    let data: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
-    for len in 0..data.len() {
-        let bytes = &data[..len];
-        let mut line = Vec::new();
-        encode_hex(bytes, &mut line);
-        let expected: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(line, expected.as_bytes(), "length {len}");
-        assert_eq!(decode_hex(&line).unwrap(), bytes, "length {len}");
-        let upper = line.to_ascii_uppercase();
-        assert_eq!(decode_hex(&upper).unwrap(), bytes, "length {len}");
-    }
-}
-
-#[test]
 fn hex_lines_longer_than_the_pipe_chunk_round_trip() {
     // A message bigger than one block of hex: its line spans several writes
     // and does not fit in the read buffer.
@@ -266,42 +203,4 @@ fn messages_taken_off_the_decode_buffer_match_from_record() {
         assert_eq!(got, Message::from_record(r.to_vec()), "{r:?}");
     }
     assert_eq!(&room[..], b"rest");
-}
-
-#[test]
-fn vector_hex_kernels_agree_with_the_portable_ones() {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    const DIGITS: &[u8] = b"0123456789abcdefABCDEF";
-    for round in 0..20_000 {
-        let mut bytes = [0u8; 16];
-        bytes.iter_mut().for_each(|b| *b = next() as u8);
-        let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
-        encode16(&bytes, &mut a);
-        encode16_portable(&bytes, &mut b);
-        assert_eq!(a, b);
-        // Hex digits, with now and then any byte at all in one place.
-        let mut digits = [0u8; 32];
-        digits
-            .iter_mut()
-            .for_each(|d| *d = DIGITS[next() as usize % DIGITS.len()]);
-        if round % 2 == 1 {
-            digits[next() as usize % 32] = next() as u8;
-        }
-        let (mut a, mut b) = ([0u8; 16], [0u8; 16]);
-        let (ok_a, ok_b) = (
-            decode32(&digits, &mut a),
-            decode32_portable(&digits, &mut b),
-        );
-        assert_eq!(ok_a, ok_b, "{digits:?}");
-        assert_eq!(ok_a, digits.iter().all(u8::is_ascii_hexdigit));
-        if ok_a {
-            assert_eq!(a, b);
-        }
-    }
 }

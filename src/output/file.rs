@@ -563,9 +563,7 @@ mod tests {
 
     fn count_records(path: PathBuf) -> usize {
         let data = std::fs::read(path).unwrap();
-        data.windows(crate::message::SEPARATOR.len())
-            .filter(|w| *w == crate::message::SEPARATOR)
-            .count()
+        memchr::memmem::find_iter(&data, crate::message::SEPARATOR).count()
     }
 
     fn write_n(template: &str, s: &FileOutputConfig, n: usize) {

@@ -16,13 +16,13 @@
 //! request was not seen is named from its own first sequence number, which
 //! is what the request's id would have been.
 
-use super::framing::{self, ChunkProgress, Chunked, HeadScan, StartLine};
+use super::framing::{self, HeadScan, StartLine};
 use super::stream::{Assembler, Insert};
+use crate::http::framing::{BodyKind, ChunkStatus, ChunkWalker};
 use crate::message::{Message, PayloadType};
 use crate::stats::{self, Counter};
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 
 /// How the payload of a connection is cut into messages.
@@ -100,6 +100,7 @@ pub struct Counters {
     pub lost: Counter,
     pub too_large: Counter,
     pub over_memory_budget: Counter,
+    pub unframeable: Counter,
 }
 
 impl Counters {
@@ -116,6 +117,7 @@ impl Counters {
             lost: stats::drop_counter("input_raw.missing_segments_skipped"),
             too_large: stats::drop_counter("input_raw.messages_too_large"),
             over_memory_budget: stats::drop_counter("input_raw.over_memory_budget"),
+            unframeable: stats::drop_counter("input_raw.unframeable_messages"),
         }
     }
 }
@@ -145,37 +147,6 @@ const GAP_BYTES: usize = 8 * 1024 * 1024;
 /// again.
 pub const MEMORY_BUDGET: usize = 1 << 30;
 
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut v = [0u8; 8];
-            v[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(v));
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-    fn write_u16(&mut self, n: u16) {
-        self.write_u64(u64::from(n));
-    }
-    fn write_u8(&mut self, n: u8) {
-        self.write_u64(u64::from(n));
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-}
-
 /// (client ip, client port, server ip, server port)
 type FlowKey = (IpAddr, u16, IpAddr, u16);
 
@@ -188,7 +159,11 @@ enum Phase {
     Length {
         end: usize,
     },
-    Chunked(Chunked),
+    /// A chunked body, walked up to offset `at` of the message.
+    Chunked {
+        walk: ChunkWalker,
+        at: usize,
+    },
     UntilClose,
     /// Bytes that are not HTTP: held until a segment starts a message again.
     Lost,
@@ -298,7 +273,10 @@ impl Connection {
 /// 100 ms is plenty), and [`Reassembler::finish`] at the end of a file.
 pub struct Reassembler {
     ctx: Ctx,
-    conns: HashMap<FlowKey, Connection, BuildHasherDefault<FxHasher>>,
+    /// Keyed by addresses and ports that clients choose, so hashed with a
+    /// seed drawn at random for each table: nobody can pick thousands of
+    /// connections that fall into one bucket and make every lookup slow.
+    conns: HashMap<FlowKey, Connection, foldhash::fast::RandomState>,
     /// Bytes held by every connection (the sum of their `memory`).
     memory: usize,
     /// [`MEMORY_BUDGET`] (smaller in tests).
@@ -741,11 +719,7 @@ impl Ctx {
                             self.lose(conn, side);
                             continue;
                         }
-                        HeadScan::Found(head) => {
-                            if !self.on_head(conn, side, head) {
-                                self.lose(conn, side);
-                            }
-                        }
+                        HeadScan::Found(head) => self.on_head(conn, side, head),
                     }
                 }
                 Phase::Length { end } => {
@@ -754,18 +728,19 @@ impl Ctx {
                     }
                     self.complete(conn, side, end, out);
                 }
-                Phase::Chunked(mut walk) => {
-                    let progress = walk.advance(&half.asm.buf);
-                    match progress {
-                        ChunkProgress::NeedMore if half.asm.buf.len() as u64 > self.max_message => {
+                Phase::Chunked { mut walk, at } => {
+                    let (used, status) = walk.walk(&half.asm.buf[at..], |_| {});
+                    let at = at + used;
+                    match status {
+                        ChunkStatus::NeedMore if half.asm.buf.len() as u64 > self.max_message => {
                             self.too_large(conn, side);
                         }
-                        ChunkProgress::NeedMore => {
-                            half.phase = Phase::Chunked(walk);
+                        ChunkStatus::NeedMore => {
+                            half.phase = Phase::Chunked { walk, at };
                             return;
                         }
-                        ChunkProgress::Done(end) => self.complete(conn, side, end, out),
-                        ChunkProgress::Invalid => self.lose(conn, side),
+                        ChunkStatus::Done => self.complete(conn, side, at, out),
+                        ChunkStatus::Invalid(_) => self.unframeable(conn, side, at),
                     }
                 }
                 // A body without a length ends at the close; one that does
@@ -778,18 +753,20 @@ impl Ctx {
         }
     }
 
-    /// A head was found: name the message and decide where its body ends.
-    /// False when its framing cannot be known.
-    fn on_head(&mut self, conn: &mut Connection, side: usize, head: framing::Head) -> bool {
-        if head.bad_length && !head.chunked {
-            return false;
-        }
-        let body = head.content_length.unwrap_or(0);
-        if body > self.max_message {
-            self.counters
-                .too_large
-                .drop_one(&"an HTTP message larger than 1 GiB was not captured");
-            return false;
+    /// A head was found: name the message and decide where its body ends
+    /// (`crate::http::framing` has the rules). A message whose framing
+    /// cannot be known is dropped and counted.
+    fn on_head(&mut self, conn: &mut Connection, side: usize, head: framing::Head) {
+        if let StartLine::Request { .. } = head.start {
+            // Judged before the request is named or waits for a response.
+            match head.framing.request_body() {
+                Err(_) => return self.unframeable(conn, side, head.len),
+                Ok(BodyKind::Length(body)) if body > self.max_message => {
+                    conn.halves[side].asm.take(head.len);
+                    return self.too_large(conn, side);
+                }
+                _ => {}
+            }
         }
         let half = &conn.halves[side];
         let first_abs = half.asm.buf_abs;
@@ -800,8 +777,7 @@ impl Ctx {
             delete_expect: false,
             switches_protocol: false,
         });
-        let length_end = head.len + body as usize;
-        let phase = match head.start {
+        let kind = match head.start {
             StartLine::Request {
                 is_head,
                 is_connect,
@@ -814,15 +790,11 @@ impl Ctx {
                 }
                 conn.last_request_ack = Some(ack);
                 cur.id = conn.id(ack.wrapping_add(conn.pipelined));
-                cur.delete_expect = head.expect_continue;
+                cur.delete_expect = head.framing.expects_continue();
                 if self.emit_responses {
                     push_waiting(conn, cur.id, ack, is_head, is_connect);
                 }
-                if head.chunked {
-                    Phase::Chunked(Chunked::new(head.len))
-                } else {
-                    Phase::Length { end: length_end }
-                }
+                head.framing.request_body()
             }
             StartLine::Response { status } => {
                 let seq = half.asm.seq_of(first_abs);
@@ -834,22 +806,26 @@ impl Ctx {
                 let tunnel =
                     !interim && (200..300).contains(&status) && w.is_some_and(|w| w.is_connect);
                 cur.switches_protocol = status == 101 || tunnel;
-                if interim
-                    || is_head_req
-                    || tunnel
-                    || status == 204
-                    || status == 304
-                    || status == 101
-                {
-                    Phase::Length { end: head.len }
-                } else if head.chunked {
-                    Phase::Chunked(Chunked::new(head.len))
-                } else if head.content_length.is_some() {
-                    Phase::Length { end: length_end }
-                } else {
-                    Phase::UntilClose
-                }
+                let is_connect_req = !interim && w.is_some_and(|w| w.is_connect);
+                head.framing
+                    .response_body(is_head_req, is_connect_req, status)
             }
+        };
+        let phase = match kind {
+            Ok(BodyKind::Empty) => Phase::Length { end: head.len },
+            Ok(BodyKind::Length(body)) if body > self.max_message => {
+                conn.halves[side].asm.take(head.len);
+                return self.too_large(conn, side);
+            }
+            Ok(BodyKind::Length(body)) => Phase::Length {
+                end: head.len + body as usize,
+            },
+            Ok(BodyKind::Chunked) => Phase::Chunked {
+                walk: ChunkWalker::new(),
+                at: head.len,
+            },
+            Ok(BodyKind::UntilClose) => Phase::UntilClose,
+            Err(_) => return self.unframeable(conn, side, head.len),
         };
         let half = &mut conn.halves[side];
         half.asm.pin();
@@ -863,7 +839,27 @@ impl Ctx {
         }
         half.current = Some(cur);
         half.phase = phase;
-        true
+    }
+
+    /// A message whose body cannot be delimited (conflicting or invalid
+    /// `Content-Length`, a request's `Transfer-Encoding` not ending in
+    /// `chunked`, broken chunked coding): dropped and counted; its first
+    /// `seen` bytes (at least the head) are let go of, and the stream goes
+    /// on at the next segment that starts a message.
+    fn unframeable(&mut self, conn: &mut Connection, side: usize, seen: usize) {
+        self.counters.unframeable.drop_one(
+            &"an HTTP message whose body length cannot be known (conflicting or invalid Content-Length, Transfer-Encoding not ending in chunked) was not captured",
+        );
+        conn.halves[side].asm.take(seen);
+        self.drop_message(conn, side);
+    }
+
+    /// Forgets the message at the head of this direction: its bytes are
+    /// skipped until a segment starts a message again.
+    fn drop_message(&mut self, conn: &mut Connection, side: usize) {
+        let half = &mut conn.halves[side];
+        half.phase = Phase::Lost;
+        half.current = None;
     }
 
     /// A chunked or close-delimited body went past the message limit: the
@@ -872,9 +868,7 @@ impl Ctx {
         self.counters
             .too_large
             .drop_one(&"an HTTP message larger than 1 GiB was not captured");
-        let half = &mut conn.halves[side];
-        half.phase = Phase::Lost;
-        half.current = None;
+        self.drop_message(conn, side);
     }
 
     /// The bytes at the head of this direction are not HTTP.
@@ -1052,16 +1046,12 @@ fn meta_line(
     ts: i64,
     latency: i64,
 ) -> Bytes {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     if buf.capacity() < 64 {
         buf.reserve(8192);
     }
     buf.extend_from_slice(&[kind.as_byte(), b' ']);
     let mut hex = [0u8; 24];
-    for (i, b) in id.iter().enumerate() {
-        hex[2 * i] = HEX[usize::from(b >> 4)];
-        hex[2 * i + 1] = HEX[usize::from(b & 15)];
-    }
+    crate::hex::encode_into(id, &mut hex);
     buf.extend_from_slice(&hex);
     buf.extend_from_slice(b" ");
     push_int(buf, ts);

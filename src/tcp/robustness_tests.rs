@@ -5,8 +5,9 @@
 
 use super::tests::{Seg, endpoints};
 use super::*;
+use crate::http::framing::{ChunkStatus, ChunkWalker};
 use crate::message::Message;
-use crate::tcp::framing::{ChunkProgress, Chunked, HeadScan};
+use crate::tcp::framing::HeadScan;
 use std::net::{IpAddr, Ipv4Addr};
 
 /// xorshift64*: deterministic, dependency-free.
@@ -365,9 +366,12 @@ fn framing_walks_random_bytes_without_panicking() {
                 _ => break,
             }
         }
-        let mut walk = Chunked::new(0);
+        let mut walk = ChunkWalker::new();
+        let mut at = 0;
         for end in (0..=data.len()).step_by(1 + rng.below(7)) {
-            if walk.advance(&data[..end]) != ChunkProgress::NeedMore {
+            let (used, status) = walk.walk(&data[at..end], |_| {});
+            at += used;
+            if status != ChunkStatus::NeedMore {
                 break;
             }
         }

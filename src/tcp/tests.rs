@@ -790,3 +790,72 @@ fn a_repeated_syn_does_not_lose_data_already_held() {
     let msgs = feed(&w, &segs);
     assert_eq!(kinds_and_data(&msgs), vec![(b'1', POST.to_vec())]);
 }
+
+#[test]
+fn unframeable_requests_are_dropped_once_and_the_connection_goes_on() {
+    let conflicting: &[u8] =
+        b"POST /a HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd";
+    let te_not_chunked: &[u8] =
+        b"POST /b HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    let repeated: &[u8] =
+        b"POST /c HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3, 3\r\n\r\nabc";
+    let te_and_cl: &[u8] =
+        b"POST /d HTTP/1.1\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    let mut w = Wire::new();
+    let mut r = Reassembler::new(config());
+    let mut segs = Vec::new();
+    for req in [conflicting, te_not_chunked, repeated, te_and_cl] {
+        // Each on its own connection, only the client's side seen.
+        w.client_port += 1;
+        let mut hs = w.handshake();
+        hs.truncate(1);
+        let sent = w.client(req);
+        hs.extend(sent.iter().cloned());
+        // Loopback capture may see a segment twice.
+        hs.extend(sent);
+        hs.push(w.fin(true));
+        segs.push((w.client_port, hs));
+    }
+    let before = r.counters().unframeable.get();
+    let mut msgs = Vec::new();
+    for (port, s) in segs {
+        w.client_port = port;
+        msgs.extend(feed_on(&mut r, &w, &s));
+    }
+    // Counted once each (other tests may count at the same time).
+    let counted = r.counters().unframeable.get() - before;
+    assert!((2..4).contains(&counted), "{counted}");
+    assert_eq!(
+        kinds_and_data(&msgs),
+        vec![(b'1', repeated.to_vec()), (b'1', te_and_cl.to_vec())]
+    );
+    // On a kept-alive connection, the next message is captured.
+    w.client_port += 1;
+    let mut segs = w.handshake();
+    segs.extend(w.client(conflicting));
+    segs.extend(w.client(repeated));
+    let msgs = feed_on(&mut r, &w, &segs);
+    assert_eq!(kinds_and_data(&msgs), vec![(b'1', repeated.to_vec())]);
+    // A response whose lengths differ is dropped; one whose
+    // Transfer-Encoding does not end in chunked runs to the close.
+    let mut w = Wire::with_seqs(7_000, 90_000);
+    let mut r = Reassembler::new(config());
+    let mut segs = w.handshake();
+    segs.extend(w.client(GET));
+    segs.extend(w.server(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"));
+    segs.extend(w.client(GET));
+    segs.extend(w.server(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzzz"));
+    segs.push(w.fin(false));
+    let msgs = feed_on(&mut r, &w, &segs);
+    let got = kinds_and_data(&msgs);
+    assert_eq!(
+        got.iter()
+            .filter(|m| m.0 == b'2')
+            .cloned()
+            .collect::<Vec<_>>(),
+        vec![(
+            b'2',
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzzz".to_vec()
+        )]
+    );
+}

@@ -140,8 +140,9 @@ pub fn request_len(buf: &[u8]) -> Option<usize> {
     match chunked_body(buf, head_end) {
         Some(walk) => walk.map(|(_, end)| end),
         None => {
+            // `3, 3` (a list of one length) is 3.
             let len: usize = header(buf, "Content-Length")
-                .and_then(|v| v.parse().ok())
+                .and_then(|v| v.split(',').next()?.trim().parse().ok())
                 .unwrap_or(0);
             (buf.len() >= head_end + len).then_some(head_end + len)
         }

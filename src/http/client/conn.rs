@@ -4,7 +4,7 @@
 //! more of it than asked.
 
 use super::target::{PreparedRequest, Target};
-use crate::http::framing::{self, BodyDecoder, BodyKind};
+use crate::http::framing::{self, BodyDecoder, BodyKind, FramingHeaders};
 use rustls::ClientConfig;
 use std::io;
 use std::pin::Pin;
@@ -314,22 +314,15 @@ fn parse_head(buf: &[u8], is_head: bool) -> Result<Option<Head>, ExchangeError> 
     };
     let status = resp.code.unwrap_or(0);
     let version = resp.version.unwrap_or(1);
-    let mut chunked = false;
-    let mut content_length: Option<&[u8]> = None;
+    let mut framing = FramingHeaders::new();
     let mut location = None;
     let mut close = version == 0;
     for h in resp.headers.iter() {
         let name = h.name.as_bytes();
-        if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            chunked = framing::is_chunked_value(h.value);
-        } else if name.eq_ignore_ascii_case(b"content-length") {
-            if content_length.is_some_and(|v| v.trim_ascii() != h.value.trim_ascii()) {
-                return Err(ExchangeError::Garbage(
-                    "conflicting Content-Length headers".into(),
-                ));
-            }
-            content_length = Some(h.value);
-        } else if name.eq_ignore_ascii_case(b"connection") {
+        if framing.add(name, h.value) {
+            continue;
+        }
+        if name.eq_ignore_ascii_case(b"connection") {
             if framing::has_token(h.value, b"close") {
                 close = true;
             } else if framing::has_token(h.value, b"keep-alive") {
@@ -339,7 +332,12 @@ fn parse_head(buf: &[u8], is_head: bool) -> Result<Option<Head>, ExchangeError> 
             location = Some(h.value.to_vec());
         }
     }
-    let kind = framing::response_body_kind(is_head, status, chunked, content_length)
+    // A response whose body cannot be delimited (conflicting or invalid
+    // Content-Length) is not guessed at: the exchange fails as a garbage
+    // response and the connection is not reused, as RFC 9112 asks of a
+    // client. CONNECT is never replayed, so no response here answers one.
+    let kind = framing
+        .response_body(is_head, false, status)
         .map_err(|e| ExchangeError::Garbage(e.to_string()))?;
     Ok(Some(Head {
         len,
@@ -381,5 +379,30 @@ mod tests {
                 .is_none()
         );
         assert!(parse_head(b"\x16\x03\x01 garbage\r\n\r\n", false).is_err());
+    }
+
+    #[test]
+    fn response_framing_follows_the_one_policy() {
+        let kind = |head: &[u8]| parse_head(head, false).map(|h| h.unwrap().kind);
+        assert_eq!(
+            kind(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n").ok(),
+            Some(BodyKind::Length(3))
+        );
+        assert_eq!(
+            kind(b"HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\n").ok(),
+            Some(BodyKind::Length(3))
+        );
+        assert_eq!(
+            kind(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .ok(),
+            Some(BodyKind::Chunked)
+        );
+        assert_eq!(
+            kind(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n").ok(),
+            Some(BodyKind::UntilClose)
+        );
+        let err =
+            kind(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n").unwrap_err();
+        assert_eq!(err.counter_name(), "output_http.errors.garbage_response");
     }
 }

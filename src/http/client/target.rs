@@ -13,7 +13,7 @@
 //! captured, nothing is added (no `User-Agent`, no `Accept-Encoding`), and
 //! HTTP/1.0 stays 1.0.
 
-use crate::http::framing;
+use crate::http::framing::{self, BodyKind, FramingHeaders};
 use crate::http::{headers, start_line};
 use base64::Engine as _;
 use bytes::Bytes;
@@ -131,8 +131,7 @@ fn percent_decode(s: &str) -> Vec<u8> {
         if b[i] == b'%'
             && let Some(v) = b
                 .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .and_then(|h| crate::hex::byte([h[0], h[1]]))
         {
             out.push(v);
             i += 3;
@@ -169,6 +168,10 @@ pub enum Skip {
     Malformed,
     /// `CONNECT` opens a tunnel; GoReplay does not replay it either.
     Connect,
+    /// Its body length cannot be known (conflicting or invalid
+    /// `Content-Length`, `Transfer-Encoding` not ending in `chunked`): the
+    /// same requests capture and `--input-http` refuse.
+    Unframeable,
 }
 
 impl Rewrite {
@@ -189,21 +192,32 @@ impl Rewrite {
         let t = &self.target;
 
         let (mut host, mut auth, mut length) = (None, None, None);
-        let (mut chunked, mut closes) = (false, false);
+        // Repeated Content-Length fields after the first (rare): removed
+        // when the length is corrected, so none contradicts the new one.
+        let mut more_lengths: Vec<headers::Header<'_>> = Vec::new();
+        let mut fields = FramingHeaders::new();
+        let mut closes = false;
         for h in headers::headers(src) {
             let name = h.name;
-            if name.eq_ignore_ascii_case(b"Host") {
+            if fields.add(name, h.value) {
+                if name.eq_ignore_ascii_case(b"Content-Length") {
+                    match length {
+                        None => length = Some(h),
+                        Some(_) => more_lengths.push(h),
+                    }
+                }
+            } else if name.eq_ignore_ascii_case(b"Host") {
                 host.get_or_insert(h);
             } else if name.eq_ignore_ascii_case(b"Authorization") {
                 auth.get_or_insert(h);
-            } else if name.eq_ignore_ascii_case(b"Content-Length") {
-                length.get_or_insert(h);
-            } else if name.eq_ignore_ascii_case(b"Transfer-Encoding") {
-                chunked = chunked || framing::is_chunked_value(h.value);
             } else if name.eq_ignore_ascii_case(b"Connection") {
                 closes = closes || framing::has_token(h.value, b"close");
             }
         }
+        let chunked = match fields.request_body() {
+            Ok(kind) => kind == BodyKind::Chunked,
+            Err(_) => return Err(Skip::Unframeable),
+        };
 
         // Edits as (from, to, replacement), applied in order of position.
         let mut edits: Vec<(usize, usize, Vec<u8>)> = Vec::with_capacity(4);
@@ -257,16 +271,17 @@ impl Rewrite {
         // Content-Length must match the body we have: a recording may hold
         // a cut body (--copy-buffer-size), and a server waiting for missing
         // bytes would stall the connection until the timeout. Chunked
-        // bodies carry their own framing.
-        if !chunked {
+        // bodies carry their own framing (a Content-Length beside them is
+        // ignored by the framing rules and left as captured).
+        if !chunked && fields.content_length().unwrap_or(0) != body.len() as u64 {
             let len = body.len().to_string();
-            match length {
-                Some(h) if h.value == len.as_bytes() => {}
-                Some(_) => set(length, b"Content-Length", len.as_bytes(), 0),
-                None if !body.is_empty() => {
-                    set(None, b"Content-Length", len.as_bytes(), body_at - 2)
+            if length.is_some() {
+                set(length, b"Content-Length", len.as_bytes(), 0);
+                for h in &more_lengths {
+                    edits.push((h.line_start, h.line_end, Vec::new()));
                 }
-                None => {}
+            } else {
+                set(None, b"Content-Length", len.as_bytes(), body_at - 2);
             }
         }
         // Stable: two inserts at one place keep the order above.
@@ -289,6 +304,40 @@ impl Rewrite {
     }
 }
 
+/// Where a `Location` points from the request `head` sent to `current`:
+/// the target to connect to and the request target (path and query) to
+/// ask it for. Resolved by the URL rules (RFC 3986 section 5, as browsers
+/// do): `//host/x` keeps the scheme, `?q` keeps the path, `../` climbs a
+/// directory, a `#fragment` is never sent. `None` for a location that is
+/// not an http(s) URL.
+fn resolve(current: &Target, head: &[u8], location: &str) -> Option<(Target, String)> {
+    let sent = start_line::target(head).map(start_line::origin_form);
+    let sent = sent
+        .and_then(|t| std::str::from_utf8(t).ok())
+        .filter(|t| t.starts_with('/'))
+        .unwrap_or("/");
+    let base = url::Url::parse(&format!("{}{sent}", current.origin())).ok()?;
+    let next = base.join(location).ok()?;
+    if !matches!(next.scheme(), "http" | "https") || next.host().is_none() {
+        return None;
+    }
+    let mut path = next.path().to_string();
+    if let Some(q) = next.query() {
+        path.push('?');
+        path.push_str(q);
+    }
+    let target = if next.origin() == base.origin() {
+        current.clone()
+    } else {
+        Target {
+            prefix: String::new(),
+            query: String::new(),
+            ..Target::parse(&next.origin().ascii_serialization()).ok()?
+        }
+    };
+    Some((target, path))
+}
+
 /// The request for the next hop of a redirect: `location` resolved against
 /// the current target. 303 (and 301/302 after a POST, as browsers and Go do)
 /// turn into a body-less GET; 307 and 308 resend the same request.
@@ -300,36 +349,7 @@ pub fn redirect(
     original_host: bool,
 ) -> Option<(Target, PreparedRequest)> {
     let location = std::str::from_utf8(location).ok()?.trim();
-    let (next, path) = if location.contains("://") {
-        let t = Target::parse(location).ok()?;
-        let after_scheme = location.split_once("://")?.1;
-        let path = match after_scheme.find(['/', '?']) {
-            Some(i) => &after_scheme[i..],
-            None => "/",
-        };
-        let path = if path.starts_with('?') {
-            format!("/{path}")
-        } else {
-            path.to_string()
-        };
-        (
-            Target {
-                prefix: String::new(),
-                query: String::new(),
-                ..t
-            },
-            path,
-        )
-    } else if location.starts_with('/') {
-        (current.clone(), location.to_string())
-    } else {
-        // Relative to the current path's directory.
-        let cur = start_line::target(&req.head).unwrap_or(b"/");
-        let cur = std::str::from_utf8(cur).ok()?;
-        let cur = cur.split('?').next().unwrap_or("/");
-        let dir = &cur[..cur.rfind('/').map_or(0, |i| i + 1)];
-        (current.clone(), format!("{dir}{location}"))
-    };
+    let (next, path) = resolve(current, &req.head, location)?;
     let mut head = start_line::set_target(&req.head, path.as_bytes())?;
     let method = start_line::method(&head)?.to_vec();
     let to_get =
@@ -475,6 +495,41 @@ mod tests {
     }
 
     #[test]
+    fn requests_follow_the_one_framing_policy() {
+        let r = rewrite("h");
+        for bad in [
+            &b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"[..],
+            b"POST / HTTP/1.1\r\nContent-Length: 3, 4\r\n\r\nabcd",
+            b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nabc",
+        ] {
+            assert_eq!(
+                r.prepare(&Bytes::copy_from_slice(bad)).unwrap_err(),
+                Skip::Unframeable,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        // Accepted as captured: repeated equal lengths, and chunked beside
+        // a Content-Length (Transfer-Encoding wins).
+        for good in [
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3, 3\r\n\r\nabc",
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        ] {
+            assert_eq!(prepared("h", good), good);
+        }
+        // A cut body: every Content-Length field agrees with what is sent.
+        assert_eq!(
+            prepared(
+                "h",
+                "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\nX: 1\r\nContent-Length: 9\r\n\r\nabc"
+            ),
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nX: 1\r\n\r\nabc"
+        );
+    }
+
+    #[test]
     fn absolute_form_target_goes_out_in_origin_form() {
         let out = prepared("h", "GET http://old/x?y HTTP/1.1\r\nHost: old\r\n\r\n");
         assert!(out.starts_with("GET /x?y HTTP/1.1\r\nHost: h\r\n"), "{out}");
@@ -500,5 +555,59 @@ mod tests {
                 .starts_with(b"POST /z HTTP/1.1\r\nHost: other\r\n")
         );
         assert_eq!(&next.body[..], b"hi");
+    }
+
+    #[test]
+    fn locations_resolve_by_the_url_rules() {
+        let r = rewrite("http://h:8080");
+        let p = r
+            .prepare(&Bytes::from_static(
+                b"GET /a/b/c?x=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+            ))
+            .unwrap();
+        // (Location, origin it goes to, request target)
+        let table = [
+            ("https://other:9443/p?q=2#f", "https://other:9443", "/p?q=2"),
+            ("http://h:8080/same", "http://h:8080", "/same"),
+            ("//other/x", "http://other", "/x"),
+            ("/abs", "http://h:8080", "/abs"),
+            ("rel", "http://h:8080", "/a/b/rel"),
+            ("rel?y=2", "http://h:8080", "/a/b/rel?y=2"),
+            ("../up", "http://h:8080", "/a/up"),
+            ("../../../../top", "http://h:8080", "/top"),
+            ("./here", "http://h:8080", "/a/b/here"),
+            ("?q", "http://h:8080", "/a/b/c?q"),
+            ("#frag", "http://h:8080", "/a/b/c?x=1"),
+            ("", "http://h:8080", "/a/b/c?x=1"),
+            ("/sp ace", "http://h:8080", "/sp%20ace"),
+            ("HTTPS://Other.Example/", "https://other.example", "/"),
+            ("http://[::1]:81/v6", "http://[::1]:81", "/v6"),
+        ];
+        for (location, origin, path) in table {
+            let (t, next) = redirect(&r.target, &p, 302, location.as_bytes(), false)
+                .unwrap_or_else(|| panic!("{location:?} not followed"));
+            assert_eq!(t.origin(), origin, "{location:?}");
+            let want = format!("GET {path} HTTP/1.1\r\n");
+            assert!(
+                next.head.starts_with(want.as_bytes()),
+                "{location:?}: {}",
+                String::from_utf8_lossy(&next.head)
+            );
+        }
+        for location in ["ftp://h/x", "mailto:a@b", "http://", "javascript:x"] {
+            assert!(
+                redirect(&r.target, &p, 302, location.as_bytes(), false).is_none(),
+                "{location:?}"
+            );
+        }
+        // A prefix and query of the replay URL are part of what was sent;
+        // a relative location resolves against that.
+        let r = rewrite("http://h/api?k=1");
+        let p = r
+            .prepare(&Bytes::from_static(b"GET /v1/x HTTP/1.1\r\n\r\n"))
+            .unwrap();
+        let (t, next) = redirect(&r.target, &p, 302, b"y", false).unwrap();
+        assert_eq!(t, r.target);
+        assert!(next.head.starts_with(b"GET /api/v1/y HTTP/1.1\r\n"));
     }
 }

@@ -131,6 +131,7 @@ struct Counters {
     redirects: Counter,
     queue_full: Counter,
     malformed: Counter,
+    unframeable: Counter,
     connect_skipped: Counter,
     responses_dropped: Counter,
     abandoned: Counter,
@@ -144,6 +145,7 @@ impl Counters {
             redirects: stats::counter("output_http.redirects_followed"),
             queue_full: stats::drop_counter("output_http.queue_full"),
             malformed: stats::drop_counter("output_http.malformed_requests"),
+            unframeable: stats::drop_counter("output_http.unframeable_requests"),
             connect_skipped: stats::drop_counter("output_http.connect_skipped"),
             responses_dropped: stats::drop_counter("output_http.responses_dropped"),
             abandoned: stats::drop_counter("output_http.abandoned_at_close"),
@@ -544,6 +546,12 @@ impl Shared {
                 self.counters
                     .connect_skipped
                     .drop_one(&"a CONNECT request was not replayed (tunnels are not replayed)");
+                return;
+            }
+            Err(Skip::Unframeable) => {
+                self.counters.unframeable.drop_one(
+                    &"a request whose body length cannot be known (conflicting or invalid Content-Length, Transfer-Encoding not ending in chunked) was not replayed",
+                );
                 return;
             }
             Err(Skip::Malformed) => {

@@ -30,7 +30,7 @@ fn logging_server(delay: Duration) -> (u16, Arc<AtomicUsize>, Log) {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 4096];
                 loop {
-                    while let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    while let Some(i) = crate::http::edit::find_blank_line(&buf) {
                         let head: Vec<u8> = buf.drain(..i + 4).collect();
                         let first = String::from_utf8_lossy(&head)
                             .lines()
@@ -237,7 +237,7 @@ fn a_keep_alive_connection_the_server_dropped_is_replaced_without_losing_the_req
             let Ok(mut s) = stream else { continue };
             let mut buf = Vec::new();
             let mut chunk = [0u8; 1024];
-            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            while crate::http::edit::find_blank_line(&buf).is_none() {
                 match s.read(&mut chunk) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => buf.extend_from_slice(&chunk[..n]),
