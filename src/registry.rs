@@ -114,13 +114,13 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
     for option in &settings.output_tcp {
         p.add_output("output-tcp", option, |addr| {
             let config = crate::output::tcp::TcpOutputConfig::from_settings(addr, settings)?;
-            Ok(crate::output::tcp::TcpOutput::open(config, shutdown)?)
+            crate::output::tcp::TcpOutput::open(config, shutdown)
         })?;
     }
     for option in &settings.output_ws {
         p.add_output("output-ws", option, |addr| {
             let config = crate::output::ws::WsOutputConfig::from_settings(addr, settings)?;
-            Ok(crate::output::ws::WsOutput::open(config, shutdown)?)
+            crate::output::ws::WsOutput::open(config, shutdown)
         })?;
     }
     for option in &settings.input_file {

@@ -9,7 +9,7 @@
 
 use crate::message::{Message, SEPARATOR};
 use crate::plugin::{Output, Result, Shutdown};
-use crate::relay::pool::{Connector, Link, Pool, PoolConfig};
+use crate::relay::pool::{Connector, Link, Pool, PoolConfig, worker_count};
 use crate::relay::stream::{self, RelayStream, TlsTarget};
 use crate::settings::{Settings, UsageError};
 use std::io::Write;
@@ -33,15 +33,7 @@ pub struct TcpOutputConfig {
 
 impl TcpOutputConfig {
     pub fn from_settings(address: &str, s: &Settings) -> Result<TcpOutputConfig> {
-        let workers = usize::try_from(s.output_tcp_workers)
-            .ok()
-            .filter(|w| *w > 0)
-            .ok_or_else(|| {
-                UsageError(format!(
-                    "--output-tcp-workers {}: needs at least 1 worker",
-                    s.output_tcp_workers
-                ))
-            })?;
+        let workers = worker_count("output-tcp", s.output_tcp_workers)?;
         check_address("output-tcp", address)?;
         Ok(TcpOutputConfig {
             address: address.to_string(),
@@ -64,13 +56,11 @@ fn check_address(flag: &str, address: &str) -> Result<()> {
     Ok(())
 }
 
-pub struct TcpOutput {
-    pool: Pool,
-    name: String,
-}
+/// The `--output-tcp` output: the relay pool over TCP connections.
+pub struct TcpOutput;
 
 impl TcpOutput {
-    pub fn open(config: TcpOutputConfig, shutdown: &Shutdown) -> Result<Arc<TcpOutput>> {
+    pub fn open(config: TcpOutputConfig, shutdown: &Shutdown) -> Result<Arc<dyn Output>> {
         let tls = if config.secure {
             let client = crate::relay::tls::client_config("output-tcp-secure", config.skip_verify)?;
             let host = config
@@ -100,10 +90,7 @@ impl TcpOutput {
             connector,
             shutdown,
         )?;
-        Ok(Arc::new(TcpOutput {
-            pool,
-            name: format!("--output-tcp {}", config.address),
-        }))
+        Ok(Arc::new(pool))
     }
 }
 
@@ -112,24 +99,6 @@ fn dial_address(address: &str) -> String {
     match address.strip_prefix(':') {
         Some(port) => format!("127.0.0.1:{port}"),
         None => address.to_string(),
-    }
-}
-
-impl Output for TcpOutput {
-    fn write(&self, msg: &Message) -> Result<()> {
-        self.pool.write(msg)
-    }
-
-    fn offer(&self, msg: &Message) -> Result<()> {
-        self.pool.offer(msg)
-    }
-
-    fn close(&self) {
-        self.pool.close();
-    }
-
-    fn describe(&self) -> String {
-        self.name.clone()
     }
 }
 
