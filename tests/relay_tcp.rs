@@ -60,9 +60,31 @@ fn relay_ten_thousand(tls: bool) {
     ];
     if tls {
         args.extend(["--output-tcp-secure", "--output-tcp-skip-verify"]);
+    } else {
+        args.extend(["--stats", "--output-tcp-stats"]);
     }
     let sender = run(&args, DEADLINE);
     assert_eq!(sender.code(), Some(0), "{}", sender.stderr);
+    if !tls {
+        // The queue line: its header, then (at the latest when the output
+        // closes) one line of figures.
+        assert!(
+            sender
+                .stderr
+                .contains("output_tcp:latest,mean,max,count,count/second,gcount"),
+            "{}",
+            sender.stderr
+        );
+        assert!(
+            sender
+                .stderr
+                .lines()
+                .any(|l| l.trim().starts_with("output_tcp:")
+                    && l.trim()[11..].split(',').all(|f| f.parse::<u64>().is_ok())),
+            "{}",
+            sender.stderr
+        );
+    }
     assert!(!sender.stderr.contains("abandoned"), "{}", sender.stderr);
     let recv = gor_in.finish(DEADLINE, true);
     assert_eq!(recv.code(), Some(0), "{}", recv.stderr);

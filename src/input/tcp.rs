@@ -289,16 +289,17 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(_) => {
                 let chunk = buf.split().freeze();
                 splitter.push(&chunk, &mut out);
-                if splitter.damaged() > 0 {
-                    shared.counters.closed_for_damage.drop_one(&format_args!(
-                        "--input-tcp: {peer} sent data that is not gor records; closing that connection"
-                    ));
-                    return;
-                }
                 for r in out.drain(..) {
                     if tx.send(r.message).await.is_err() {
                         return;
                     }
+                }
+                if splitter.damaged() > 0 {
+                    // The records before the damage were delivered above.
+                    shared.counters.closed_for_damage.drop_one(&format_args!(
+                        "--input-tcp: {peer} sent data that is not gor records; closing that connection"
+                    ));
+                    return;
                 }
             }
             Err(e) => {
