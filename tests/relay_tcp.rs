@@ -298,3 +298,36 @@ fn bad_settings_are_one_clear_line() {
     );
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
 }
+
+#[test]
+fn a_receiver_restarted_during_a_lull_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // 300 messages at once, 2.5 s of silence, 300 more.
+    let sent = messages(600, 13, |i| {
+        1_700_000_000_000_000_000 + if i < 300 { 0 } else { 2_500_000_000 }
+    });
+    let input = dir.path().join("in.gor");
+    write_file(&input, &sent);
+    let addr = format!("127.0.0.1:{}", free_port());
+    let first = dir.path().join("first.gor");
+    let second = dir.path().join("second.gor");
+    let (gor_a, _) = receiver(&addr, &first, &[]);
+    let sender = Running::start(&[
+        "--input-file",
+        input.to_str().unwrap(),
+        "--output-tcp",
+        &addr,
+    ]);
+    std::thread::sleep(Duration::from_millis(600));
+    let a = gor_a.finish(DEADLINE, true);
+    assert_eq!(a.code(), Some(0), "{}", a.stderr);
+    let (gor_b, _) = receiver(&addr, &second, &[]);
+    let s = sender.wait(DEADLINE);
+    assert_eq!(s.code(), Some(0), "{}", s.stderr);
+    let b = gor_b.finish(DEADLINE, true);
+    assert_eq!(b.code(), Some(0), "{}", b.stderr);
+    // The first half before the stop; the second after the restart (unless
+    // a loaded machine delayed the stop past the lull).
+    assert!(sorted_records(&[&first]).len() >= 300, "{}", a.stderr);
+    assert_same_messages(&sent, &sorted_records(&[&first, &second]));
+}
