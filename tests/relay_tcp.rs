@@ -106,9 +106,20 @@ fn ten_thousand_varied_messages_arrive_intact_over_tls() {
     relay_ten_thousand(true);
 }
 
-#[test]
-fn a_receiver_restarted_mid_stream_loses_nothing() {
+fn restart_mid_stream(tls: bool) {
     let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path());
+    let secure: Vec<&str> = if tls {
+        vec![
+            "--input-tcp-secure",
+            "--input-tcp-certificate",
+            &cert,
+            "--input-tcp-certificate-key",
+            &key,
+        ]
+    } else {
+        vec![]
+    };
     // 2,000 messages over about 2 s (1 ms apart), so the restart falls in
     // the middle of the stream.
     let sent = messages(2_000, 11, |i| {
@@ -120,21 +131,25 @@ fn a_receiver_restarted_mid_stream_loses_nothing() {
     let addr = format!("127.0.0.1:{port}");
     let first = dir.path().join("first.gor");
     let second = dir.path().join("second.gor");
-    let (gor_a, _) = receiver(&addr, &first, &[]);
-    let sender = Running::start(&[
+    let (gor_a, _) = receiver(&addr, &first, &secure);
+    let mut args = vec![
         "--input-file",
         input.to_str().unwrap(),
         "--output-tcp",
         &addr,
         "--output-tcp-workers",
         "3",
-    ]);
+    ];
+    if tls {
+        args.extend(["--output-tcp-secure", "--output-tcp-skip-verify"]);
+    }
+    let sender = Running::start(&args);
     std::thread::sleep(Duration::from_millis(700));
     gor_a.signal(libc::SIGTERM);
     let a = gor_a.finish(DEADLINE, false);
     assert_eq!(a.code(), Some(0), "{}", a.stderr);
     std::thread::sleep(Duration::from_millis(300));
-    let (gor_b, _) = receiver(&addr, &second, &[]);
+    let (gor_b, _) = receiver(&addr, &second, &secure);
     let s = sender.wait(DEADLINE);
     assert_eq!(s.code(), Some(0), "{}", s.stderr);
     let b = gor_b.finish(DEADLINE, true);
@@ -148,6 +163,16 @@ fn a_receiver_restarted_mid_stream_loses_nothing() {
     );
     assert_same_messages(&sent, &sorted_records(&[&first, &second]));
     assert_eq!(counted(&s.stderr, "output_tcp.abandoned_at_close"), 0);
+}
+
+#[test]
+fn a_receiver_restarted_mid_stream_loses_nothing() {
+    restart_mid_stream(false);
+}
+
+#[test]
+fn a_receiver_restarted_mid_stream_loses_nothing_over_tls() {
+    restart_mid_stream(true);
 }
 
 #[test]
