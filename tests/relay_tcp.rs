@@ -356,3 +356,43 @@ fn a_receiver_restarted_during_a_lull_loses_nothing() {
     assert!(sorted_records(&[&first]).len() >= 300, "{}", a.stderr);
     assert_same_messages(&sent, &sorted_records(&[&first, &second]));
 }
+
+#[test]
+fn connections_past_the_cap_are_closed_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.gor");
+    let (gor_in, port) = receiver("127.0.0.1:0", &out, &[]);
+    let addr = format!("127.0.0.1:{port}");
+    let mut open: Vec<TcpStream> = (0..512)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    // The 513th is accepted and closed at once.
+    let mut extra = TcpStream::connect(&addr).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    assert_eq!(
+        std::io::Read::read(&mut extra, &mut byte).unwrap_or(0),
+        0,
+        "the connection past the cap is closed"
+    );
+    // The ones within the cap are served.
+    open[0]
+        .write_all(&record(
+            "1 cc01 1700000000000000000 0",
+            b"GET / HTTP/1.1\r\n\r\n",
+        ))
+        .unwrap();
+    open.truncate(1);
+    drop(open);
+    let r = gor_in.finish(DEADLINE, true);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr);
+    assert_eq!(
+        counted(&r.stderr, "input_tcp.refused_connections"),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert_eq!(sorted_records(&[&out]).len(), 1, "{}", r.stderr);
+}
