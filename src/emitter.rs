@@ -19,7 +19,6 @@ use bytes::Bytes;
 use crossbeam_channel::Receiver;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// How messages are processed and delivered; built from the settings.
@@ -65,17 +64,23 @@ enum Event {
     Fatal(String),
 }
 
-/// `--exit-after`: stops `shutdown` once `after` has passed (or never, if
-/// something else stops it first).
+/// `--exit-after`: bounds the whole run. Once `after` has passed, `shutdown`
+/// expires: inputs stop, and outputs give up (and count) what they could
+/// not deliver instead of waiting for slow targets. An earlier stop (the
+/// inputs are done, a signal) does not end this bound: the drain that
+/// follows it is bounded too.
 pub fn stop_after(shutdown: &Shutdown, after: Duration) {
     let text = crate::settings::values::format_duration(after.as_nanos() as i64);
     tracing::info!("Running gor for a duration of {text}");
     let me = shutdown.clone();
-    std::thread::spawn(move || {
-        if !me.wait_timeout(after) {
-            me.stop(format!("gor run timeout {text}"));
+    let spawned = shutdown.spawn("exit-after", move || {
+        if !me.wait_expired(after) {
+            me.expire(format!("gor run timeout {text}"));
         }
     });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the --exit-after timer: {e}");
+    }
 }
 
 /// A transformation of message payloads the copy loop applies (the HTTP
@@ -127,23 +132,43 @@ pub struct Emitter {
     middleware: Option<(Arc<dyn Output>, LoopGroup)>,
 }
 
-/// Copy loops whose end is awaited as a group during shutdown.
-#[derive(Clone, Default)]
+/// Copy loops whose end is awaited as a group during shutdown: each loop
+/// holds a sender of `done` until it ends, so the receiver disconnects when
+/// the last one has ended.
 struct LoopGroup {
-    started: usize,
-    done: Arc<AtomicUsize>,
+    member: Option<crossbeam_channel::Sender<()>>,
+    done: Receiver<()>,
+}
+
+impl Default for LoopGroup {
+    fn default() -> Self {
+        let (tx, rx) = crossbeam_channel::bounded(0);
+        LoopGroup {
+            member: Some(tx),
+            done: rx,
+        }
+    }
 }
 
 impl LoopGroup {
-    fn wait(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while self.done.load(Ordering::SeqCst) < self.started {
-            if Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(5));
+    /// What a member loop holds while it runs.
+    fn join(&self) -> Option<crossbeam_channel::Sender<()>> {
+        self.member.clone()
+    }
+
+    /// No more members: the group is done once those started have ended.
+    fn close(&mut self) {
+        self.member = None;
+    }
+
+    /// True once every member ended; false after `timeout`, or at once
+    /// when the shutdown expires.
+    fn wait(&self, timeout: Duration, shutdown: &Shutdown) -> bool {
+        crossbeam_channel::select! {
+            recv(self.done) -> _ => true,
+            recv(shutdown.expired()) -> _ => false,
+            default(timeout) => false,
         }
-        true
     }
 }
 
@@ -161,11 +186,7 @@ impl Emitter {
     ) -> Emitter {
         let (tx, rx) = crossbeam_channel::unbounded();
         let outputs = plugins.outputs;
-        let draining_loops = LoopGroup {
-            started: plugins.inputs.iter().filter(|i| i.drains_at_stop()).count(),
-            ..Default::default()
-        };
-        let draining_done = draining_loops.done.clone();
+        let mut draining_loops = LoopGroup::default();
         let feed_steps = Steps {
             modifier: None,
             prettify: steps.prettify.clone(),
@@ -181,31 +202,31 @@ impl Emitter {
             let drains = group.is_none() && input.drains_at_stop();
             let mut copy = CopyLoop::new(input, dest, options.clone(), steps, shutdown.clone());
             copy.stoppable = group.is_none() && !drains;
-            let tx = tx.clone();
-            let done = group.map(|g| g.done.clone());
-            let drained = drains.then(|| draining_done.clone());
-            std::thread::Builder::new()
-                .name("copy-loop".into())
-                .spawn(move || {
-                    let event = copy.run();
-                    match done {
-                        // Grouped loops only report what is fatal; the
-                        // shutdown sequence awaits them itself.
-                        Some(done) => {
-                            if let Event::Fatal(e) = event {
-                                let _ = tx.send(Event::Fatal(e));
-                            }
-                            done.fetch_add(1, Ordering::SeqCst);
+            let (tx, failed) = (tx.clone(), tx.clone());
+            let member = group.map(|g| g.join());
+            let drained = if drains { draining_loops.join() } else { None };
+            let name = format!("copy {}", copy.input.describe());
+            let spawned = shutdown.spawn(name, move || {
+                let event = copy.run();
+                match member {
+                    // Grouped loops only report what is fatal; the
+                    // shutdown sequence awaits them itself (the member
+                    // handle is dropped here, when the loop ends).
+                    Some(member) => {
+                        if let Event::Fatal(e) = event {
+                            let _ = tx.send(Event::Fatal(e));
                         }
-                        None => {
-                            let _ = tx.send(event);
-                            if let Some(d) = drained {
-                                d.fetch_add(1, Ordering::SeqCst);
-                            }
-                        }
+                        drop(member);
                     }
-                })
-                .expect("spawning a copy loop thread");
+                    None => {
+                        let _ = tx.send(event);
+                        drop(drained);
+                    }
+                }
+            });
+            if let Err(e) = spawned {
+                let _ = failed.send(Event::Fatal(format!("cannot start a copy loop: {e}")));
+            }
         };
         let (targets, source_steps) = match &middleware {
             Some((feed, _)) => (vec![feed.clone()], feed_steps),
@@ -215,10 +236,7 @@ impl Emitter {
         for input in plugins.inputs {
             spawn(input, targets.clone(), source_steps.clone(), None);
         }
-        let response_loops = LoopGroup {
-            started: plugins.response_inputs.len(),
-            ..Default::default()
-        };
+        let mut response_loops = LoopGroup::default();
         for input in plugins.response_inputs {
             spawn(
                 input,
@@ -227,14 +245,14 @@ impl Emitter {
                 Some(&response_loops),
             );
         }
+        response_loops.close();
         let middleware = middleware.map(|(feed, fed)| {
-            let group = LoopGroup {
-                started: 1,
-                ..Default::default()
-            };
+            let mut group = LoopGroup::default();
             spawn(fed, outputs.clone(), steps.clone(), Some(&group));
+            group.close();
             (feed, group)
         });
+        draining_loops.close();
         Emitter {
             events: rx,
             shutdown,
@@ -274,7 +292,7 @@ impl Emitter {
             Ending::Failed(_) => "a fatal error",
         });
         // Inputs that deliver what is still on its way (relayed records).
-        if !self.draining_loops.wait(drain_timeout) {
+        if !self.draining_loops.wait(drain_timeout, &self.shutdown) {
             tracing::warn!("inputs still draining after {drain_timeout:?}; closing outputs anyway");
         }
         // The middleware first: it may still hold requests for the outputs
@@ -283,7 +301,7 @@ impl Emitter {
         // responses that arrive after that cannot reach it (counted).
         if let Some((feed, group)) = &self.middleware {
             feed.close();
-            if !group.wait(drain_timeout) {
+            if !group.wait(drain_timeout, &self.shutdown) {
                 tracing::warn!(
                     "the middleware did not finish within {drain_timeout:?}; closing outputs anyway"
                 );
@@ -294,7 +312,7 @@ impl Emitter {
         for out in self.outputs.iter().filter(|o| o.produces_responses()) {
             out.close();
         }
-        if !self.response_loops.wait(drain_timeout) {
+        if !self.response_loops.wait(drain_timeout, &self.shutdown) {
             tracing::warn!(
                 "replayed responses still pending after {drain_timeout:?}; closing outputs anyway"
             );
@@ -323,6 +341,8 @@ struct CopyLoop {
     read: Counter,
     malformed: Counter,
     write_errors: Counter,
+    closed_at_stop: Counter,
+    read_at_stop: Counter,
 }
 
 impl CopyLoop {
@@ -345,6 +365,8 @@ impl CopyLoop {
             filtered: FilteredIds::default(),
             malformed: stats::drop_counter("emitter.malformed_records"),
             write_errors: stats::drop_counter("emitter.write_errors"),
+            closed_at_stop: stats::drop_counter("emitter.output_closed_at_stop"),
+            read_at_stop: stats::drop_counter("emitter.read_at_stop"),
         }
     }
 
@@ -367,6 +389,17 @@ impl CopyLoop {
                 },
             };
             if self.stoppable && self.shutdown.is_stopping() {
+                self.read_at_stop.drop_one(&format_args!(
+                    "{name}: messages read as gor was stopping were not delivered"
+                ));
+                // A live input ends soon after the stop (its capture threads
+                // or listener end); what it still hands over is counted.
+                // A file is simply not read further.
+                if live {
+                    while let Ok(Some(_)) = self.input.read() {
+                        self.read_at_stop.inc();
+                    }
+                }
                 break Event::LoopDone;
             }
             if let Some(msg) = self.process(msg, &name) {
@@ -444,11 +477,16 @@ impl CopyLoop {
     fn write_one(&self, i: usize, msg: &Message, live: bool) {
         let out = &self.outputs[i];
         let result = if live { out.offer(msg) } else { out.write(msg) };
-        if let Err(e) = result
-            && !self.shutdown.is_stopping()
-        {
-            self.write_errors
-                .drop_one(&format_args!("{}: {e:#}", out.describe()));
+        if let Err(e) = result {
+            // While stopping, an output that was already closed refuses what
+            // a loop still carries (a replayed response, say): a drop all
+            // the same, counted under its own reason.
+            let counter = if self.shutdown.is_stopping() {
+                &self.closed_at_stop
+            } else {
+                &self.write_errors
+            };
+            counter.drop_one(&format_args!("{}: {e:#}", out.describe()));
         }
     }
 }
@@ -491,7 +529,7 @@ mod tests {
     use super::*;
     use crate::message::PayloadType;
     use std::sync::Mutex;
-    use std::sync::atomic::AtomicBool;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     struct VecInput(std::vec::IntoIter<Message>);
 
@@ -565,6 +603,68 @@ mod tests {
             response_inputs: vec![],
         };
         Emitter::start(plugins, options, steps, None, Shutdown::new()).wait()
+    }
+
+    #[test]
+    fn waiting_for_a_loop_group_ends_at_expiry() {
+        let shutdown = Shutdown::new();
+        let mut group = LoopGroup::default();
+        let member = group.join();
+        group.close();
+        let s = shutdown.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            s.expire("test");
+        });
+        let before = Instant::now();
+        assert!(!group.wait(Duration::from_secs(30), &shutdown));
+        assert!(before.elapsed() < Duration::from_secs(10));
+        drop(member);
+    }
+
+    #[test]
+    fn a_loop_group_is_done_when_its_last_member_ends() {
+        let shutdown = Shutdown::new();
+        let mut group = LoopGroup::default();
+        let members: Vec<_> = (0..3).map(|_| group.join()).collect();
+        group.close();
+        assert!(!group.wait(Duration::from_millis(20), &shutdown));
+        drop(members);
+        assert!(group.wait(Duration::from_secs(10), &shutdown));
+    }
+
+    struct LiveVecInput(std::vec::IntoIter<Message>);
+
+    impl Input for LiveVecInput {
+        fn read(&mut self) -> crate::plugin::Result<Option<Message>> {
+            Ok(self.0.next())
+        }
+        fn is_live(&self) -> bool {
+            true
+        }
+        fn describe(&self) -> String {
+            "test_live_input".into()
+        }
+    }
+
+    #[test]
+    fn what_a_live_input_hands_over_after_the_stop_is_counted() {
+        let counter = stats::drop_counter("emitter.read_at_stop");
+        let before = counter.get();
+        let out = Arc::new(Collect::default());
+        let plugins = Plugins {
+            inputs: vec![Box::new(LiveVecInput(messages(100).into_iter()))],
+            outputs: vec![out.clone() as Arc<dyn Output>],
+            response_inputs: vec![],
+        };
+        let shutdown = Shutdown::new();
+        shutdown.stop("test");
+        let ending =
+            Emitter::start(plugins, options(), Steps::default(), None, shutdown.clone()).wait();
+        assert!(matches!(ending, Ending::Stopped(_)));
+        assert!(shutdown.join_all(Duration::from_secs(10)).is_empty());
+        assert!(out.got.lock().unwrap().is_empty());
+        assert_eq!(counter.get() - before, 100);
     }
 
     #[test]

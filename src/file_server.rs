@@ -5,6 +5,7 @@
 
 use crate::http::framing::{BodyDecoder, FramingHeaders};
 use crate::http::listener::{self, Connection, ConnectionLimits, Read, ServerName};
+use crate::plugin::Shutdown;
 use crate::runtime::runtime;
 use crate::stats;
 use std::path::{Component, Path, PathBuf};
@@ -20,10 +21,10 @@ const MAX_HEAD: usize = 64 * 1024;
 
 const BAD: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
-/// Serves until the process is killed, within the default
+/// Serves until `shutdown` stops (SIGINT, SIGTERM), within the default
 /// [`ConnectionLimits`]. Prints the address it listens on (with the port it
 /// got, when asked for port 0).
-pub fn serve(addr: &str) -> anyhow::Result<()> {
+pub fn serve(addr: &str, shutdown: &Shutdown) -> anyhow::Result<()> {
     // The first cut-off of each kind is logged, with its counter's name.
     crate::logging::init(0);
     let listener = listener::bind(NAME, addr)?;
@@ -32,12 +33,12 @@ pub fn serve(addr: &str) -> anyhow::Result<()> {
         std::env::current_dir()?.display(),
         listener.local_addr()?
     );
-    runtime().block_on(listener::accept(
-        listener,
-        NAME,
-        ConnectionLimits::default(),
-        handle,
-    ));
+    runtime().block_on(async {
+        tokio::select! {
+            _ = listener::accept(listener, NAME, ConnectionLimits::default(), handle) => {}
+            _ = shutdown.until_stopped() => {}
+        }
+    });
     Ok(())
 }
 

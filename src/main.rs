@@ -16,7 +16,16 @@ fn main() -> ExitCode {
             print!("{text}");
             return ExitCode::SUCCESS;
         }
-        Ok(Command::FileServer(addr)) => return exit_on(gor::file_server::serve(&addr)),
+        Ok(Command::FileServer(addr)) => {
+            let shutdown = Shutdown::new();
+            if let Err(e) = gor::signals::on_stop(shutdown.clone()) {
+                return exit_on(Err(e));
+            }
+            let served = gor::file_server::serve(&addr, &shutdown);
+            shutdown.expire("file-server stopped");
+            shutdown.join_all(JOIN_BOUND);
+            return exit_on(served);
+        }
         Err(e) => return usage_error(&e),
     };
     gor::logging::init(settings.verbose);
@@ -29,7 +38,12 @@ fn main() -> ExitCode {
         std::process::id(),
         env!("CARGO_PKG_VERSION")
     );
-    let ending = run(&settings);
+    let shutdown = Shutdown::new();
+    let ending = run(&settings, &shutdown);
+    // Whatever still waits (the --exit-after timer, the stats reporter)
+    // ends now; every thread gor started is joined before it exits.
+    shutdown.expire("gor is exiting");
+    shutdown.join_all(JOIN_BOUND);
     if settings.input_raw_stats && !settings.input_raw.is_empty() {
         eprintln!("{}", gor::input::raw::stats_line());
     }
@@ -56,19 +70,21 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(settings: &Settings) -> anyhow::Result<Ending> {
+/// How long gor waits, after the outputs are closed, for its threads to end.
+const JOIN_BOUND: std::time::Duration = std::time::Duration::from_secs(3);
+
+fn run(settings: &Settings, shutdown: &Shutdown) -> anyhow::Result<Ending> {
     // Rule errors (a bad regex) are usage errors: reported before anything
     // starts.
     let steps = Steps::from_settings(settings)?;
-    let shutdown = Shutdown::new();
     gor::signals::on_stop(shutdown.clone())?;
-    let plugins = gor::registry::build(settings, &shutdown)?;
+    let plugins = gor::registry::build(settings, shutdown)?;
     if !settings.http_pprof.is_empty() {
-        gor::metrics::serve(&settings.http_pprof)?;
+        gor::metrics::serve(&settings.http_pprof, shutdown)?;
     }
     let middleware = match settings.middleware.as_str() {
         "" => None,
-        command => Some(gor::middleware::start(command)?),
+        command => Some(gor::middleware::start(command, shutdown)?),
     };
     let emitter = Emitter::start(
         plugins,
@@ -78,10 +94,10 @@ fn run(settings: &Settings) -> anyhow::Result<Ending> {
         shutdown.clone(),
     );
     if !settings.exit_after.is_zero() {
-        gor::emitter::stop_after(&shutdown, settings.exit_after);
+        gor::emitter::stop_after(shutdown, settings.exit_after);
     }
     if settings.stats {
-        gor::stats::spawn_reporter(std::time::Duration::from_secs(5));
+        gor::stats::spawn_reporter(std::time::Duration::from_secs(5), shutdown);
     }
     Ok(emitter.wait())
 }

@@ -3,31 +3,49 @@
 //! format at `/metrics` (a gor extension). Go's `/debug/pprof/*` profiles
 //! have no Rust equivalent; those paths answer 404 with a pointer to `perf`.
 
+use crate::plugin::Shutdown;
 use crate::stats;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
 
 /// Binds at start-up (so a bad address fails early) and serves in the
-/// background.
-pub fn serve(addr: &str) -> anyhow::Result<()> {
+/// background until gor exits (`shutdown` expires).
+pub fn serve(addr: &str, shutdown: &Shutdown) -> anyhow::Result<()> {
     let bind = crate::settings::values::listen_address(addr).ok_or_else(|| {
         anyhow::anyhow!("--http-pprof: {addr:?} is not an address to listen on (e.g. :8000)")
     })?;
     let listener = TcpListener::bind(&bind)
         .map_err(|e| anyhow::anyhow!("--http-pprof: cannot listen on {addr}: {e}"))?;
-    tracing::info!("--http-pprof listening on {}", listener.local_addr()?);
-    std::thread::Builder::new()
-        .name("metrics".into())
-        .spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let _ = answer(stream);
+    let local = listener.local_addr()?;
+    tracing::info!("--http-pprof listening on {local}");
+    let me = shutdown.clone();
+    shutdown.spawn("metrics", move || {
+        for stream in listener.incoming().flatten() {
+            if me.is_expired() {
+                return;
             }
-        })?;
+            let _ = answer(stream);
+        }
+    })?;
+    // A blocked accept wakes only for a connection: at exit, make one.
+    let me = shutdown.clone();
+    shutdown.spawn("metrics-stop", move || {
+        me.wait_expired(Duration::MAX);
+        let mut wake = local;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(match wake {
+                SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+    })?;
     Ok(())
 }
 
 fn answer(stream: TcpStream) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;

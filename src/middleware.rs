@@ -35,7 +35,7 @@
 //! (GoReplay keeps running with the traffic silently stopped).
 
 use crate::message::{Message, PayloadType};
-use crate::plugin::{FatalError, Input, Output, Result};
+use crate::plugin::{FatalError, Input, Output, Result, Shutdown};
 use crate::settings::UsageError;
 use crate::stats::{self, Counter};
 use bytes::BytesMut;
@@ -99,8 +99,9 @@ impl Activity {
 /// Starts the middleware program and returns its feed and its echo.
 /// A command that cannot be split (unbalanced quotes) or is empty is a usage
 /// error (exit 2); a program that cannot be started is an error naming it
-/// (exit 1).
-pub fn start(command: &str) -> Result<(Arc<dyn Output>, Box<dyn Input>)> {
+/// (exit 1). When `shutdown` expires, closing the feed stops waiting for the
+/// program to settle.
+pub fn start(command: &str, shutdown: &Shutdown) -> Result<(Arc<dyn Output>, Box<dyn Input>)> {
     let argv = shlex::split(command)
         .filter(|a| !a.is_empty())
         .ok_or_else(|| {
@@ -129,31 +130,37 @@ pub fn start(command: &str) -> Result<(Arc<dyn Output>, Box<dyn Input>)> {
     let (echo_tx, echo_rx) = bounded::<Echo>(QUEUE / BATCH);
     let cmd = command.to_string();
     let writer_queue = queue.clone();
-    std::thread::Builder::new()
-        .name("middleware-writer".into())
-        .spawn(move || write_loop(stdin, &writer_queue))?;
+    shutdown.spawn("middleware-writer", move || {
+        write_loop(stdin, &writer_queue)
+    })?;
     let (verdict_tx, verdict_rx) = bounded::<Option<String>>(1);
     let waiter_echo = echo_tx.clone();
     let waiter_cmd = cmd.clone();
     let waiter_closing = closing.clone();
     let waiter_activity = activity.clone();
-    std::thread::Builder::new()
-        .name("middleware-waiter".into())
-        .spawn(move || {
-            wait_loop(
-                waiter_cmd,
-                child,
-                waiter_echo,
-                verdict_tx,
-                waiter_closing,
-                waiter_activity,
-            )
-        })?;
+    let waiter_queue = queue.clone();
+    shutdown.spawn("middleware-waiter", move || {
+        wait_loop(
+            waiter_cmd,
+            child,
+            waiter_echo,
+            verdict_tx,
+            waiter_closing,
+            waiter_activity,
+        );
+        waiter_queue.settle_changed();
+    })?;
+    let (expiry_queue, stop) = (queue.clone(), shutdown.clone());
+    shutdown.spawn("middleware-expiry", move || {
+        stop.wait_expired(Duration::MAX);
+        expiry_queue.settle_changed();
+    })?;
     let reader_activity = activity.clone();
-    std::thread::Builder::new()
-        .name("middleware-reader".into())
-        .spawn(move || read_loop(cmd, stdout, echo_tx, verdict_rx, reader_activity))?;
+    shutdown.spawn("middleware-reader", move || {
+        read_loop(cmd, stdout, echo_tx, verdict_rx, reader_activity)
+    })?;
     let feed = MiddlewareFeed {
+        shutdown: shutdown.clone(),
         command: command.to_string(),
         queue,
         closing,
@@ -196,6 +203,8 @@ struct FeedQueue {
     work: Condvar,
     /// Writers of a full queue wait here for room.
     room: Condvar,
+    /// The feed's close waits here for the program to settle.
+    settle: Condvar,
 }
 
 #[derive(Default)]
@@ -219,11 +228,20 @@ struct FeedState {
     writer_idle: bool,
     /// Writes waiting for room.
     waiting: usize,
+    /// The feed's close waits for the program to settle.
+    settling: bool,
 }
 
 impl FeedQueue {
     fn lock(&self) -> MutexGuard<'_, FeedState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Something the settling close waits for happened (the queue drained,
+    /// the program exited, the shutdown expired): it looks again.
+    fn settle_changed(&self) {
+        let _s = self.lock();
+        self.settle.notify_all();
     }
 }
 
@@ -246,6 +264,7 @@ enum Queued {
 
 /// The feeding side: messages written here go to the program's stdin.
 pub struct MiddlewareFeed {
+    shutdown: Shutdown,
     command: String,
     queue: Arc<FeedQueue>,
     closing: Arc<AtomicBool>,
@@ -344,21 +363,45 @@ impl Output for MiddlewareFeed {
     /// answering (a line back within the last 250 ms), the input
     /// stays open, so that the outputs (still open, replay included) get
     /// what it sends back, and responses to those replays still reach it.
+    ///
+    /// Nothing polls: the wait ends when the quiet period would be over
+    /// (looked at again then, as a line may have come meanwhile), or when
+    /// the writer drains the queue, the program exits or the shutdown
+    /// expires.
     fn close(&self) {
         let deadline = Instant::now() + SETTLE_MAX;
-        while Instant::now() < deadline {
-            let queued = {
-                let s = self.queue.lock();
-                !s.closed && !s.gone && (!s.is_empty() || s.in_writer > 0)
-            };
-            let settled = !queued && self.activity.quiet_for() >= SETTLE_QUIET;
-            if settled || self.activity.exited.load(Ordering::SeqCst) {
+        let mut s = self.queue.lock();
+        s.settling = true;
+        loop {
+            let now = Instant::now();
+            let queued = !s.closed && !s.gone && (!s.is_empty() || s.in_writer > 0);
+            let quiet = self.activity.quiet_for();
+            let settled = !queued && quiet >= SETTLE_QUIET;
+            if settled
+                || now >= deadline
+                || self.activity.exited.load(Ordering::SeqCst)
+                || self.shutdown.is_expired()
+            {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(10));
+            let wait = if queued {
+                deadline - now
+            } else {
+                (SETTLE_QUIET - quiet).min(deadline - now)
+            };
+            s = self
+                .queue
+                .settle
+                .wait_timeout(s, wait)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
+        s.settling = false;
+        // Said before the queue closes: the program's exit that follows is
+        // the expected one.
         self.closing.store(true, Ordering::SeqCst);
-        self.queue.lock().closed = true;
+        s.closed = true;
+        drop(s);
         self.queue.work.notify_one();
     }
 
@@ -477,6 +520,9 @@ fn write_loop(mut stdin: ChildStdin, queue: &FeedQueue) {
                 if s.closed && s.waiting == 0 {
                     break true;
                 }
+                if s.settling {
+                    queue.settle.notify_all();
+                }
                 s.writer_idle = true;
                 drop(queue.work.wait(s));
                 continue;
@@ -518,13 +564,21 @@ fn write_loop(mut stdin: ChildStdin, queue: &FeedQueue) {
         unflushed = true;
     };
     if !finished {
-        // The program is gone; the reader reports how it ended.
+        // The program is gone; the reader reports how it ended. What it was
+        // still to be fed is lost, and counted.
         let mut s = queue.lock();
         s.gone = true;
+        let lost = s.in_writer + s.messages.len() + s.responses.len();
         s.in_writer = 0;
         s.messages.clear();
         s.responses.clear();
         queue.room.notify_all();
+        drop(s);
+        if lost > 0 {
+            let c = stats::drop_counter("middleware.unfed_when_gone");
+            c.add(lost as u64 - 1);
+            c.drop_one(&"the middleware stopped reading: messages still queued for it are lost");
+        }
     }
     // Dropping the pipe closes the program's stdin: its signal to finish.
 }

@@ -145,17 +145,35 @@ impl UsageError {
 /// Stopping closes a channel that nothing ever sends on, so every thread
 /// waiting on [`Shutdown::stopped`] (alone, or in a `crossbeam_channel::select!`
 /// beside its own work queue) wakes at once: no thread needs to sleep and poll.
+///
+/// A stop has two stages. [`Shutdown::stop`] asks inputs to stop reading and
+/// outputs to deliver what they accepted. [`Shutdown::expire`] says the time
+/// for that is up (`--exit-after` passed): whatever is still queued or in
+/// flight is given up and counted, so the run ends on time.
+///
+/// Threads started with [`Shutdown::spawn`] are recorded, and
+/// [`Shutdown::join_all`] joins them before gor exits.
 #[derive(Clone)]
 pub struct Shutdown {
     inner: std::sync::Arc<ShutdownState>,
     stopped: crossbeam_channel::Receiver<()>,
+    expired: crossbeam_channel::Receiver<()>,
 }
 
 struct ShutdownState {
     stopping: std::sync::atomic::AtomicBool,
+    expired: std::sync::atomic::AtomicBool,
     why: std::sync::Mutex<Option<String>>,
     /// Dropped on stop; its receivers then see the channel closed.
     trigger: std::sync::Mutex<Option<crossbeam_channel::Sender<()>>>,
+    /// Dropped on expiry, likewise.
+    expiry: std::sync::Mutex<Option<crossbeam_channel::Sender<()>>>,
+    threads: std::sync::Mutex<Vec<Spawned>>,
+    /// Threads started by [`Shutdown::spawn`] that have not ended yet.
+    running: std::sync::Mutex<usize>,
+    ended: std::sync::Condvar,
+    /// The same stages for async tasks: 0 running, 1 stopping, 2 expired.
+    stage: tokio::sync::watch::Sender<u8>,
 }
 
 impl Default for Shutdown {
@@ -164,22 +182,57 @@ impl Default for Shutdown {
     }
 }
 
+/// A thread started by [`Shutdown::spawn`].
+struct Spawned {
+    name: String,
+    handle: std::thread::JoinHandle<()>,
+    /// Set when its work is done (the thread itself ends right after).
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Counts a spawned thread as ended when dropped, also when it panics.
+struct Running {
+    state: std::sync::Arc<ShutdownState>,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut n = lock(&self.state.running);
+        *n = n.saturating_sub(1);
+        self.state.ended.notify_all();
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Shutdown {
     pub fn new() -> Self {
         let (tx, rx) = crossbeam_channel::bounded(0);
+        let (etx, erx) = crossbeam_channel::bounded(0);
         Shutdown {
             inner: std::sync::Arc::new(ShutdownState {
                 stopping: std::sync::atomic::AtomicBool::new(false),
+                expired: std::sync::atomic::AtomicBool::new(false),
                 why: std::sync::Mutex::new(None),
                 trigger: std::sync::Mutex::new(Some(tx)),
+                expiry: std::sync::Mutex::new(Some(etx)),
+                threads: std::sync::Mutex::new(Vec::new()),
+                running: std::sync::Mutex::new(0),
+                ended: std::sync::Condvar::new(),
+                stage: tokio::sync::watch::Sender::new(0),
             }),
             stopped: rx,
+            expired: erx,
         }
     }
 
     /// Asks everything to flush and stop; the first `why` is kept and logged.
     pub fn stop(&self, why: impl Into<String>) {
-        let mut reason = self.inner.why.lock().unwrap_or_else(|e| e.into_inner());
+        let mut reason = lock(&self.inner.why);
         if reason.is_none() {
             *reason = Some(why.into());
         }
@@ -187,11 +240,40 @@ impl Shutdown {
         self.inner
             .stopping
             .store(true, std::sync::atomic::Ordering::SeqCst);
+        lock(&self.inner.trigger).take();
+        self.inner.stage.send_if_modified(|s| {
+            let was = *s;
+            *s = was.max(1);
+            was < 1
+        });
+    }
+
+    /// Stops (if not stopped yet) and says that the time to deliver what
+    /// was accepted is up: outputs give up what they still hold, counting
+    /// it, instead of waiting for slow targets.
+    pub fn expire(&self, why: impl Into<String>) {
+        self.stop(why);
         self.inner
-            .trigger
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+            .expired
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        lock(&self.inner.expiry).take();
+        self.inner.stage.send_if_modified(|s| {
+            let was = *s;
+            *s = 2;
+            was < 2
+        });
+    }
+
+    /// Resolves when the stop is asked for (for async tasks).
+    pub async fn until_stopped(&self) {
+        let mut rx = self.inner.stage.subscribe();
+        let _ = rx.wait_for(|s| *s >= 1).await;
+    }
+
+    /// Resolves on expiry (for async tasks).
+    pub async fn until_expired(&self) {
+        let mut rx = self.inner.stage.subscribe();
+        let _ = rx.wait_for(|s| *s >= 2).await;
     }
 
     /// True once [`Shutdown::stop`] was called.
@@ -201,19 +283,27 @@ impl Shutdown {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// True once [`Shutdown::expire`] was called.
+    pub fn is_expired(&self) -> bool {
+        self.inner
+            .expired
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Why the stop was asked for, once it was.
     pub fn reason(&self) -> Option<String> {
-        self.inner
-            .why
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.inner.why).clone()
     }
 
     /// A receiver that becomes ready (disconnected) when the stop is asked
     /// for: `select!` on it beside a work queue.
     pub fn stopped(&self) -> &crossbeam_channel::Receiver<()> {
         &self.stopped
+    }
+
+    /// A receiver that becomes ready (disconnected) on expiry.
+    pub fn expired(&self) -> &crossbeam_channel::Receiver<()> {
+        &self.expired
     }
 
     /// Waits up to `timeout` for the stop; true when it came.
@@ -227,6 +317,79 @@ impl Shutdown {
     /// Waits until the stop is asked for.
     pub fn wait(&self) {
         let _ = self.stopped.recv();
+    }
+
+    /// Waits up to `timeout` for expiry; true when it came.
+    pub fn wait_expired(&self, timeout: std::time::Duration) -> bool {
+        matches!(
+            self.expired.recv_timeout(timeout),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected)
+        )
+    }
+
+    /// Starts a named thread that [`Shutdown::join_all`] will join. `f`
+    /// must end soon after the stop (it gets this handle to watch).
+    pub fn spawn(
+        &self,
+        name: impl Into<String>,
+        f: impl FnOnce() + Send + 'static,
+    ) -> std::io::Result<()> {
+        let name = name.into();
+        *lock(&self.inner.running) += 1;
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let guard = Running {
+            state: self.inner.clone(),
+            done: done.clone(),
+        };
+        let spawned = std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || {
+                let _guard = guard;
+                f();
+            });
+        match spawned {
+            Ok(handle) => {
+                lock(&self.inner.threads).push(Spawned { name, handle, done });
+                Ok(())
+            }
+            // The closure (and its guard) was dropped, which counted the
+            // thread as ended.
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Joins every thread started with [`Shutdown::spawn`], waiting at most
+    /// `bound` in all; returns the names of those still running then (they
+    /// are logged, and left to end with the process).
+    pub fn join_all(&self, bound: std::time::Duration) -> Vec<String> {
+        let deadline = std::time::Instant::now() + bound;
+        let mut running = lock(&self.inner.running);
+        while *running > 0 {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                break;
+            }
+            running = self
+                .inner
+                .ended
+                .wait_timeout(running, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        drop(running);
+        let threads = std::mem::take(&mut *lock(&self.inner.threads));
+        let mut late = Vec::new();
+        for t in threads {
+            if t.done.load(std::sync::atomic::Ordering::SeqCst) {
+                if t.handle.join().is_err() {
+                    tracing::error!("thread {} panicked", t.name);
+                }
+            } else {
+                tracing::warn!("thread {} did not end within {bound:?} of the stop", t.name);
+                late.push(t.name);
+            }
+        }
+        late
     }
 }
 
@@ -262,6 +425,42 @@ mod tests {
             e.downcast_ref::<UsageError>().map(|u| u.0.as_str()),
             Some("--output-tcp: the TCP output is not available yet in this build of gor")
         );
+    }
+
+    #[test]
+    fn expiry_implies_a_stop_and_wakes_its_waiters() {
+        let shutdown = Shutdown::new();
+        let s = shutdown.clone();
+        let waiter = std::thread::spawn(move || s.wait_expired(Duration::from_secs(10)));
+        shutdown.stop("first");
+        assert!(!shutdown.is_expired());
+        shutdown.expire("time is up");
+        assert!(waiter.join().unwrap());
+        assert!(shutdown.is_stopping() && shutdown.is_expired());
+        assert_eq!(shutdown.reason().as_deref(), Some("first"));
+    }
+
+    #[test]
+    fn join_all_joins_watching_threads_and_names_the_late_one() {
+        let shutdown = Shutdown::new();
+        for i in 0..3 {
+            let s = shutdown.clone();
+            shutdown
+                .spawn(format!("watcher-{i}"), move || s.wait())
+                .unwrap();
+        }
+        let (tx, rx) = crossbeam_channel::bounded::<()>(0);
+        shutdown
+            .spawn("stubborn", move || {
+                let _ = rx.recv();
+            })
+            .unwrap();
+        shutdown.stop("test");
+        let started = Instant::now();
+        let late = shutdown.join_all(Duration::from_millis(300));
+        assert_eq!(late, vec!["stubborn".to_string()]);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        drop(tx);
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! count; ours is the number of workers (replay workers, or connected relay
 //! workers), the figure that column was used to watch.
 
+use crate::plugin::Shutdown;
+use crossbeam_channel::Sender;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -52,34 +54,44 @@ pub struct QueueStats {
     sample: Mutex<Sample>,
     workers: Mutex<Option<WorkerCount>>,
     stopped: AtomicBool,
+    /// Dropped by `stop`: wakes the thread, which ends.
+    wake: Mutex<Option<Sender<()>>>,
 }
 
 impl QueueStats {
-    /// Prints the header now and a line every `period` until stopped.
-    pub fn start(name: &'static str, period: Duration) -> Arc<QueueStats> {
+    /// Prints the header now and a line every `period` until stopped (by
+    /// the output's close, or at the latest when `shutdown` expires).
+    pub fn start(name: &'static str, period: Duration, shutdown: &Shutdown) -> Arc<QueueStats> {
+        let (wake, woken) = crossbeam_channel::bounded::<()>(0);
         let stats = Arc::new(QueueStats {
             name,
             period,
             sample: Mutex::new(Sample::default()),
             workers: Mutex::new(None),
             stopped: AtomicBool::new(false),
+            wake: Mutex::new(Some(wake)),
         });
         tracing::info!("\n {name}:latest,mean,max,count,count/second,gcount");
-        let me = stats.clone();
-        let _ = std::thread::Builder::new()
-            .name(format!("{name}-stats"))
-            .spawn(move || {
-                let mut next = Instant::now();
-                while !me.stopped.load(Ordering::Relaxed) {
-                    let line = me.take_line(name, period);
-                    tracing::info!("\n {line}");
-                    next += period;
-                    // Short naps so that a stopped output ends its thread soon.
-                    while Instant::now() < next && !me.stopped.load(Ordering::Relaxed) {
-                        std::thread::sleep(Duration::from_millis(50).min(next - Instant::now()));
-                    }
+        let (me, stop) = (stats.clone(), shutdown.clone());
+        let spawned = shutdown.spawn(format!("{name}-stats"), move || {
+            let mut next = Instant::now();
+            while !me.stopped.load(Ordering::Relaxed) {
+                let line = me.take_line(name, period);
+                tracing::info!("\n {line}");
+                next += period;
+                let left = next.saturating_duration_since(Instant::now());
+                crossbeam_channel::select! {
+                    // Nothing is ever sent: ready only once `stop` drops the
+                    // sender.
+                    recv(woken) -> _ => return,
+                    recv(stop.expired()) -> _ => return,
+                    default(left) => {}
                 }
-            });
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start the {name} stats line: {e}");
+        }
         stats
     }
 
@@ -111,6 +123,7 @@ impl QueueStats {
         if self.stopped.swap(true, Ordering::Relaxed) {
             return;
         }
+        self.wake.lock().unwrap_or_else(|e| e.into_inner()).take();
         let pending = self.sample.lock().unwrap_or_else(|e| e.into_inner()).count;
         if pending > 0 {
             let line = self.take_line(self.name, self.period);

@@ -94,13 +94,16 @@ fn refuse_unavailable(settings: &Settings) -> Result<()> {
     }
 }
 
-/// Builds every plugin the settings name, each from its own config. Errors
+/// Builds every plugin the settings name, each from its own config and
+/// each watching `shutdown`. Errors
 /// name the flag.
 pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
     refuse_unavailable(settings)?;
     let mut p = Plugins::default();
     for option in &settings.input_dummy {
-        p.add_input("input-dummy", option, |_| Ok(Box::new(DummyInput::new())))?;
+        p.add_input("input-dummy", option, |_| {
+            Ok(Box::new(DummyInput::new(shutdown)))
+        })?;
     }
     if settings.output_stdout {
         p.outputs.push(Arc::new(StdoutOutput::new()));
@@ -111,7 +114,9 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
     if !settings.input_raw.is_empty() {
         let config = RawConfig::from_settings(settings)?;
         for option in &settings.input_raw {
-            p.add_input("input-raw", option, |addr| RawInput::open(addr, &config))?;
+            p.add_input("input-raw", option, |addr| {
+                RawInput::open(addr, &config, shutdown)
+            })?;
         }
     }
     for option in &settings.input_tcp {
@@ -139,10 +144,11 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
             // On a file input `|N%` is a replay speed, not a drop rate.
             if let Some(speed) = limit.and_then(|l| l.strip_suffix('%')) {
                 let factor = Limit::percent_value("input-file", speed)? as f64 / 100.0;
-                p.inputs.push(FileInput::open(addr, factor, &config)?);
+                p.inputs
+                    .push(FileInput::open(addr, factor, &config, shutdown)?);
             } else {
                 p.add_input("input-file", option, |addr| {
-                    FileInput::open(addr, 1.0, &config)
+                    FileInput::open(addr, 1.0, &config, shutdown)
                 })?;
             }
         }
@@ -151,7 +157,7 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
         let config = FileOutputConfig::from_settings(settings)?;
         for option in &settings.output_file {
             p.add_output("output-file", option, |addr| {
-                FileOutput::open(addr, &config)
+                FileOutput::open(addr, &config, shutdown)
             })?;
         }
     }
@@ -159,14 +165,14 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
         let config = HttpInputConfig::from_settings(settings)?;
         for option in &settings.input_http {
             p.add_input("input-http", option, |addr| {
-                Ok(Box::new(HttpInput::listen(addr, &config)?))
+                Ok(Box::new(HttpInput::listen(addr, &config, shutdown)?))
             })?;
         }
     }
     // One ElasticSearch export shared by every --output-http; it needs no
     // --output-http-track-response (GoReplay exported nothing without it).
     let exporter = match ExporterConfig::from_settings(settings)? {
-        Some(config) => Some(Exporter::start(&config)? as Arc<dyn ExchangeSink>),
+        Some(config) => Some(Exporter::start(&config, shutdown)? as Arc<dyn ExchangeSink>),
         None => None,
     };
     if exporter.is_some() && settings.output_http.is_empty() {
@@ -178,7 +184,7 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
         let mut responses = None;
         p.add_output("output-http", option, |addr| {
             let config = HttpConfig::from_settings(addr, settings)?;
-            let (output, input) = HttpOutput::start(config, exporter.clone())?;
+            let (output, input) = HttpOutput::start(config, exporter.clone(), shutdown)?;
             responses = input;
             Ok(output)
         })?;

@@ -102,16 +102,18 @@ pub fn summary_line(only_drops: bool) -> String {
         .join(" ")
 }
 
-/// With `--stats`: every `period`, one line of every non-zero counter.
-pub fn spawn_reporter(period: std::time::Duration) {
-    let _ = std::thread::Builder::new()
-        .name("stats".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(period);
-                tracing::info!("stats: {}", summary_line(false));
-            }
-        });
+/// With `--stats`: every `period`, one line of every non-zero counter,
+/// until gor exits.
+pub fn spawn_reporter(period: std::time::Duration, shutdown: &crate::plugin::Shutdown) {
+    let me = shutdown.clone();
+    let spawned = shutdown.spawn("stats", move || {
+        while !me.wait_expired(period) {
+            tracing::info!("stats: {}", summary_line(false));
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot start the --stats reporter: {e}");
+    }
 }
 
 #[cfg(test)]

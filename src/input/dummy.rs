@@ -2,7 +2,7 @@
 //! pipeline without traffic.
 
 use crate::message::{Message, PayloadType, now_ns, random_id};
-use crate::plugin::{Input, Result};
+use crate::plugin::{Input, Result, Shutdown};
 use std::time::{Duration, Instant};
 
 const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: www.w3.org\r\nUser-Agent: Go 1.1 package http\r\nAccept-Encoding: gzip\r\n\r\n";
@@ -11,20 +11,17 @@ const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
 pub struct DummyInput {
     next_tick: Instant,
     pending_response: Option<Message>,
+    /// A stop ends the wait for the next tick, and the input.
+    shutdown: Shutdown,
 }
 
 impl DummyInput {
-    pub fn new() -> Self {
+    pub fn new(shutdown: &Shutdown) -> Self {
         DummyInput {
             next_tick: Instant::now() + Duration::from_secs(1),
             pending_response: None,
+            shutdown: shutdown.clone(),
         }
-    }
-}
-
-impl Default for DummyInput {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -35,8 +32,8 @@ impl Input for DummyInput {
         }
         // Absolute deadlines: a slow consumer does not make the ticks drift.
         let now = Instant::now();
-        if self.next_tick > now {
-            std::thread::sleep(self.next_tick - now);
+        if self.next_tick > now && self.shutdown.wait_timeout(self.next_tick - now) {
+            return Ok(None);
         }
         self.next_tick += Duration::from_secs(1);
         let id = random_id();

@@ -16,7 +16,7 @@
 mod pacing;
 
 use crate::message::Message;
-use crate::plugin::{Input, Result, UsageError};
+use crate::plugin::{Input, Result, Shutdown, UsageError};
 use crate::records::{self, ChunkReader, Damage, Record, Splitter};
 use crate::settings::Settings;
 use crate::settings::values::format_duration;
@@ -42,6 +42,7 @@ pub struct FileInput {
     round: Round,
     out_of_order: Counter,
     finished: bool,
+    shutdown: Shutdown,
 }
 
 /// The `--input-file-*` flags, shared by every `--input-file`.
@@ -100,16 +101,24 @@ impl FileInput {
     /// Opens every file the pattern matches; `speed` scales the waits
     /// between records (`|200%` gives 2.0). No match is an error (GoReplay
     /// idles silently, leaving users to wonder why nothing is replayed).
-    pub fn open(pattern: &str, speed: f64, config: &FileInputConfig) -> Result<Box<dyn Input>> {
+    /// A stop (`shutdown`) ends the input at once, even during a long wait
+    /// between records.
+    pub fn open(
+        pattern: &str,
+        speed: f64,
+        config: &FileInputConfig,
+        shutdown: &Shutdown,
+    ) -> Result<Box<dyn Input>> {
         if pattern.starts_with("s3://") {
             return Err(UsageError::not_available("input-file", "s3:// input").into());
         }
         let damage = Damage::counters();
         let paths = expand(pattern)?;
-        let round = Round::start(&paths, &damage, config.max_record)?;
+        let round = Round::start(&paths, &damage, config.max_record, shutdown)?;
         Ok(Box::new(FileInput {
             pattern: pattern.to_string(),
-            pacer: Pacer::new(speed, config.max_wait),
+            pacer: Pacer::new(speed, config.max_wait).stopping_on(shutdown),
+            shutdown: shutdown.clone(),
             config: config.clone(),
             damage,
             round,
@@ -130,14 +139,15 @@ impl FileInput {
         loop {
             let had_records = self.round.emitted > 0;
             let paths = expand(&self.pattern)?;
-            self.round = Round::start(&paths, &self.damage, self.config.max_record)?;
+            self.round =
+                Round::start(&paths, &self.damage, self.config.max_record, &self.shutdown)?;
             self.pacer.restart();
             if let Some(r) = self.round.next(self.config.read_depth) {
                 return Ok(Some(r));
             }
-            if !had_records {
-                // Empty files: do not spin.
-                std::thread::sleep(Duration::from_secs(1));
+            // Empty files: do not spin.
+            if !had_records && self.shutdown.wait_timeout(Duration::from_secs(1)) {
+                return Ok(None);
             }
         }
     }
@@ -187,7 +197,11 @@ impl Input for FileInput {
         if step == Step::OutOfOrder {
             self.out_of_order.inc();
         }
-        self.pacer.wait(step);
+        if !self.pacer.wait(step) {
+            // Stopped during the wait: the input ends here.
+            self.finished = true;
+            return Ok(None);
+        }
         Ok(Some(record.message))
     }
 
@@ -233,6 +247,7 @@ struct Round {
     unopened: Vec<Unopened>,
     damage: Damage,
     max_record: usize,
+    shutdown: Shutdown,
     emitted: u64,
     files_done: usize,
     bytes: u64,
@@ -335,7 +350,12 @@ impl Round {
     /// (a thread and a read-ahead each) only when replay reaches their first
     /// record: a recording of thousands of chunks replays with a handful
     /// open. Unreadable files are reported here, at start-up.
-    fn start(paths: &[PathBuf], damage: &Damage, max_record: usize) -> Result<Round> {
+    fn start(
+        paths: &[PathBuf],
+        damage: &Damage,
+        max_record: usize,
+        shutdown: &Shutdown,
+    ) -> Result<Round> {
         let mut unopened = Vec::with_capacity(paths.len());
         for (order, path) in paths.iter().enumerate() {
             // A pipe (`/dev/stdin`, a FIFO) can be read only once: it is
@@ -358,6 +378,7 @@ impl Round {
             unopened,
             damage: damage.clone(),
             max_record,
+            shutdown: shutdown.clone(),
             emitted: 0,
             files_done: 0,
             bytes: 0,
@@ -412,6 +433,7 @@ impl Round {
                 file.order,
                 self.damage.clone(),
                 self.max_record,
+                &self.shutdown,
             )
         });
         match stream {
@@ -478,21 +500,20 @@ impl FileStream {
         order: usize,
         damage: Damage,
         max_record: usize,
+        shutdown: &Shutdown,
     ) -> Result<FileStream> {
         let splitter = Splitter::new(name.clone(), damage.clone(), max_record);
         let mut reader = ChunkReader::new(source, name, damage);
         let (tx, rx) = bounded(CHANNEL_CHUNKS);
-        std::thread::Builder::new()
-            .name("input-file".into())
-            .spawn(move || {
-                while let Some(chunk) = reader.next_chunk() {
-                    // A closed channel means the input was dropped: stop.
-                    if tx.send(Batch::Chunk(chunk)).is_err() {
-                        return;
-                    }
+        shutdown.spawn("input-file", move || {
+            while let Some(chunk) = reader.next_chunk() {
+                // A closed channel means the input was dropped: stop.
+                if tx.send(Batch::Chunk(chunk)).is_err() {
+                    return;
                 }
-                let _ = tx.send(Batch::End(reader.bytes_read()));
-            })?;
+            }
+            let _ = tx.send(Batch::End(reader.bytes_read()));
+        })?;
         Ok(FileStream {
             order,
             feed: rx,
@@ -632,13 +653,13 @@ mod tests {
             .collect();
         write(dir.path(), "a.gor", &recs);
         let pattern = dir.path().join("a.gor").display().to_string();
-        let mut input = FileInput::open(&pattern, 0.0, &config(100)).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &config(100), &Shutdown::new()).unwrap();
         assert_eq!(read_all(&mut input), vec![1, 2, 3, 4, 5]);
         // Depth 1: no reordering at all.
-        let mut input = FileInput::open(&pattern, 0.0, &config(1)).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &config(1), &Shutdown::new()).unwrap();
         assert_eq!(read_all(&mut input), vec![5, 3, 4, 1, 2]);
         // Depth 2: a window of two.
-        let mut input = FileInput::open(&pattern, 0.0, &config(2)).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &config(2), &Shutdown::new()).unwrap();
         assert_eq!(read_all(&mut input), vec![3, 4, 1, 2, 5]);
     }
 
@@ -714,7 +735,7 @@ mod tests {
             &[record(b'1', "b", 2, "B"), record(b'1', "d", 4, "D")],
         );
         let pattern = dir.path().join("x_*.gor").display().to_string();
-        let mut input = FileInput::open(&pattern, 0.0, &config(100)).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &config(100), &Shutdown::new()).unwrap();
         assert_eq!(read_all(&mut input), vec![1, 2, 3, 4]);
     }
 
@@ -728,7 +749,7 @@ mod tests {
         );
         write(dir.path(), "b.gor", &[record(b'1', "b1", 1, "B")]);
         let pattern = dir.path().join("*.gor").display().to_string();
-        let mut input = FileInput::open(&pattern, 0.0, &config(100)).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &config(100), &Shutdown::new()).unwrap();
         let mut ids = Vec::new();
         while let Some(m) = input.read().unwrap() {
             ids.push(String::from_utf8_lossy(m.id()).into_owned());
@@ -746,7 +767,8 @@ mod tests {
             write(dir.path(), &format!("r_{chunk}.gor"), &recs);
         }
         let paths = expand(&dir.path().join("r_*.gor").display().to_string()).unwrap();
-        let mut round = Round::start(&paths, &Damage::counters(), usize::MAX).unwrap();
+        let mut round =
+            Round::start(&paths, &Damage::counters(), usize::MAX, &Shutdown::new()).unwrap();
         let mut most_open = 0;
         let mut seen = Vec::new();
         while let Some(r) = round.next(100) {
@@ -767,7 +789,7 @@ mod tests {
             &[record(b'1', "req", 7, "GET"), record(b'2', "req", 7, "200")],
         );
         let pattern = dir.path().join("a.gor").display().to_string();
-        let mut input = FileInput::open(&pattern, 0.0, &config(100)).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &config(100), &Shutdown::new()).unwrap();
         let first = input.read().unwrap().unwrap();
         assert!(first.is_request());
     }
@@ -783,16 +805,27 @@ mod tests {
             file.write_all(&gz.finish().unwrap()).unwrap();
         }
         drop(file);
-        let mut input = FileInput::open(&path.display().to_string(), 0.0, &config(100)).unwrap();
+        let mut input = FileInput::open(
+            &path.display().to_string(),
+            0.0,
+            &config(100),
+            &Shutdown::new(),
+        )
+        .unwrap();
         assert_eq!(read_all(&mut input), vec![1, 2]);
     }
 
     #[test]
     fn missing_file_is_an_error_naming_flag_and_pattern() {
-        let err = FileInput::open("/nonexistent/dir/*.gor", 1.0, &config(100))
-            .err()
-            .unwrap()
-            .to_string();
+        let err = FileInput::open(
+            "/nonexistent/dir/*.gor",
+            1.0,
+            &config(100),
+            &Shutdown::new(),
+        )
+        .err()
+        .unwrap()
+        .to_string();
         assert!(err.contains("--input-file"), "{err}");
         assert!(err.contains("/nonexistent/dir/*.gor"), "{err}");
     }
@@ -808,7 +841,7 @@ mod tests {
         let mut s = config(100);
         s.looping = true;
         let pattern = dir.path().join("a.gor").display().to_string();
-        let mut input = FileInput::open(&pattern, 0.0, &s).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &s, &Shutdown::new()).unwrap();
         for i in 0..1000 {
             let m = input.read().unwrap().expect("looping never ends");
             assert_eq!(m.timestamp(), 1 + (i % 2));
@@ -820,7 +853,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "traffic[1].gor", &[record(b'1', "a", 1, "A")]);
         let pattern = dir.path().join("traffic[1].gor").display().to_string();
-        let mut input = FileInput::open(&pattern, 0.0, &config(100)).unwrap();
+        let mut input = FileInput::open(&pattern, 0.0, &config(100), &Shutdown::new()).unwrap();
         assert_eq!(read_all(&mut input), vec![1]);
     }
 
@@ -838,14 +871,20 @@ mod tests {
                 f.write_all(&record(b'1', "a", ts, "GET")).unwrap();
             }
         });
-        let mut input = FileInput::open(&fifo.display().to_string(), 0.0, &config(100)).unwrap();
+        let mut input = FileInput::open(
+            &fifo.display().to_string(),
+            0.0,
+            &config(100),
+            &Shutdown::new(),
+        )
+        .unwrap();
         assert_eq!(read_all(&mut input), vec![1, 2, 3]);
         writer.join().unwrap();
     }
 
     #[test]
     fn s3_pattern_is_not_available_yet() {
-        let err = FileInput::open("s3://bucket/prefix", 1.0, &config(100));
+        let err = FileInput::open("s3://bucket/prefix", 1.0, &config(100), &Shutdown::new());
         assert!(err.is_err());
     }
 

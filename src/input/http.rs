@@ -10,7 +10,7 @@
 use crate::http::framing::{self, BodyDecoder, FramingHeaders};
 use crate::http::listener::{self, Connection, ConnectionLimits, Read, ServerName};
 use crate::message::{Message, PayloadType, now_ns, random_id};
-use crate::plugin::{Input, Result};
+use crate::plugin::{Input, Result, Shutdown};
 use crate::runtime::runtime;
 use crate::settings::Settings;
 use crate::stats::{self, Counter};
@@ -35,6 +35,7 @@ const BAD: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection
 pub struct HttpInput {
     rx: mpsc::Receiver<Message>,
     addr: SocketAddr,
+    shutdown: Shutdown,
 }
 
 /// What every `--input-http` takes from the other flags.
@@ -57,8 +58,9 @@ impl HttpInputConfig {
 /// `:8080` listens on every interface; `host:port` on that address.
 impl HttpInput {
     /// Listens on `addr` and starts accepting, within the default
-    /// [`ConnectionLimits`] (docs/input-http.md).
-    pub fn listen(addr: &str, config: &HttpInputConfig) -> Result<HttpInput> {
+    /// [`ConnectionLimits`] (docs/input-http.md). On a stop (`shutdown`)
+    /// the listener closes and the input ends at once.
+    pub fn listen(addr: &str, config: &HttpInputConfig, shutdown: &Shutdown) -> Result<HttpInput> {
         let listener = listener::bind(NAME, addr)?;
         let local = listener.local_addr()?;
         tracing::info!("--input-http listening on {local}");
@@ -68,13 +70,25 @@ impl HttpInput {
             unframeable: stats::drop_counter("input_http.unframeable_requests"),
         };
         let max = config.max_message.max(1);
-        runtime().spawn(listener::accept(
+        let accept = listener::accept(
             listener,
             NAME,
             ConnectionLimits::default(),
             move |stream, conn| serve(stream, conn, tx.clone(), max, counters.clone()),
-        ));
-        Ok(HttpInput { rx, addr: local })
+        );
+        let stop = shutdown.clone();
+        runtime().spawn(async move {
+            // Dropping the accept loop closes the listening socket.
+            tokio::select! {
+                _ = accept => {}
+                _ = stop.until_stopped() => {}
+            }
+        });
+        Ok(HttpInput {
+            rx,
+            addr: local,
+            shutdown: shutdown.clone(),
+        })
     }
 
     /// The address actually listened on (useful with port 0).
@@ -85,7 +99,16 @@ impl HttpInput {
 
 impl Input for HttpInput {
     fn read(&mut self) -> Result<Option<Message>> {
-        Ok(self.rx.blocking_recv())
+        if let Ok(m) = self.rx.try_recv() {
+            return Ok(Some(m));
+        }
+        let (rx, stop) = (&mut self.rx, &self.shutdown);
+        Ok(runtime().block_on(async {
+            tokio::select! {
+                m = rx.recv() => m,
+                _ = stop.until_stopped() => None,
+            }
+        }))
     }
 
     fn is_live(&self) -> bool {
@@ -233,15 +256,36 @@ mod tests {
     use super::*;
     use std::io::{Read, Write};
 
+    fn config() -> HttpInputConfig {
+        HttpInputConfig {
+            max_message: 1 << 20,
+        }
+    }
+
+    #[test]
+    fn a_stop_ends_a_waiting_read_and_closes_the_listener() {
+        let shutdown = Shutdown::new();
+        let mut input = HttpInput::listen("127.0.0.1:0", &config(), &shutdown).unwrap();
+        let addr = input.local_addr();
+        let s = shutdown.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            s.stop("test");
+        });
+        let started = std::time::Instant::now();
+        assert!(input.read().unwrap().is_none());
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // The accept loop is gone with its socket: connecting is refused.
+        let deadline = started + std::time::Duration::from_secs(5);
+        while std::net::TcpStream::connect(addr).is_ok() {
+            assert!(std::time::Instant::now() < deadline, "still listening");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     #[test]
     fn requests_are_answered_200_and_emitted_as_received() {
-        let mut input = HttpInput::listen(
-            "127.0.0.1:0",
-            &HttpInputConfig {
-                max_message: 1 << 20,
-            },
-        )
-        .unwrap();
+        let mut input = HttpInput::listen("127.0.0.1:0", &config(), &Shutdown::new()).unwrap();
         let addr = input.local_addr();
         let client = std::thread::spawn(move || {
             let mut s = std::net::TcpStream::connect(addr).unwrap();
@@ -276,13 +320,7 @@ mod tests {
 
     #[test]
     fn garbage_gets_400_and_the_listener_keeps_serving() {
-        let mut input = HttpInput::listen(
-            "127.0.0.1:0",
-            &HttpInputConfig {
-                max_message: 1 << 20,
-            },
-        )
-        .unwrap();
+        let mut input = HttpInput::listen("127.0.0.1:0", &config(), &Shutdown::new()).unwrap();
         let addr = input.local_addr();
         let mut s = std::net::TcpStream::connect(addr).unwrap();
         s.write_all(b"\x00\x01\x02 not http\r\n\r\n").unwrap();

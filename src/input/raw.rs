@@ -16,7 +16,7 @@ use crate::capture::filter::{FilterSpec, build as build_filter};
 use crate::capture::{self, Dispatched, Frame, PacketSource};
 use crate::linger::Lingering;
 use crate::message::Message;
-use crate::plugin::{Input, Result};
+use crate::plugin::{Input, Result, Shutdown};
 use crate::settings::choices::{CaptureProtocol, Engine, TimestampType};
 use crate::settings::{Settings, UsageError};
 use crate::stats::{self, Counter};
@@ -195,8 +195,10 @@ impl Default for RawConfig {
 
 impl RawInput {
     /// Starts capturing on `addr` as `config` says. Errors (a bad address,
-    /// no interface, no capture rights) are one line.
-    pub fn open(addr: &str, config: &RawConfig) -> Result<Box<dyn Input>> {
+    /// no interface, no capture rights) are one line. On a stop (`shutdown`)
+    /// every capture thread ends within its engine's read timeout, and then
+    /// the input ends.
+    pub fn open(addr: &str, config: &RawConfig, shutdown: &Shutdown) -> Result<Box<dyn Input>> {
         let address = address::parse(addr).map_err(UsageError)?;
         let mut engine = config.engine;
         if address.file.is_some() {
@@ -228,10 +230,10 @@ impl RawInput {
         let finite = engine == Engine::PcapFile;
         let (tx, rx) = crossbeam_channel::bounded(QUEUE);
         for source in sources {
-            spawn_capture(source, shared.clone(), tx.clone(), finite);
+            spawn_capture(source, shared.clone(), tx.clone(), finite, shutdown);
         }
         if let Some((opener, failed)) = watcher {
-            watch_new_interfaces(opener, failed, shared.clone(), tx.clone());
+            watch_new_interfaces(opener, failed, shared.clone(), tx.clone(), shutdown);
         }
         Ok(Box::new(RawInput {
             rx: Lingering::new(rx, LOTS_OF_BATCHES),
@@ -439,33 +441,35 @@ fn watch_new_interfaces(
     mut failed: Vec<String>,
     shared: Arc<Shared>,
     tx: Sender<Vec<Message>>,
+    shutdown: &Shutdown,
 ) {
-    let spawned = std::thread::Builder::new()
-        .name("interface watch".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(Duration::from_secs(1));
-                let Ok(devices) = select_devices(&opener.host, &opener.ignore) else {
+    let stop = shutdown.clone();
+    let spawned = shutdown.spawn("interface watch", move || {
+        loop {
+            if stop.wait_timeout(Duration::from_secs(1)) {
+                return;
+            }
+            let Ok(devices) = select_devices(&opener.host, &opener.ignore) else {
+                continue;
+            };
+            for device in devices {
+                let active = shared.active.lock().unwrap_or_else(|p| p.into_inner());
+                if active.contains(&device.name) || failed.contains(&device.name) {
                     continue;
-                };
-                for device in devices {
-                    let active = shared.active.lock().unwrap_or_else(|p| p.into_inner());
-                    if active.contains(&device.name) || failed.contains(&device.name) {
-                        continue;
-                    }
-                    drop(active);
-                    tracing::info!("Found new interface: {}", device.name);
-                    let name = device.name.clone();
-                    match opener.open(device) {
-                        Ok(source) => spawn_capture(source, shared.clone(), tx.clone(), false),
-                        Err(e) => {
-                            tracing::warn!("{e:#}");
-                            failed.push(name);
-                        }
+                }
+                drop(active);
+                tracing::info!("Found new interface: {}", device.name);
+                let name = device.name.clone();
+                match opener.open(device) {
+                    Ok(source) => spawn_capture(source, shared.clone(), tx.clone(), false, &stop),
+                    Err(e) => {
+                        tracing::warn!("{e:#}");
+                        failed.push(name);
                     }
                 }
             }
-        });
+        }
+    });
     if let Err(e) = spawned {
         tracing::warn!("cannot watch for new interfaces: {e}");
     }
@@ -476,6 +480,7 @@ fn spawn_capture(
     shared: Arc<Shared>,
     tx: Sender<Vec<Message>>,
     finite: bool,
+    shutdown: &Shutdown,
 ) {
     let name = source.name().to_string();
     shared
@@ -483,13 +488,12 @@ fn spawn_capture(
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .push(name.clone());
-    let spawned = std::thread::Builder::new()
-        .name(format!("capture {name}"))
-        .spawn(move || {
-            capture_loop(source, &shared, &tx, finite);
-            let mut active = shared.active.lock().unwrap_or_else(|p| p.into_inner());
-            active.retain(|n| *n != name);
-        });
+    let stop = shutdown.clone();
+    let spawned = shutdown.spawn(format!("capture {name}"), move || {
+        capture_loop(source, &shared, &tx, finite, &stop);
+        let mut active = shared.active.lock().unwrap_or_else(|p| p.into_inner());
+        active.retain(|n| *n != name);
+    });
     if let Err(e) = spawned {
         tracing::error!("cannot start a capture thread: {e}");
     }
@@ -546,6 +550,7 @@ fn capture_loop(
     shared: &Shared,
     tx: &Sender<Vec<Message>>,
     finite: bool,
+    shutdown: &Shutdown,
 ) {
     let c = &shared.counters;
     let mut out = Batcher::new(tx, shared, finite);
@@ -553,7 +558,9 @@ fn capture_loop(
     // own clock), and the wall clock while a live capture is idle.
     let mut clock = 0i64;
     let mut last_expire = 0i64;
-    loop {
+    // Every engine returns from `dispatch` within its read timeout when
+    // nothing arrives, so a stop is seen promptly.
+    while !shutdown.is_stopping() {
         let mut on_frame = |frame: Frame<'_>| {
             c.packets.inc();
             clock = clock.max(frame.ts_ns);
@@ -814,7 +821,7 @@ mod tests {
             ..Config::default()
         });
         let (tx, rx) = crossbeam_channel::bounded(16);
-        capture_loop(source, &shared, &tx, true);
+        capture_loop(source, &shared, &tx, true, &Shutdown::new());
         let got: Vec<Message> = rx.try_iter().flatten().collect();
         assert_eq!(got.len(), 2);
         assert_eq!(&got[0].data[..], get);
@@ -846,7 +853,7 @@ mod tests {
         let before = shared.counters.queue_full.get();
         let (tx, rx) = crossbeam_channel::bounded(2);
         // live (not finite): the capture thread must never wait
-        capture_loop(source, &shared, &tx, false);
+        capture_loop(source, &shared, &tx, false, &Shutdown::new());
         let got: usize = rx.try_iter().map(|b| b.len()).sum();
         assert_eq!(got as u64 + shared.counters.queue_full.get() - before, 5);
         assert!(got < 5);

@@ -24,7 +24,7 @@ fn drain(echo: &mut Box<dyn Input>) -> (Vec<Message>, Option<String>) {
 
 #[test]
 fn cat_as_middleware_passes_every_message_through_in_order() {
-    let (feed, mut echo) = start("cat").unwrap();
+    let (feed, mut echo) = start("cat", &Shutdown::new()).unwrap();
     let sent: Vec<Message> = (0..500).map(msg).collect();
     let writer = std::thread::spawn(move || {
         for m in &sent {
@@ -41,7 +41,7 @@ fn cat_as_middleware_passes_every_message_through_in_order() {
 
 #[test]
 fn middleware_that_exits_is_fatal_and_names_command_and_status() {
-    let (_feed, mut echo) = start("sh -c 'exit 3'").unwrap();
+    let (_feed, mut echo) = start("sh -c 'exit 3'", &Shutdown::new()).unwrap();
     let (_, fatal) = drain(&mut echo);
     let fatal = fatal.expect("a fatal error");
     assert!(fatal.contains("sh -c 'exit 3'"), "{fatal}");
@@ -51,7 +51,7 @@ fn middleware_that_exits_is_fatal_and_names_command_and_status() {
 
 #[test]
 fn middleware_that_exits_cleanly_while_fed_is_still_fatal() {
-    let (_feed, mut echo) = start("true").unwrap();
+    let (_feed, mut echo) = start("true", &Shutdown::new()).unwrap();
     let (_, fatal) = drain(&mut echo);
     assert!(fatal.expect("fatal").contains("exit status: 0"));
 }
@@ -62,7 +62,11 @@ fn garbage_lines_are_skipped_and_counted() {
     // "not hex", an odd-length line, then a real message "1 a 1\nX".
     let script =
         "printf 'not hex\\n123\\n3120612031 0a58\\n3120612031 0A58\\r\\n' | tr -d ' '; cat";
-    let (feed, mut echo) = start(&format!("sh -c {}", shlex::try_quote(script).unwrap())).unwrap();
+    let (feed, mut echo) = start(
+        &format!("sh -c {}", shlex::try_quote(script).unwrap()),
+        &Shutdown::new(),
+    )
+    .unwrap();
     feed.close();
     let (got, fatal) = drain(&mut echo);
     assert_eq!(fatal, None);
@@ -74,7 +78,7 @@ fn garbage_lines_are_skipped_and_counted() {
 
 #[test]
 fn missing_program_is_an_error_naming_it() {
-    let e = start("/no/such/middleware --flag")
+    let e = start("/no/such/middleware --flag", &Shutdown::new())
         .err()
         .expect("an error")
         .to_string();
@@ -84,7 +88,7 @@ fn missing_program_is_an_error_naming_it() {
 
 #[test]
 fn command_is_split_like_a_shell_would() {
-    let (feed, mut echo) = start("sh -c 'cat | cat'").unwrap();
+    let (feed, mut echo) = start("sh -c 'cat | cat'", &Shutdown::new()).unwrap();
     feed.write(&msg(1)).unwrap();
     feed.close();
     let (got, fatal) = drain(&mut echo);
@@ -94,7 +98,7 @@ fn command_is_split_like_a_shell_would() {
 #[test]
 fn unbalanced_quotes_or_empty_command_are_usage_errors() {
     for bad in ["sh -c 'oops", "", "   "] {
-        let e = start(bad).err().expect("an error");
+        let e = start(bad, &Shutdown::new()).err().expect("an error");
         assert!(e.downcast_ref::<UsageError>().is_some(), "{bad:?}: {e}");
     }
 }
@@ -103,7 +107,11 @@ fn unbalanced_quotes_or_empty_command_are_usage_errors() {
 fn slow_middleware_applies_back_pressure_without_losing_messages() {
     // Reads one line at a time with a pause: the feed fills up, writes wait.
     let script = "while IFS= read -r l; do sleep 0.001; echo \"$l\"; done";
-    let (feed, mut echo) = start(&format!("sh -c {}", shlex::try_quote(script).unwrap())).unwrap();
+    let (feed, mut echo) = start(
+        &format!("sh -c {}", shlex::try_quote(script).unwrap()),
+        &Shutdown::new(),
+    )
+    .unwrap();
     let writer = std::thread::spawn(move || {
         for i in 0..300 {
             feed.write(&msg(i)).unwrap();
@@ -119,7 +127,7 @@ fn slow_middleware_applies_back_pressure_without_losing_messages() {
 #[test]
 fn offer_drops_and_counts_when_the_middleware_is_stalled() {
     let before = stats::drop_counter("middleware.queue_full").get();
-    let (feed, _echo) = start("sleep 1").unwrap();
+    let (feed, _echo) = start("sleep 1", &Shutdown::new()).unwrap();
     let big = Message::from_record(
         vec![b'1'; 1 << 16]
             .into_iter()
@@ -135,7 +143,7 @@ fn offer_drops_and_counts_when_the_middleware_is_stalled() {
 #[test]
 fn death_is_noticed_even_when_a_grandchild_keeps_stdout_open() {
     let started = Instant::now();
-    let (_feed, mut echo) = start("sh -c 'sleep 6 & exit 5'").unwrap();
+    let (_feed, mut echo) = start("sh -c 'sleep 6 & exit 5'", &Shutdown::new()).unwrap();
     let (_, fatal) = drain(&mut echo);
     assert!(fatal.expect("fatal").contains("exit status: 5"));
     assert!(started.elapsed() < Duration::from_secs(4));
@@ -168,7 +176,7 @@ fn hex_lines_longer_than_the_pipe_chunk_round_trip() {
             .chain((0..PIPE_CHUNK + 12345).map(|i| (i % 251) as u8))
             .collect::<Vec<_>>(),
     );
-    let (feed, mut echo) = start("cat").unwrap();
+    let (feed, mut echo) = start("cat", &Shutdown::new()).unwrap();
     let sent = vec![msg(1), big, msg(2)];
     let to_send = sent.clone();
     let writer = std::thread::spawn(move || {
@@ -203,4 +211,26 @@ fn messages_taken_off_the_decode_buffer_match_from_record() {
         assert_eq!(got, Message::from_record(r.to_vec()), "{r:?}");
     }
     assert_eq!(&room[..], b"rest");
+}
+
+#[test]
+fn closing_stops_waiting_for_a_chatty_middleware_once_the_shutdown_expires() {
+    // Writes a line back every 50 ms for ever: it never settles, and
+    // closing would wait the whole settling maximum (10 s).
+    let script = "while true; do echo 00; sleep 0.05; done";
+    let shutdown = Shutdown::new();
+    let (feed, _echo) = start(
+        &format!("sh -c {}", shlex::try_quote(script).unwrap()),
+        &shutdown,
+    )
+    .unwrap();
+    let s = shutdown.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        s.expire("test");
+    });
+    let before = Instant::now();
+    feed.close();
+    let took = before.elapsed();
+    assert!(took < Duration::from_secs(5), "close took {took:?}");
 }

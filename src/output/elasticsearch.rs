@@ -13,13 +13,13 @@
 use crate::http::client::conn::{self, Conn};
 use crate::http::client::target::{PreparedRequest, Target};
 use crate::http::{headers, start_line};
-use crate::plugin::UsageError;
-use crate::plugin::{ExchangeSink, Result};
+use crate::plugin::{ExchangeSink, Result, Shutdown, UsageError};
 use crate::runtime::runtime;
 use crate::settings::Settings;
 use crate::stats::{self, Counter};
 use bytes::Bytes;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -86,13 +86,17 @@ pub struct Exporter {
     tx: Mutex<Option<mpsc::Sender<String>>>,
     /// Replay outputs feeding this export; the last one to close flushes it.
     users: std::sync::atomic::AtomicUsize,
-    finished: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+    finished: Mutex<Option<crossbeam_channel::Receiver<()>>>,
     dropped: Counter,
+    /// Documents accepted and not yet sent (or failed).
+    outstanding: Arc<AtomicU64>,
+    abandoned: Counter,
+    shutdown: Shutdown,
 }
 
 impl Exporter {
-    /// Starts the sending task.
-    pub fn start(config: &ExporterConfig) -> Result<Arc<Exporter>> {
+    /// Starts the sending task, which ends when `shutdown` expires.
+    pub fn start(config: &ExporterConfig, shutdown: &Shutdown) -> Result<Arc<Exporter>> {
         let es = config.target.clone();
         let tls = if es.target.tls {
             Some(
@@ -103,9 +107,14 @@ impl Exporter {
             None
         };
         let (tx, rx) = mpsc::channel(QUEUE);
-        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+        let outstanding = Arc::new(AtomicU64::new(0));
+        let (left, stop) = (outstanding.clone(), shutdown.clone());
         runtime().spawn(async move {
-            sender(es, tls, rx).await;
+            tokio::select! {
+                _ = sender(es, tls, rx, &left) => {}
+                _ = stop.until_expired() => {}
+            }
             let _ = done_tx.send(());
         });
         Ok(Arc::new(Exporter {
@@ -113,20 +122,36 @@ impl Exporter {
             users: std::sync::atomic::AtomicUsize::new(0),
             finished: Mutex::new(Some(done_rx)),
             dropped: stats::drop_counter("elasticsearch.documents_dropped"),
+            outstanding,
+            abandoned: stats::drop_counter("elasticsearch.abandoned_at_close"),
+            shutdown: shutdown.clone(),
         }))
     }
 
-    /// Sends what is queued (waiting at most 10 s) and stops.
+    /// Sends what is queued (waiting at most 10 s, and not past the
+    /// shutdown's expiry) and stops; documents left unsent are counted as
+    /// `elasticsearch.abandoned_at_close`.
     pub fn close(&self) {
         self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(done) = self
+        let Some(done) = self
             .finished
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
-            && done.recv_timeout(Duration::from_secs(10)).is_err()
-        {
-            tracing::warn!("ElasticSearch export: documents still unsent after 10s");
+        else {
+            return;
+        };
+        let finished = crossbeam_channel::select! {
+            recv(done) -> _ => true,
+            recv(self.shutdown.expired()) -> _ => false,
+            default(Duration::from_secs(10)) => false,
+        };
+        let left = self.outstanding.swap(0, Ordering::SeqCst);
+        if !finished && left > 0 {
+            self.abandoned.add(left - 1);
+            self.abandoned.drop_one(&format_args!(
+                "ElasticSearch export: {left} documents still unsent at close were given up"
+            ));
         }
     }
 }
@@ -138,7 +163,9 @@ impl ExchangeSink for Exporter {
         let doc = document(request, response, start_ns, rtt_ns);
         let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner()).clone();
         match tx {
-            Some(tx) if tx.try_send(doc).is_ok() => {}
+            Some(tx) if tx.try_send(doc).is_ok() => {
+                self.outstanding.fetch_add(1, Ordering::SeqCst);
+            }
             _ => self.dropped.drop_one(
                 &"ElasticSearch cannot keep up (or the export was closed): a document was dropped",
             ),
@@ -162,6 +189,7 @@ async fn sender(
     es: EsTarget,
     tls: Option<Arc<rustls::ClientConfig>>,
     mut rx: mpsc::Receiver<String>,
+    outstanding: &AtomicU64,
 ) {
     let sent = stats::counter("elasticsearch.documents");
     let failed = stats::drop_counter("elasticsearch.bulk_failed");
@@ -195,6 +223,9 @@ async fn sender(
             }
             conn = None;
         }
+        let _ = outstanding.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+            Some(n.saturating_sub(batch.len() as u64))
+        });
         match outcome {
             Ok(()) => sent.add(batch.len() as u64),
             Err(e) => {
@@ -315,6 +346,39 @@ pub fn document(request: &[u8], response: &[u8], start_ns: i64, rtt_ns: i64) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn close_gives_up_on_a_silent_server_at_expiry_and_counts_the_documents() {
+        // Accepts and never answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for s in listener.incoming() {
+                held.push(s);
+            }
+        });
+        let shutdown = Shutdown::new();
+        let config = ExporterConfig {
+            target: EsTarget::parse(&format!("http://127.0.0.1:{port}/idx")).unwrap(),
+            skip_verify: false,
+        };
+        let export = Exporter::start(&config, &shutdown).unwrap();
+        let abandoned = stats::drop_counter("elasticsearch.abandoned_at_close");
+        let before = abandoned.get();
+        for _ in 0..7 {
+            export.exchange(b"GET / HTTP/1.1\r\n\r\n", b"HTTP/1.1 200 OK\r\n\r\n", 1, 1);
+        }
+        let s = shutdown.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            s.expire("test");
+        });
+        let started = std::time::Instant::now();
+        export.close();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(abandoned.get() - before, 7);
+    }
 
     #[test]
     fn url_needs_a_host_and_an_index() {

@@ -22,7 +22,7 @@ mod naming;
 
 use crate::linger::Lingering;
 use crate::message::Message;
-use crate::plugin::{Output, Result, UsageError};
+use crate::plugin::{Output, Result, Shutdown, UsageError};
 use crate::settings::Settings;
 use crate::stats::{self, Counter};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -201,11 +201,15 @@ impl Default for FileOutputConfig {
 impl FileOutput {
     /// Checks at start-up that the template's directory can be written to,
     /// so a typo fails now, in one line, rather than at the first record.
-    pub fn open(template: &str, config: &FileOutputConfig) -> Result<Arc<dyn Output>> {
-        Ok(Arc::new(Self::new(template, config)?))
+    pub fn open(
+        template: &str,
+        config: &FileOutputConfig,
+        shutdown: &Shutdown,
+    ) -> Result<Arc<dyn Output>> {
+        Ok(Arc::new(Self::new(template, config, shutdown)?))
     }
 
-    fn new(template: &str, config: &FileOutputConfig) -> Result<FileOutput> {
+    fn new(template: &str, config: &FileOutputConfig, shutdown: &Shutdown) -> Result<FileOutput> {
         if template.starts_with("s3://") {
             return Err(UsageError::not_available("output-file", "s3:// output").into());
         }
@@ -222,7 +226,7 @@ impl FileOutput {
             closed: false,
         };
         let shared = Arc::new(Mutex::new(state));
-        let stop = spawn_flusher(Arc::downgrade(&shared), config.flush_interval)?;
+        let stop = spawn_flusher(Arc::downgrade(&shared), config.flush_interval, shutdown)?;
         Ok(FileOutput {
             shared,
             name: format!("output_file({template})"),
@@ -241,26 +245,28 @@ impl FileOutput {
 }
 
 /// Flushes the current chunk every `interval` until the output closes.
-fn spawn_flusher(shared: Weak<Mutex<State>>, interval: Duration) -> Result<Sender<()>> {
+fn spawn_flusher(
+    shared: Weak<Mutex<State>>,
+    interval: Duration,
+    shutdown: &Shutdown,
+) -> Result<Sender<()>> {
     let (tx, rx) = crossbeam_channel::bounded::<()>(1);
-    std::thread::Builder::new()
-        .name("output-file-flush".into())
-        .spawn(move || {
-            while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(interval) {
-                let Some(shared) = shared.upgrade() else {
-                    return;
-                };
-                let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
-                if st.closed {
-                    return;
-                }
-                if let Some(chunk) = st.current.as_mut()
-                    && let Err(e) = chunk.sink.flush()
-                {
-                    tracing::warn!("--output-file {}: flush failed: {e}", chunk.name);
-                }
+    shutdown.spawn("output-file-flush", move || {
+        while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(interval) {
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
+            if st.closed {
+                return;
             }
-        })?;
+            if let Some(chunk) = st.current.as_mut()
+                && let Err(e) = chunk.sink.flush()
+            {
+                tracing::warn!("--output-file {}: flush failed: {e}", chunk.name);
+            }
+        }
+    })?;
     Ok(tx)
 }
 
@@ -567,7 +573,7 @@ mod tests {
     }
 
     fn write_n(template: &str, s: &FileOutputConfig, n: usize) {
-        let out = FileOutput::open(template, s).unwrap();
+        let out = FileOutput::open(template, s, &Shutdown::new()).unwrap();
         for i in 0..n {
             out.write(&msg(i)).unwrap();
         }
@@ -640,7 +646,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = config();
         s.append = true;
-        let out = FileOutput::open(&format!("{}/req-%r-%t.gor", dir.path().display()), &s).unwrap();
+        let out = FileOutput::open(
+            &format!("{}/req-%r-%t.gor", dir.path().display()),
+            &s,
+            &Shutdown::new(),
+        )
+        .unwrap();
         let req = msg(1);
         let resp = Message::new(
             PayloadType::Response,
@@ -661,7 +672,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = config();
         s.append = true;
-        let out = FileOutput::open(&format!("{}/s-%S.gor", dir.path().display()), &s).unwrap();
+        let out = FileOutput::open(
+            &format!("{}/s-%S.gor", dir.path().display()),
+            &s,
+            &Shutdown::new(),
+        )
+        .unwrap();
         // Start right after a second boundary so two writes share a second.
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -688,7 +704,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = config();
         s.max_size = (msg(0).record_len() + 1) as u64;
-        let out = FileOutput::open(&format!("{}/r.gor", dir.path().display()), &s).unwrap();
+        let out = FileOutput::open(
+            &format!("{}/r.gor", dir.path().display()),
+            &s,
+            &Shutdown::new(),
+        )
+        .unwrap();
         out.write(&msg(0)).unwrap();
         // This one crosses the limit: it is written, as in GoReplay.
         out.write(&msg(1)).unwrap();
@@ -700,7 +721,12 @@ mod tests {
     #[test]
     fn offered_records_are_all_on_disk_after_close() {
         let dir = tempfile::tempdir().unwrap();
-        let out = FileOutput::open(&format!("{}/r.gor", dir.path().display()), &config()).unwrap();
+        let out = FileOutput::open(
+            &format!("{}/r.gor", dir.path().display()),
+            &config(),
+            &Shutdown::new(),
+        )
+        .unwrap();
         for i in 0..1000 {
             out.offer(&msg(i)).unwrap();
         }
@@ -716,7 +742,12 @@ mod tests {
     #[test]
     fn offer_drops_and_counts_when_the_disk_cannot_keep_up() {
         let dir = tempfile::tempdir().unwrap();
-        let out = FileOutput::new(&format!("{}/r.gor", dir.path().display()), &config()).unwrap();
+        let out = FileOutput::new(
+            &format!("{}/r.gor", dir.path().display()),
+            &config(),
+            &Shutdown::new(),
+        )
+        .unwrap();
         let before = stats::drop_counter("output_file.queue_full").get();
         // Hold the file: the writer thread stalls like on a stuck disk.
         let stuck = out.shared.lock().unwrap();
@@ -743,7 +774,12 @@ mod tests {
     #[test]
     fn writes_after_close_fail() {
         let dir = tempfile::tempdir().unwrap();
-        let out = FileOutput::open(&format!("{}/r.gor", dir.path().display()), &config()).unwrap();
+        let out = FileOutput::open(
+            &format!("{}/r.gor", dir.path().display()),
+            &config(),
+            &Shutdown::new(),
+        )
+        .unwrap();
         out.close();
         assert!(out.write(&msg(0)).is_err());
     }
@@ -753,7 +789,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = config();
         s.flush_interval = Duration::from_millis(20);
-        let out = FileOutput::open(&format!("{}/r.gor", dir.path().display()), &s).unwrap();
+        let out = FileOutput::open(
+            &format!("{}/r.gor", dir.path().display()),
+            &s,
+            &Shutdown::new(),
+        )
+        .unwrap();
         for round in 1..=2 {
             out.write(&msg(round)).unwrap();
             std::thread::sleep(Duration::from_millis(150));
@@ -768,7 +809,7 @@ mod tests {
 
     #[test]
     fn missing_directory_fails_at_open_naming_the_path() {
-        let err = FileOutput::open("/nonexistent-dir/x.gor", &config())
+        let err = FileOutput::open("/nonexistent-dir/x.gor", &config(), &Shutdown::new())
             .err()
             .unwrap()
             .to_string();
@@ -778,6 +819,6 @@ mod tests {
 
     #[test]
     fn s3_template_is_not_available_yet() {
-        assert!(FileOutput::open("s3://bucket/x.gor", &config()).is_err());
+        assert!(FileOutput::open("s3://bucket/x.gor", &config(), &Shutdown::new()).is_err());
     }
 }

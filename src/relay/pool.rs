@@ -162,7 +162,7 @@ impl Pool {
                 "output-ws" => "output_ws",
                 _ => "output_tcp",
             };
-            let s = QueueStats::start(name, p);
+            let s = QueueStats::start(name, p, shutdown);
             let connected = connected.clone();
             s.set_workers(move || connected.load(Ordering::Relaxed));
             s

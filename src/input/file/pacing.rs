@@ -6,6 +6,7 @@
 //! writing or being descheduled is taken out of the next wait instead of
 //! adding up (GoReplay sleeps each gap in full and drifts).
 
+use crate::plugin::Shutdown;
 use std::time::{Duration, Instant};
 
 /// What to do before emitting a record.
@@ -29,6 +30,9 @@ pub struct Pacer {
     /// The clock as last read: a deadline before it is already due, without
     /// reading the clock again (replay at full speed costs nothing).
     last_now: Option<Instant>,
+    /// A stop interrupts a wait (a long gap between records must not hold
+    /// gor up).
+    shutdown: Shutdown,
 }
 
 impl Pacer {
@@ -39,7 +43,14 @@ impl Pacer {
             last_ts: None,
             deadline: None,
             last_now: None,
+            shutdown: Shutdown::new(),
         }
+    }
+
+    /// Waits end early when `shutdown` stops.
+    pub fn stopping_on(mut self, shutdown: &Shutdown) -> Self {
+        self.shutdown = shutdown.clone();
+        self
     }
 
     /// Starts a new round (`--input-file-loop`): the next record is first.
@@ -85,8 +96,9 @@ impl Pacer {
         }
     }
 
-    /// Sleeps until the record planned as `step` is due.
-    pub fn wait(&mut self, step: Step) {
+    /// Waits until the record planned as `step` is due: true then, false
+    /// when the stop came first.
+    pub fn wait(&mut self, step: Step) -> bool {
         match step {
             Step::First => {
                 let now = Instant::now();
@@ -96,7 +108,7 @@ impl Pacer {
             Step::OutOfOrder => {}
             Step::Wait(gap) => {
                 if gap.is_zero() {
-                    return;
+                    return true;
                 }
                 let deadline = match self.deadline {
                     Some(d) => d + gap,
@@ -104,15 +116,16 @@ impl Pacer {
                 };
                 self.deadline = Some(deadline);
                 if self.last_now.is_some_and(|seen| deadline <= seen) {
-                    return;
+                    return true;
                 }
                 let now = Instant::now();
                 self.last_now = Some(now);
-                if deadline > now {
-                    std::thread::sleep(deadline - now);
+                if deadline > now && self.shutdown.wait_timeout(deadline - now) {
+                    return false;
                 }
             }
         }
+        true
     }
 }
 
@@ -173,6 +186,23 @@ mod tests {
         let mut p = Pacer::new(1.0, Duration::from_secs(1));
         p.plan(i64::MIN);
         assert_eq!(p.plan(i64::MAX), Step::Wait(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn a_stop_interrupts_a_long_wait() {
+        let shutdown = Shutdown::new();
+        let mut p = Pacer::new(1.0, Duration::ZERO).stopping_on(&shutdown);
+        let step = p.plan(0);
+        assert!(p.wait(step));
+        let step = p.plan(60_000 * MS);
+        let s = shutdown.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            s.stop("test");
+        });
+        let before = Instant::now();
+        assert!(!p.wait(step), "the stop came first");
+        assert!(before.elapsed() < Duration::from_secs(10));
     }
 
     #[test]

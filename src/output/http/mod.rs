@@ -23,7 +23,7 @@ use crate::http::client::conn::{self, Conn, ExchangeError, Response};
 use crate::http::client::target::{self, PreparedRequest, Rewrite, Skip, Target};
 use crate::http::client::tls;
 use crate::message::{Message, PayloadType, now_ns};
-use crate::plugin::{ExchangeSink, Input, Output, Result};
+use crate::plugin::{ExchangeSink, Input, Output, Result, Shutdown};
 use crate::queue_stats::QueueStats;
 use crate::runtime::runtime;
 use crate::settings::{Settings, UsageError};
@@ -36,6 +36,10 @@ use tokio::sync::mpsc;
 
 /// Most workers started at once (GoReplay caps the minimum at 1000).
 const MAX_MIN_WORKERS: usize = 1000;
+/// Most session workers when `--output-http-workers` leaves the number of
+/// workers unbounded (0): GoReplay starts one per session without limit, so
+/// a capture with many clients could start thousands of tasks and sockets.
+const MAX_SESSION_WORKERS: usize = 1000;
 /// Longest queue accepted for `--output-http-queue-len`.
 const MAX_QUEUE: usize = 1 << 22;
 
@@ -178,6 +182,12 @@ impl Room {
         self.waiting.store(false, Ordering::SeqCst);
     }
 
+    /// Wakes every waiting writer (the output gave up: they stop waiting).
+    fn wake_all(&self) {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.cv.notify_all();
+    }
+
     /// Called by a worker after taking a request off the queue.
     fn taken(&self, queued: usize, low: usize) {
         if queued <= low && self.waiting.load(Ordering::SeqCst) {
@@ -202,6 +212,16 @@ struct Shared {
     finished: AtomicU64,
     closed: AtomicBool,
     counters: Counters,
+    /// A token each time an exchange finishes or a worker ends: what
+    /// `close` waits on (one token is enough to wake it).
+    progress: (
+        crossbeam_channel::Sender<()>,
+        crossbeam_channel::Receiver<()>,
+    ),
+    /// Set once `close` gives up on what is left: in-flight exchanges end
+    /// at once and queued requests are counted, not sent.
+    give_up: tokio::sync::watch::Sender<bool>,
+    shutdown: Shutdown,
 }
 
 /// A started output and, with `--output-http-track-response`, the input of
@@ -213,11 +233,25 @@ const SESSION_QUEUE: usize = 100;
 /// A session without requests for this long loses its worker.
 const SESSION_IDLE: Duration = Duration::from_secs(120);
 
-/// The per-session workers of `--recognize-tcp-sessions`.
+/// The per-session workers of `--recognize-tcp-sessions`: one per session
+/// while there are at most `--output-http-workers` of them (1000 when that
+/// is 0); past that, a new session shares the worker that serves the fewest
+/// sessions. A session stays on its worker, so its requests keep their
+/// order either way.
 #[derive(Default)]
 struct Sessions {
-    queues: std::collections::HashMap<Vec<u8>, (mpsc::Sender<Job>, Instant)>,
+    /// Session key → (index in `workers`, last request).
+    queues: std::collections::HashMap<Vec<u8>, (usize, Instant)>,
+    workers: Vec<SessionWorker>,
     swept: Option<Instant>,
+}
+
+/// One session worker's queue (`None` once it has no session left: the
+/// worker ends when it has replayed what the queue holds).
+#[derive(Default)]
+struct SessionWorker {
+    tx: Option<mpsc::Sender<Job>>,
+    sessions: usize,
 }
 
 impl Sessions {
@@ -230,28 +264,82 @@ impl Sessions {
         &id[..id.len().min(n)]
     }
 
-    /// The queue of `id`'s session, starting its worker if needed; idle
-    /// sessions are let go on the way.
-    fn queue(&mut self, shared: &Arc<Shared>, id: &[u8]) -> mpsc::Sender<Job> {
+    /// Most session workers for `config`.
+    fn cap(config: &HttpConfig) -> usize {
+        match config.workers_max {
+            usize::MAX => MAX_SESSION_WORKERS,
+            n => n.max(1),
+        }
+    }
+
+    /// The queue of `id`'s session, starting a worker if the cap allows;
+    /// idle sessions are let go on the way.
+    fn queue(&mut self, shared: &Arc<Shared>, id: &[u8]) -> Option<mpsc::Sender<Job>> {
         let now = Instant::now();
         if self
             .swept
             .is_none_or(|t| now.duration_since(t) > Duration::from_secs(10))
         {
             self.swept = Some(now);
-            self.queues
-                .retain(|_, (_, last)| now.duration_since(*last) < SESSION_IDLE);
+            let workers = &mut self.workers;
+            self.queues.retain(|_, (slot, last)| {
+                let keep = now.duration_since(*last) < SESSION_IDLE;
+                if !keep && let Some(w) = workers.get_mut(*slot) {
+                    w.sessions = w.sessions.saturating_sub(1);
+                    if w.sessions == 0 {
+                        w.tx = None;
+                    }
+                }
+                keep
+            });
         }
         let key = Self::key(id);
-        if let Some((tx, last)) = self.queues.get_mut(key) {
+        if let Some((slot, last)) = self.queues.get_mut(key) {
             *last = now;
-            return tx.clone();
+            return self.workers.get(*slot).and_then(|w| w.tx.clone());
         }
-        let (tx, rx) = mpsc::channel(SESSION_QUEUE);
-        shared.active.fetch_add(1, Ordering::SeqCst);
-        runtime().spawn(session_worker(shared.clone(), rx));
-        self.queues.insert(key.to_vec(), (tx.clone(), now));
-        tx
+        // Workers let go of still drain their queue: they count against the
+        // cap until they end.
+        let live = self.workers.iter().filter(|w| w.tx.is_some()).count();
+        let running = shared.active.load(Ordering::SeqCst).max(live);
+        let slot = if live == 0 || running < Self::cap(&shared.config) {
+            let (tx, rx) = mpsc::channel(SESSION_QUEUE);
+            shared.active.fetch_add(1, Ordering::SeqCst);
+            runtime().spawn(session_worker(shared.clone(), rx));
+            let worker = SessionWorker {
+                tx: Some(tx),
+                sessions: 0,
+            };
+            match self.workers.iter().position(|w| w.tx.is_none()) {
+                Some(free) => {
+                    self.workers[free] = worker;
+                    free
+                }
+                None => {
+                    self.workers.push(worker);
+                    self.workers.len() - 1
+                }
+            }
+        } else {
+            self.workers
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| w.tx.is_some())
+                .min_by_key(|(_, w)| w.sessions)
+                .map(|(i, _)| i)?
+        };
+        self.workers[slot].sessions += 1;
+        self.queues.insert(key.to_vec(), (slot, now));
+        self.workers[slot].tx.clone()
+    }
+
+    /// Requests waiting in the session queues.
+    fn queued(&self) -> usize {
+        self.workers
+            .iter()
+            .filter_map(|w| w.tx.as_ref())
+            .map(|tx| tx.max_capacity() - tx.capacity())
+            .sum()
     }
 }
 
@@ -283,8 +371,13 @@ impl Input for ResponseInput {
 impl HttpOutput {
     /// Starts the workers of one `--output-http`; the second value is the
     /// input of replayed responses when `--output-http-track-response` is
-    /// on.
-    pub fn start(config: HttpConfig, exporter: Option<Arc<dyn ExchangeSink>>) -> Result<Opened> {
+    /// on. When `shutdown` expires, `close` gives up on what is still queued
+    /// or in flight (counted).
+    pub fn start(
+        config: HttpConfig,
+        exporter: Option<Arc<dyn ExchangeSink>>,
+        shutdown: &Shutdown,
+    ) -> Result<Opened> {
         let name = format!("--output-http {}", config.rewrite.target.origin());
         let tls = if config.rewrite.target.tls || config.redirects > 0 {
             Some(
@@ -310,7 +403,7 @@ impl HttpOutput {
         };
         let stats = config
             .stats_period
-            .map(|p| QueueStats::start("output_http", p));
+            .map(|p| QueueStats::start("output_http", p, shutdown));
         let shared = Arc::new(Shared {
             tls,
             rx: tokio::sync::Mutex::new(rx),
@@ -321,6 +414,9 @@ impl HttpOutput {
             finished: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             counters: Counters::new(),
+            progress: crossbeam_channel::bounded(1),
+            give_up: tokio::sync::watch::Sender::new(false),
+            shutdown: shutdown.clone(),
             config,
         });
         let sessions = shared
@@ -356,12 +452,23 @@ impl HttpOutput {
         let shared = self.tx.read().unwrap_or_else(|e| e.into_inner()).clone()?;
         match &self.sessions {
             None => Some(shared),
-            Some(s) => Some(
-                s.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .queue(&self.shared, msg.id()),
-            ),
+            Some(s) => s
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .queue(&self.shared, msg.id()),
         }
+    }
+
+    /// Number of session workers running (for tests).
+    pub fn session_workers(&self) -> usize {
+        self.sessions.as_ref().map_or(0, |s| {
+            s.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .workers
+                .iter()
+                .filter(|w| w.tx.is_some())
+                .count()
+        })
     }
 
     /// After each enqueue: the queue, the stats, and more workers when the
@@ -397,8 +504,31 @@ impl Output for HttpOutput {
             anyhow::bail!("{} is closed", self.name);
         };
         if self.sessions.is_some() {
-            // A session queue is small and private: plain back-pressure.
-            if tx.blocking_send(Job::Request(msg.clone())).is_err() {
+            // A session queue is small and private: plain back-pressure,
+            // given up when the run's time is up.
+            let job = match tx.try_send(Job::Request(msg.clone())) {
+                Ok(()) => {
+                    self.after_enqueue(&tx);
+                    return Ok(());
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    anyhow::bail!("{} is closed", self.name)
+                }
+                Err(mpsc::error::TrySendError::Full(job)) => job,
+            };
+            let sent = runtime().block_on(async {
+                tokio::select! {
+                    sent = tx.send(job) => sent.is_ok(),
+                    _ = self.shared.shutdown.until_expired() => {
+                        self.shared.counters.abandoned.drop_one(&format_args!(
+                            "{}: requests still waiting for replay when gor's time was up were given up",
+                            self.name
+                        ));
+                        true
+                    }
+                }
+            });
+            if !sent {
                 anyhow::bail!("{} is closed", self.name);
             }
             self.after_enqueue(&tx);
@@ -409,6 +539,13 @@ impl Output for HttpOutput {
             match tx.try_send(job) {
                 Ok(()) => break,
                 Err(mpsc::error::TrySendError::Full(j)) => {
+                    if self.shared.shutdown.is_expired() || *self.shared.give_up.borrow() {
+                        self.shared.counters.abandoned.drop_one(&format_args!(
+                            "{}: requests still waiting for replay when gor's time was up were given up",
+                            self.name
+                        ));
+                        return Ok(());
+                    }
                     job = j;
                     let low = tx.max_capacity() / 2;
                     self.shared
@@ -443,8 +580,10 @@ impl Output for HttpOutput {
     }
 
     /// Stops accepting, lets the workers finish what the queue holds (as long
-    /// as exchanges keep finishing, each within the timeout), then ends the
-    /// response input and flushes the ElasticSearch export.
+    /// as exchanges keep finishing, each within the timeout, and the run's
+    /// time is not up), then ends the response input and flushes the
+    /// ElasticSearch export. What is given up is counted as
+    /// `output_http.abandoned_at_close`.
     fn close(&self) {
         let tx = self.tx.write().unwrap_or_else(|e| e.into_inner()).take();
         let Some(tx) = tx else { return };
@@ -452,28 +591,32 @@ impl Output for HttpOutput {
         drop(tx);
         if let Some(s) = &self.sessions {
             let sessions = std::mem::take(&mut *s.lock().unwrap_or_else(|e| e.into_inner()));
-            pending += sessions
-                .queues
-                .values()
-                .map(|(tx, _)| tx.max_capacity() - tx.capacity())
-                .sum::<usize>();
+            pending += sessions.queued();
         }
         self.shared.closed.store(true, Ordering::SeqCst);
         let patience = self.shared.config.timeout + Duration::from_secs(1);
         let mut last = self.shared.finished.load(Ordering::SeqCst);
         let mut progress_at = Instant::now();
+        let progress = &self.shared.progress.1;
         while self.shared.active.load(Ordering::SeqCst) > 0 {
-            std::thread::sleep(Duration::from_millis(5));
+            let left = patience.saturating_sub(progress_at.elapsed());
+            let expired = crossbeam_channel::select! {
+                recv(progress) -> _ => false,
+                recv(self.shared.shutdown.expired()) -> _ => true,
+                default(left) => false,
+            };
             let now = self.shared.finished.load(Ordering::SeqCst);
             if now != last {
                 last = now;
                 progress_at = Instant::now();
-            } else if progress_at.elapsed() > patience {
-                tracing::warn!(
-                    "{}: no replay finished for {patience:?}; giving up on what is still queued (about {pending} at close)",
-                    self.name
-                );
-                self.shared.counters.abandoned.add(pending as u64);
+            }
+            if expired || progress_at.elapsed() >= patience {
+                let why = if expired {
+                    "gor's time is up".to_string()
+                } else {
+                    format!("no replay finished for {patience:?}")
+                };
+                self.give_up(&why, pending);
                 break;
             }
         }
@@ -496,6 +639,32 @@ impl Output for HttpOutput {
 
     fn describe(&self) -> String {
         self.name.clone()
+    }
+}
+
+impl HttpOutput {
+    /// Ends every exchange in flight and drops what is queued; each is
+    /// counted as `output_http.abandoned_at_close` by the worker that held
+    /// it. Waits (briefly: nothing is sent any more) for the workers to
+    /// have counted.
+    fn give_up(&self, why: &str, pending: usize) {
+        let before = self.shared.counters.abandoned.get();
+        self.shared.give_up.send_replace(true);
+        self.shared.room.wake_all();
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while self.shared.active.load(Ordering::SeqCst) > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let _ = self.shared.progress.1.recv_timeout(left);
+        }
+        let given_up = self.shared.counters.abandoned.get() - before;
+        tracing::warn!(
+            "{}: {why}; gave up {given_up} requests in flight or queued (about {pending} were queued at close), counted as {}",
+            self.name,
+            self.shared.counters.abandoned.name()
+        );
     }
 }
 
@@ -534,7 +703,31 @@ impl Shared {
         }
     }
 
+    /// Replays one request, unless the output gave up: then the request is
+    /// counted as abandoned. Either way it counts as finished.
     async fn handle(
+        &self,
+        conn: &mut Option<Conn>,
+        msg: Message,
+        responses: Option<&mpsc::Sender<Message>>,
+        give_up: &mut tokio::sync::watch::Receiver<bool>,
+    ) {
+        if *give_up.borrow_and_update() {
+            self.counters.abandoned.inc();
+        } else {
+            tokio::select! {
+                _ = self.replay(conn, msg, responses) => {}
+                _ = give_up.wait_for(|g| *g) => {
+                    *conn = None;
+                    self.counters.abandoned.inc();
+                }
+            }
+        }
+        self.finished.fetch_add(1, Ordering::SeqCst);
+        let _ = self.progress.0.try_send(());
+    }
+
+    async fn replay(
         &self,
         conn: &mut Option<Conn>,
         msg: Message,
@@ -623,7 +816,6 @@ impl Shared {
                 tracing::debug!("[HTTP-OUTPUT] error when sending: {e}");
             }
         }
-        self.finished.fetch_add(1, Ordering::SeqCst);
     }
 
     /// One exchange plus the redirects we are asked to follow.
@@ -711,11 +903,15 @@ async fn session_worker(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     let mut conn: Option<Conn> = None;
+    let mut give_up = shared.give_up.subscribe();
     while let Some(Job::Request(msg)) = rx.recv().await {
-        shared.handle(&mut conn, msg, responses.as_ref()).await;
+        shared
+            .handle(&mut conn, msg, responses.as_ref(), &mut give_up)
+            .await;
     }
     drop(responses);
     shared.active.fetch_sub(1, Ordering::SeqCst);
+    let _ = shared.progress.0.try_send(());
 }
 
 async fn worker(shared: Arc<Shared>) {
@@ -725,6 +921,7 @@ async fn worker(shared: Arc<Shared>) {
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     let mut conn: Option<Conn> = None;
+    let mut give_up = shared.give_up.subscribe();
     loop {
         let job = {
             let mut rx = shared.rx.lock().await;
@@ -733,12 +930,17 @@ async fn worker(shared: Arc<Shared>) {
             job
         };
         match job {
-            Some(Job::Request(msg)) => shared.handle(&mut conn, msg, responses.as_ref()).await,
+            Some(Job::Request(msg)) => {
+                shared
+                    .handle(&mut conn, msg, responses.as_ref(), &mut give_up)
+                    .await
+            }
             Some(Job::Stop) | None => break,
         }
     }
     drop(responses);
     shared.active.fetch_sub(1, Ordering::SeqCst);
+    let _ = shared.progress.0.try_send(());
 }
 
 #[cfg(test)]

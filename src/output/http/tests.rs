@@ -99,7 +99,7 @@ fn wait_until(what: &str, deadline: Duration, f: impl Fn() -> bool) {
 #[test]
 fn workers_grow_with_the_queue_and_idle_extra_ones_stop() {
     let (port, answered) = server(Duration::from_millis(50));
-    let (out, _) = HttpOutput::start(config(port, 1, 8, 100), None).unwrap();
+    let (out, _) = HttpOutput::start(config(port, 1, 8, 100), None, &Shutdown::new()).unwrap();
     for i in 0..40 {
         out.write(&request(i)).unwrap();
     }
@@ -117,7 +117,7 @@ fn workers_grow_with_the_queue_and_idle_extra_ones_stop() {
 #[test]
 fn close_returns_once_every_accepted_request_was_answered() {
     let (port, answered) = server(Duration::from_millis(20));
-    let (out, _) = HttpOutput::start(config(port, 2, 2, 50), None).unwrap();
+    let (out, _) = HttpOutput::start(config(port, 2, 2, 50), None, &Shutdown::new()).unwrap();
     for i in 0..20 {
         out.write(&request(i)).unwrap();
     }
@@ -130,7 +130,7 @@ fn close_returns_once_every_accepted_request_was_answered() {
 #[test]
 fn a_live_offer_to_a_full_queue_is_dropped_and_counted() {
     let (port, answered) = server(Duration::from_millis(300));
-    let (out, _) = HttpOutput::start(config(port, 1, 1, 2), None).unwrap();
+    let (out, _) = HttpOutput::start(config(port, 1, 1, 2), None, &Shutdown::new()).unwrap();
     let drops = stats::drop_counter("output_http.queue_full");
     let before = drops.get();
     let start = Instant::now();
@@ -152,7 +152,7 @@ fn tracked_responses_end_with_the_output() {
     let (port, _) = server(Duration::ZERO);
     let mut cfg = config(port, 1, 1, 10);
     cfg.track_response = true;
-    let (out, input) = HttpOutput::start(cfg, None).unwrap();
+    let (out, input) = HttpOutput::start(cfg, None, &Shutdown::new()).unwrap();
     let mut input = input.expect("a response input");
     assert!(out.produces_responses());
     // Other message types are not replayed.
@@ -190,7 +190,7 @@ fn with_session_recognition_each_session_keeps_its_order_on_its_own_connection()
     let mut cfg = config(port, 1, 0, 100);
     cfg.workers_max = usize::MAX;
     cfg.sessions = true;
-    let (out, _) = HttpOutput::start(cfg, None).unwrap();
+    let (out, _) = HttpOutput::start(cfg, None, &Shutdown::new()).unwrap();
     // Two captured connections (same ports and address part of the id,
     // different ACK part), interleaved.
     for i in 0..20 {
@@ -252,7 +252,7 @@ fn a_keep_alive_connection_the_server_dropped_is_replaced_without_losing_the_req
             std::thread::sleep(Duration::from_millis(20));
         }
     });
-    let (out, _) = HttpOutput::start(config(port, 1, 1, 10), None).unwrap();
+    let (out, _) = HttpOutput::start(config(port, 1, 1, 10), None, &Shutdown::new()).unwrap();
     for i in 0..10 {
         out.write(&request(i)).unwrap();
         std::thread::sleep(Duration::from_millis(5));
@@ -261,4 +261,90 @@ fn a_keep_alive_connection_the_server_dropped_is_replaced_without_losing_the_req
     // Without the retry on a fresh connection, the requests sent on the
     // dropped ones would be lost.
     assert_eq!(answered.load(Ordering::SeqCst), 10);
+}
+
+#[test]
+fn session_workers_are_capped_at_the_worker_limit_and_sessions_keep_their_order() {
+    let (port, answered, log) = logging_server(Duration::from_millis(2));
+    let mut cfg = config(port, 1, 3, 100);
+    cfg.sessions = true;
+    let (out, _) = HttpOutput::start(cfg, None, &Shutdown::new()).unwrap();
+    // 12 captured connections, 5 requests each, interleaved.
+    let mut most = 0;
+    for round in 0..5 {
+        for session in 0..12 {
+            let id = format!("{session:016x}{round:08x}");
+            let msg = Message::new(
+                PayloadType::Request,
+                &id,
+                0,
+                0,
+                format!("GET /{session}/{round} HTTP/1.1\r\nHost: h\r\n\r\n"),
+            );
+            out.write(&msg).unwrap();
+            most = most.max(out.session_workers()).max(out.workers());
+        }
+    }
+    assert_eq!(most, 3, "session workers never pass --output-http-workers");
+    out.close();
+    assert_eq!(answered.load(Ordering::SeqCst), 60);
+    let log = log.lock().unwrap().clone();
+    let conns: std::collections::HashSet<usize> = log.iter().map(|(c, _)| *c).collect();
+    assert!(conns.len() <= 3, "{} connections", conns.len());
+    for session in 0..12 {
+        let prefix = format!("GET /{session}/");
+        let mine: Vec<&(usize, String)> =
+            log.iter().filter(|(_, l)| l.starts_with(&prefix)).collect();
+        let on: std::collections::HashSet<usize> = mine.iter().map(|(c, _)| *c).collect();
+        assert_eq!(on.len(), 1, "session {session} moved between connections");
+        let order: Vec<String> = mine.iter().map(|(_, l)| l.clone()).collect();
+        let want: Vec<String> = (0..5)
+            .map(|r| format!("GET /{session}/{r} HTTP/1.1"))
+            .collect();
+        assert_eq!(order, want);
+    }
+}
+
+#[test]
+fn unbounded_workers_still_cap_session_workers() {
+    let mut cfg = config(1, 1, 0, 100);
+    cfg.workers_max = usize::MAX;
+    assert_eq!(Sessions::cap(&cfg), MAX_SESSION_WORKERS);
+    cfg.workers_max = 7;
+    assert_eq!(Sessions::cap(&cfg), 7);
+}
+
+#[test]
+fn an_expired_shutdown_ends_close_at_once_and_counts_what_was_given_up() {
+    // Accepts and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming() {
+            held.push(s);
+        }
+    });
+    let shutdown = Shutdown::new();
+    let (out, _) = HttpOutput::start(config(port, 2, 2, 50), None, &shutdown).unwrap();
+    let abandoned = stats::drop_counter("output_http.abandoned_at_close");
+    let before = abandoned.get();
+    for i in 0..10 {
+        out.write(&request(i)).unwrap();
+    }
+    let s = shutdown.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        s.expire("test");
+    });
+    let started = Instant::now();
+    out.close();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "close took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.workers(), 0);
+    // Other tests may give requests up at the same time: at least ours.
+    assert!(abandoned.get() - before >= 10);
 }
