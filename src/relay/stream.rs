@@ -212,13 +212,6 @@ impl Write for RelayStream {
         }
     }
 
-    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        match self {
-            RelayStream::Plain(s) => s.write_vectored(bufs),
-            RelayStream::Tls(s) => s.write_vectored(bufs),
-        }
-    }
-
     fn flush(&mut self) -> io::Result<()> {
         match self {
             RelayStream::Plain(s) => s.flush(),
