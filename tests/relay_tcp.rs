@@ -13,24 +13,9 @@ use relay_common::{
 };
 use std::io::Write;
 use std::net::TcpStream;
-use std::path::Path;
 use std::time::Duration;
 
 const DEADLINE: Duration = Duration::from_secs(60);
-
-/// A self-signed certificate for 127.0.0.1 and localhost, as PEM files.
-fn certificate(dir: &Path) -> (String, String) {
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    (
-        cert.to_str().unwrap().to_string(),
-        key.to_str().unwrap().to_string(),
-    )
-}
 
 fn relay_ten_thousand(tls: bool) {
     let dir = tempfile::tempdir().unwrap();
@@ -38,7 +23,7 @@ fn relay_ten_thousand(tls: bool) {
     let input = dir.path().join("in.gor");
     write_file(&input, &sent);
     let out = dir.path().join("out.gor");
-    let (cert, key) = certificate(dir.path());
+    let (cert, key) = common::tls::pem_files(dir.path());
     let secure: Vec<&str> = if tls {
         vec![
             "--input-tcp-secure",
@@ -108,7 +93,7 @@ fn ten_thousand_varied_messages_arrive_intact_over_tls() {
 
 fn restart_mid_stream(tls: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = certificate(dir.path());
+    let (cert, key) = common::tls::pem_files(dir.path());
     let secure: Vec<&str> = if tls {
         vec![
             "--input-tcp-secure",
@@ -236,7 +221,7 @@ fn garbage_and_a_peer_closing_mid_record_are_counted_and_others_keep_being_serve
 #[test]
 fn a_wrong_certificate_is_a_clear_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = certificate(dir.path());
+    let (cert, key) = common::tls::pem_files(dir.path());
     let out = dir.path().join("out.gor");
     let (gor_in, port) = receiver(
         "127.0.0.1:0",

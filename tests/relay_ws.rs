@@ -27,24 +27,6 @@ fn server() -> (u16, Arc<Mutex<Seen>>) {
     server_with(None)
 }
 
-/// A TLS configuration with a fresh self-signed certificate for 127.0.0.1.
-fn tls_config() -> Arc<rustls::ServerConfig> {
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
-    let cert = CertificateDer::from(ck.cert.der().to_vec());
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
-    Arc::new(
-        rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .unwrap(),
-    )
-}
-
 /// Reads and writes either a plain or a TLS connection.
 trait Stream: std::io::Read + std::io::Write + Send {}
 impl<T: std::io::Read + std::io::Write + Send> Stream for T {}
@@ -190,7 +172,7 @@ fn without_userinfo_the_credential_is_empty() {
 
 #[test]
 fn wss_delivers_the_same_frames() {
-    let (port, seen) = server_with(Some(tls_config()));
+    let (port, seen) = server_with(Some(common::tls::server_config()));
     let dir = tempfile::tempdir().unwrap();
     let sent = messages(200, 9, |_| 1_700_000_000_000_000_000);
     let mut bytes = Vec::new();

@@ -152,12 +152,10 @@ impl TcpInput {
         let (tx, rx) = mpsc::channel(QUEUE);
         let (stop_tx, stop_rx) = watch::channel(false);
         let watcher = shutdown.clone();
-        std::thread::Builder::new()
-            .name("input-tcp-stop".into())
-            .spawn(move || {
-                watcher.wait();
-                let _ = stop_tx.send(true);
-            })?;
+        runtime().spawn(async move {
+            watcher.until_stopped().await;
+            let _ = stop_tx.send(true);
+        });
         let shared = Arc::new(Shared {
             acceptor,
             damage: Damage::for_input("input-tcp"),

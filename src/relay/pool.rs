@@ -177,9 +177,7 @@ impl Pool {
                 connected: connected.clone(),
                 _done: done_tx.clone(),
             };
-            std::thread::Builder::new()
-                .name(format!("{}-{index}", config.flag))
-                .spawn(move || worker.run())?;
+            shutdown.spawn(format!("{}-{index}", config.flag), move || worker.run())?;
         }
         let stats = config.stats_period.map(|p| {
             let name: &'static str = match config.flag {
