@@ -10,12 +10,14 @@
 use crate::input::dummy::DummyInput;
 use crate::input::file::{FileInput, FileInputConfig};
 use crate::input::http::{HttpInput, HttpInputConfig};
+use crate::input::kafka::{KafkaInput, KafkaInputConfig};
 use crate::input::raw::{RawConfig, RawInput};
 use crate::input::tcp::{TcpInput, TcpInputConfig};
 use crate::limiter::{Limit, LimitedInput, LimitedOutput};
 use crate::output::elasticsearch::{Exporter, ExporterConfig};
 use crate::output::file::{FileOutput, FileOutputConfig};
 use crate::output::http::{HttpConfig, HttpOutput};
+use crate::output::kafka::{KafkaOutput, KafkaOutputConfig};
 use crate::output::null::NullOutput;
 use crate::output::stdout::StdoutOutput;
 use crate::output::tcp::{TcpOutput, TcpOutputConfig};
@@ -71,23 +73,11 @@ impl Plugins {
 /// Flags whose plugin this build does not have yet: refused before anything
 /// starts, never silently ignored.
 fn refuse_unavailable(settings: &Settings) -> Result<()> {
-    let unavailable = [
-        (
-            !settings.output_binary.is_empty(),
-            "output-binary",
-            "binary output",
-        ),
-        (
-            !settings.output_kafka_host.is_empty() || !settings.output_kafka_topic.is_empty(),
-            "output-kafka-host",
-            "Kafka output",
-        ),
-        (
-            !settings.input_kafka_host.is_empty() || !settings.input_kafka_topic.is_empty(),
-            "input-kafka-host",
-            "Kafka input",
-        ),
-    ];
+    let unavailable = [(
+        !settings.output_binary.is_empty(),
+        "output-binary",
+        "binary output",
+    )];
     match unavailable.iter().find(|(given, _, _)| *given) {
         Some((_, flag, what)) => Err(UsageError::not_available(flag, what).into()),
         None => Ok(()),
@@ -189,6 +179,26 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
             Ok(output)
         })?;
         p.response_inputs.extend(responses);
+    }
+    if let Some(config) = KafkaOutputConfig::from_settings(settings)? {
+        p.outputs.push(KafkaOutput::open(&config, shutdown)?);
+    }
+    // The offset flag carries the input's `|limit`; `|N%` is a replay
+    // speed there, as on a file input.
+    let (offset, limit) = split_limit(&settings.input_kafka_offset);
+    let speed = match limit.and_then(|l| l.strip_suffix('%')) {
+        Some(pct) => Limit::percent_value("input-kafka-offset", pct)? as f64 / 100.0,
+        None => 1.0,
+    };
+    if let Some(config) = KafkaInputConfig::from_settings(offset, speed, settings)? {
+        let input = KafkaInput::open(&config, shutdown)?;
+        p.inputs.push(match limit.filter(|l| !l.ends_with('%')) {
+            Some(l) => Box::new(LimitedInput::new(
+                input,
+                Limit::parse("input-kafka-offset", l)?,
+            )),
+            None => input,
+        });
     }
     if p.inputs.is_empty() || p.outputs.is_empty() {
         anyhow::bail!(
