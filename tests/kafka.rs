@@ -36,6 +36,7 @@ fn cluster(topics: &[(&str, i32)]) -> MockCluster<'static, DefaultProducerContex
 fn values(bootstrap: &str, topic: &str, partitions: i32, n: usize) -> BTreeMap<i32, Vec<Vec<u8>>> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
+        .set("group.id", "test")
         .set("enable.auto.commit", "false")
         .create()
         .unwrap();
@@ -329,7 +330,11 @@ fn two_group_members_split_the_partitions_and_replay_each_message_once() {
     let each: Vec<Vec<u32>> = outs.iter().map(|o| ids(&o.stdout)).collect();
     assert!(
         each.iter().all(|ids| !ids.is_empty()),
-        "one member got nothing"
+        "one member got nothing: {} / {}\n{}\n{}",
+        each[0].len(),
+        each[1].len(),
+        outs[0].stderr,
+        outs[1].stderr
     );
     let mut all: Vec<u32> = each.concat();
     all.sort();

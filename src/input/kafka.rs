@@ -205,7 +205,11 @@ impl KafkaInput {
                     .set("enable.auto.offset.store", "false");
             }
             None => {
-                client.set("enable.auto.commit", "false");
+                // librdkafka wants a group id even for partitions assigned
+                // by hand; nothing is ever committed under it.
+                client
+                    .set("group.id", "gor")
+                    .set("enable.auto.commit", "false");
             }
         }
         let events = Events {

@@ -1,8 +1,8 @@
 //! `--output-kafka-host BROKERS --output-kafka-topic TOPIC`: sends every
 //! message (all types) to a Kafka topic, as GoReplay does: the value is the
 //! record (`Meta ‖ Data`, header line then payload, no separator), or with
-//! `--output-kafka-json-format` a JSON document; no key, so librdkafka
-//! spreads messages over the partitions; acks from the partition leader,
+//! `--output-kafka-json-format` a JSON document; no key, each message to
+//! a random partition; acks from the partition leader,
 //! snappy compression, batches sent at least every 500 ms.
 //!
 //! librdkafka's own queue is the output's bounded queue: `write` hands the
@@ -135,6 +135,10 @@ impl KafkaOutput {
             .set("acks", "1")
             .set("compression.codec", "snappy")
             .set("linger.ms", LINGER.as_millis().to_string())
+            // Each message to a random partition, as GoReplay's producer
+            // does (librdkafka would otherwise stick to one partition for
+            // twice the linger time, and a group member would sit idle).
+            .set("sticky.partitioning.linger.ms", "0")
             .set(
                 "message.timeout.ms",
                 MESSAGE_TIMEOUT.as_millis().to_string(),
