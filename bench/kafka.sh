@@ -18,8 +18,8 @@ SPEED='100000000%'
 PORT=${PORT:-18787}
 
 cargo build --release --quiet --bin gor --example kafka_mock_broker
-GOR=$PWD/target/release/gor
-BROKER=$PWD/target/release/examples/kafka_mock_broker
+GOR=${CARGO_TARGET_DIR:-$PWD/target}/release/gor
+BROKER=${CARGO_TARGET_DIR:-$PWD/target}/release/examples/kafka_mock_broker
 command -v curl > /dev/null || { echo "kafka: curl is missing; cannot read gor's counters" ; exit 1; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gor-bench-kafka.XXXXXX")
