@@ -17,8 +17,9 @@ SPEED='100000000%'
 RUNS=${RUNS:-3}
 
 cargo build --release --quiet --bin gor --example make_gor_file
-GOR=$PWD/target/release/gor
-MAKE=target/release/examples/make_gor_file
+TARGET=${CARGO_TARGET_DIR:-target}
+GOR=$TARGET/release/gor
+MAKE=$TARGET/release/examples/make_gor_file
 [ -x /usr/bin/time ] || { echo "relay: /usr/bin/time is missing (GNU time); cannot measure memory" ; exit 1; }
 command -v openssl > /dev/null || { echo "relay: openssl is missing; cannot make a test certificate" ; exit 1; }
 

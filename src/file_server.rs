@@ -3,9 +3,11 @@
 //! clients are held to the connection limits of `http::listener`.
 //! Paths are confined to the directory: `..` segments are refused.
 
+use crate::http::framing::{BodyDecoder, FramingHeaders};
 use crate::http::listener::{self, Connection, ConnectionLimits, Read, ServerName};
 use crate::plugin::Shutdown;
 use crate::runtime::runtime;
+use crate::stats;
 use std::path::{Component, Path, PathBuf};
 use tokio::net::TcpStream;
 
@@ -16,6 +18,8 @@ const NAME: ServerName = ServerName {
 
 /// Largest request head accepted.
 const MAX_HEAD: usize = 64 * 1024;
+
+const BAD: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
 /// Serves until `shutdown` stops (SIGINT, SIGTERM), within the default
 /// [`ConnectionLimits`]. Prints the address it listens on (with the port it
@@ -54,19 +58,20 @@ async fn handle(mut stream: TcpStream, mut conn: Connection) {
         let head = String::from_utf8_lossy(&buf[..head_len]).into_owned();
         eprintln!("{}", head.trim_end());
         // A body (POST, PUT) is read and discarded, so the next request on a
-        // keep-alive connection starts where it should.
-        let length = head
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, v)| v.trim().parse::<usize>().ok())
-            .unwrap_or(0);
-        let mut left = length;
+        // keep-alive connection starts where it should; where it ends follows
+        // the framing policy of `http::framing`, and a request whose body
+        // cannot be delimited gets a 400 and the connection is closed.
+        let mut body = match FramingHeaders::of_head(&buf[..head_len]).request_body() {
+            Ok(kind) => BodyDecoder::new(kind),
+            Err(e) => return refuse(&mut stream, &mut conn, e).await,
+        };
+        buf.drain(..head_len);
         loop {
-            let arrived = left.min(buf.len() - head_len);
-            buf.drain(head_len..head_len + arrived);
-            left -= arrived;
-            if left == 0 {
+            match body.feed(&buf) {
+                Ok(used) => drop(buf.drain(..used)),
+                Err(e) => return refuse(&mut stream, &mut conn, e).await,
+            }
+            if body.is_done() {
                 break;
             }
             if conn.read(&mut stream, &mut buf).await != Read::Data {
@@ -74,7 +79,6 @@ async fn handle(mut stream: TcpStream, mut conn: Connection) {
             }
         }
         let target = head.split_whitespace().nth(1).unwrap_or("/").to_string();
-        buf.drain(..head_len);
         conn.request_done(!buf.is_empty());
         let path = target.split('?').next().unwrap_or("/");
         let body = match local_path(path) {
@@ -102,6 +106,15 @@ async fn handle(mut stream: TcpStream, mut conn: Connection) {
             return;
         }
     }
+}
+
+/// Answers 400 to a request whose body cannot be delimited (counted as
+/// `file_server.unframeable_requests`).
+async fn refuse(stream: &mut TcpStream, conn: &mut Connection, why: impl std::fmt::Display) {
+    stats::drop_counter("file_server.unframeable_requests").drop_one(&format_args!(
+        "file-server: a request whose body length cannot be known was refused ({why})"
+    ));
+    conn.write(stream, BAD).await;
 }
 
 /// The file under the current directory that `path` names, if it is a plain

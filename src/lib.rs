@@ -18,12 +18,12 @@
 //! modules at the bottom (`plugin`, `message`, `http`, `settings`, `stats`).
 //!
 //! * `main.rs` — parses the flags, builds the plugins, runs the copy loops, exits;
-//! * `registry` — builds the plugins the flags name, `addr|limit` suffixes (main's alone);
+//! * `registry` — builds each plugin the flags name from its own config struct, `addr|limit` suffixes (main's alone);
 //! * `emitter` — copy loops: broadcast, `--split-output`, middleware wiring, ordered stop;
-//! * `plugin` — the Input and Output traits, `Plugins`, `Shutdown`, `ExchangeSink`;
+//! * `plugin` — the Input and Output traits, `Plugins`, `Shutdown`, `ExchangeSink`, `UsageError`;
 //! * `message` — a message, its header line, ids, the 14-byte record separator;
 //! * `records` — splitting a stream (file or relayed connection) into records;
-//! * `settings/` — every flag (`flags`), Go-style argv parsing, value syntaxes (`values`), engine and protocol names (`choices`);
+//! * `settings/` — every flag (`flags`, grouped by plugin in `--help`), Go-style argv parsing, value syntaxes (`values`), engine and protocol names (`choices`);
 //! * `limiter` — the `|N` (per second) and `|N%` (fraction) wrappers;
 //! * `modifier/` — the `--http-*` filters and rewrites, with Go's regex and template syntax;
 //! * `middleware` — the external program and its hex line protocol;

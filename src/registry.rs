@@ -118,13 +118,13 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
     for option in &settings.output_tcp {
         p.add_output("output-tcp", option, |addr| {
             let config = TcpOutputConfig::from_settings(addr, settings)?;
-            Ok(TcpOutput::open(config, shutdown)?)
+            TcpOutput::open(config, shutdown)
         })?;
     }
     for option in &settings.output_ws {
         p.add_output("output-ws", option, |addr| {
             let config = WsOutputConfig::from_settings(addr, settings)?;
-            Ok(WsOutput::open(config, shutdown)?)
+            WsOutput::open(config, shutdown)
         })?;
     }
     if !settings.input_file.is_empty() {

@@ -271,10 +271,10 @@ fn limiter_suffix_thins_an_input() {
 
 #[test]
 fn plugins_of_later_releases_say_so_and_exit_2() {
-    let out = run(&["--input-dummy", "x", "--output-tcp", "127.0.0.1:1"], T);
+    let out = run(&["--input-dummy", "x", "--output-binary", "127.0.0.1:1"], T);
     assert_eq!(out.code(), Some(2));
     assert!(
-        out.stderr.contains("--output-tcp") && out.stderr.contains("not available yet"),
+        out.stderr.contains("--output-binary") && out.stderr.contains("not available yet"),
         "{}",
         out.stderr
     );

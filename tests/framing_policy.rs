@@ -1,9 +1,9 @@
 //! One framing policy everywhere: the same requests with conflicting,
 //! repeated or listed `Content-Length` fields, `Transfer-Encoding` beside a
 //! `Content-Length`, or a `Transfer-Encoding` that does not end in `chunked`
-//! get the same verdict from live capture (`--input-raw`), `--input-http`
-//! and replay (`--input-file` into `--output-http`): accepted as they are,
-//! or refused and counted.
+//! get the same verdict from live capture (`--input-raw`), `--input-http`,
+//! replay (`--input-file` into `--output-http`) and `gor file-server`:
+//! accepted as they are, or refused and counted.
 
 mod common;
 #[path = "common/replay.rs"]
@@ -234,4 +234,42 @@ fn replay_sends_the_same_requests_and_skips_the_rest() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn file_server_reads_the_same_bodies_and_answers_400_to_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("page.txt"), "the page").unwrap();
+    let gor = Running::start_in(&["file-server", "127.0.0.1:0"], Some(dir.path()));
+    let port = gor.port_after(&format!("{} on ", dir.path().display()), T);
+    for (path, req, accepted) in cases() {
+        // After the body, a GET on the same connection: answered only when
+        // the body was read to its end.
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(&req).unwrap();
+        s.write_all(b"GET /page.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        let want: &[u8] = if accepted { b"the page" } else { b"400 Bad" };
+        while !got.windows(want.len()).any(|w| w == want) {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        let text = String::from_utf8_lossy(&got);
+        assert!(
+            text.contains(std::str::from_utf8(want).unwrap()),
+            "{path}: {text}"
+        );
+        if accepted {
+            assert!(text.starts_with("HTTP/1.1 404"), "{path}: {text}");
+        } else {
+            assert!(!text.contains("the page"), "{path}: {text}");
+        }
+    }
+    // It runs until killed: the first refusal is logged with its counter.
+    gor.wait_for_line("file_server.unframeable_requests", T);
 }

@@ -13,24 +13,9 @@ use relay_common::{
 };
 use std::io::Write;
 use std::net::TcpStream;
-use std::path::Path;
 use std::time::Duration;
 
 const DEADLINE: Duration = Duration::from_secs(60);
-
-/// A self-signed certificate for 127.0.0.1 and localhost, as PEM files.
-fn certificate(dir: &Path) -> (String, String) {
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    (
-        cert.to_str().unwrap().to_string(),
-        key.to_str().unwrap().to_string(),
-    )
-}
 
 fn relay_ten_thousand(tls: bool) {
     let dir = tempfile::tempdir().unwrap();
@@ -38,7 +23,7 @@ fn relay_ten_thousand(tls: bool) {
     let input = dir.path().join("in.gor");
     write_file(&input, &sent);
     let out = dir.path().join("out.gor");
-    let (cert, key) = certificate(dir.path());
+    let (cert, key) = common::tls::pem_files(dir.path());
     let secure: Vec<&str> = if tls {
         vec![
             "--input-tcp-secure",
@@ -60,9 +45,31 @@ fn relay_ten_thousand(tls: bool) {
     ];
     if tls {
         args.extend(["--output-tcp-secure", "--output-tcp-skip-verify"]);
+    } else {
+        args.extend(["--stats", "--output-tcp-stats"]);
     }
     let sender = run(&args, DEADLINE);
     assert_eq!(sender.code(), Some(0), "{}", sender.stderr);
+    if !tls {
+        // The queue line: its header, then (at the latest when the output
+        // closes) one line of figures.
+        assert!(
+            sender
+                .stderr
+                .contains("output_tcp:latest,mean,max,count,count/second,gcount"),
+            "{}",
+            sender.stderr
+        );
+        assert!(
+            sender
+                .stderr
+                .lines()
+                .any(|l| l.trim().starts_with("output_tcp:")
+                    && l.trim()[11..].split(',').all(|f| f.parse::<u64>().is_ok())),
+            "{}",
+            sender.stderr
+        );
+    }
     assert!(!sender.stderr.contains("abandoned"), "{}", sender.stderr);
     let recv = gor_in.finish(DEADLINE, true);
     assert_eq!(recv.code(), Some(0), "{}", recv.stderr);
@@ -84,9 +91,20 @@ fn ten_thousand_varied_messages_arrive_intact_over_tls() {
     relay_ten_thousand(true);
 }
 
-#[test]
-fn a_receiver_restarted_mid_stream_loses_nothing() {
+fn restart_mid_stream(tls: bool) {
     let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = common::tls::pem_files(dir.path());
+    let secure: Vec<&str> = if tls {
+        vec![
+            "--input-tcp-secure",
+            "--input-tcp-certificate",
+            &cert,
+            "--input-tcp-certificate-key",
+            &key,
+        ]
+    } else {
+        vec![]
+    };
     // 2,000 messages over about 2 s (1 ms apart), so the restart falls in
     // the middle of the stream.
     let sent = messages(2_000, 11, |i| {
@@ -98,21 +116,25 @@ fn a_receiver_restarted_mid_stream_loses_nothing() {
     let addr = format!("127.0.0.1:{port}");
     let first = dir.path().join("first.gor");
     let second = dir.path().join("second.gor");
-    let (gor_a, _) = receiver(&addr, &first, &[]);
-    let sender = Running::start(&[
+    let (gor_a, _) = receiver(&addr, &first, &secure);
+    let mut args = vec![
         "--input-file",
         input.to_str().unwrap(),
         "--output-tcp",
         &addr,
         "--output-tcp-workers",
         "3",
-    ]);
+    ];
+    if tls {
+        args.extend(["--output-tcp-secure", "--output-tcp-skip-verify"]);
+    }
+    let sender = Running::start(&args);
     std::thread::sleep(Duration::from_millis(700));
     gor_a.signal(libc::SIGTERM);
     let a = gor_a.finish(DEADLINE, false);
     assert_eq!(a.code(), Some(0), "{}", a.stderr);
     std::thread::sleep(Duration::from_millis(300));
-    let (gor_b, _) = receiver(&addr, &second, &[]);
+    let (gor_b, _) = receiver(&addr, &second, &secure);
     let s = sender.wait(DEADLINE);
     assert_eq!(s.code(), Some(0), "{}", s.stderr);
     let b = gor_b.finish(DEADLINE, true);
@@ -126,6 +148,16 @@ fn a_receiver_restarted_mid_stream_loses_nothing() {
     );
     assert_same_messages(&sent, &sorted_records(&[&first, &second]));
     assert_eq!(counted(&s.stderr, "output_tcp.abandoned_at_close"), 0);
+}
+
+#[test]
+fn a_receiver_restarted_mid_stream_loses_nothing() {
+    restart_mid_stream(false);
+}
+
+#[test]
+fn a_receiver_restarted_mid_stream_loses_nothing_over_tls() {
+    restart_mid_stream(true);
 }
 
 #[test]
@@ -189,7 +221,7 @@ fn garbage_and_a_peer_closing_mid_record_are_counted_and_others_keep_being_serve
 #[test]
 fn a_wrong_certificate_is_a_clear_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = certificate(dir.path());
+    let (cert, key) = common::tls::pem_files(dir.path());
     let out = dir.path().join("out.gor");
     let (gor_in, port) = receiver(
         "127.0.0.1:0",
@@ -275,4 +307,77 @@ fn bad_settings_are_one_clear_line() {
         r.stderr
     );
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+}
+
+#[test]
+fn a_receiver_restarted_during_a_lull_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // 300 messages at once, 2.5 s of silence, 300 more.
+    let sent = messages(600, 13, |i| {
+        1_700_000_000_000_000_000 + if i < 300 { 0 } else { 2_500_000_000 }
+    });
+    let input = dir.path().join("in.gor");
+    write_file(&input, &sent);
+    let addr = format!("127.0.0.1:{}", free_port());
+    let first = dir.path().join("first.gor");
+    let second = dir.path().join("second.gor");
+    let (gor_a, _) = receiver(&addr, &first, &[]);
+    let sender = Running::start(&[
+        "--input-file",
+        input.to_str().unwrap(),
+        "--output-tcp",
+        &addr,
+    ]);
+    std::thread::sleep(Duration::from_millis(600));
+    let a = gor_a.finish(DEADLINE, true);
+    assert_eq!(a.code(), Some(0), "{}", a.stderr);
+    let (gor_b, _) = receiver(&addr, &second, &[]);
+    let s = sender.wait(DEADLINE);
+    assert_eq!(s.code(), Some(0), "{}", s.stderr);
+    let b = gor_b.finish(DEADLINE, true);
+    assert_eq!(b.code(), Some(0), "{}", b.stderr);
+    // The first half before the stop; the second after the restart (unless
+    // a loaded machine delayed the stop past the lull).
+    assert!(sorted_records(&[&first]).len() >= 300, "{}", a.stderr);
+    assert_same_messages(&sent, &sorted_records(&[&first, &second]));
+}
+
+#[test]
+fn connections_past_the_cap_are_closed_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.gor");
+    let (gor_in, port) = receiver("127.0.0.1:0", &out, &[]);
+    let addr = format!("127.0.0.1:{port}");
+    let mut open: Vec<TcpStream> = (0..512)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    // The 513th is accepted and closed at once.
+    let mut extra = TcpStream::connect(&addr).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    assert_eq!(
+        std::io::Read::read(&mut extra, &mut byte).unwrap_or(0),
+        0,
+        "the connection past the cap is closed"
+    );
+    // The ones within the cap are served.
+    open[0]
+        .write_all(&record(
+            "1 cc01 1700000000000000000 0",
+            b"GET / HTTP/1.1\r\n\r\n",
+        ))
+        .unwrap();
+    open.truncate(1);
+    drop(open);
+    let r = gor_in.finish(DEADLINE, true);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr);
+    assert_eq!(
+        counted(&r.stderr, "input_tcp.refused_connections"),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert_eq!(sorted_records(&[&out]).len(), 1, "{}", r.stderr);
 }

@@ -24,15 +24,32 @@ struct Seen {
 
 /// A WebSocket server on a thread per connection, recording what it sees.
 fn server() -> (u16, Arc<Mutex<Seen>>) {
+    server_with(None)
+}
+
+/// Reads and writes either a plain or a TLS connection.
+trait Stream: std::io::Read + std::io::Write + Send {}
+impl<T: std::io::Read + std::io::Write + Send> Stream for T {}
+
+/// The server, over TLS when `tls` is given (`wss://`).
+fn server_with(tls: Option<Arc<rustls::ServerConfig>>) -> (u16, Arc<Mutex<Seen>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let seen = Arc::new(Mutex::new(Seen::default()));
     let s = seen.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
+            let Ok(tcp) = stream else { continue };
             let s = s.clone();
+            let tls = tls.clone();
             std::thread::spawn(move || {
+                let stream: Box<dyn Stream> = match tls {
+                    None => Box::new(tcp),
+                    Some(config) => Box::new(rustls::StreamOwned::new(
+                        rustls::ServerConnection::new(config).unwrap(),
+                        tcp,
+                    )),
+                };
                 let hs = s.clone();
                 let callback = move |req: &Request, resp: Response| {
                     let auth = req
@@ -151,4 +168,46 @@ fn without_userinfo_the_credential_is_empty() {
         seen.frames[0],
         b"1 ab 1700000000000000000 0\nGET / HTTP/1.1\r\n\r\n"
     );
+}
+
+#[test]
+fn wss_delivers_the_same_frames() {
+    let (port, seen) = server_with(Some(common::tls::server_config()));
+    let dir = tempfile::tempdir().unwrap();
+    let sent = messages(200, 9, |_| 1_700_000_000_000_000_000);
+    let mut bytes = Vec::new();
+    for (h, p) in &sent {
+        bytes.extend_from_slice(&record(h, p));
+    }
+    let input = dir.path().join("in.gor");
+    std::fs::write(&input, bytes).unwrap();
+    let url = format!("wss://u:p@127.0.0.1:{port}/secure");
+    let r = run(
+        &[
+            "--input-file",
+            input.to_str().unwrap(),
+            "--output-ws",
+            &url,
+            "--output-ws-skip-verify",
+            "--output-ws-sticky",
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.code(), Some(0), "{}", r.stderr);
+    wait_until(Duration::from_secs(10), "every frame", || {
+        seen.lock().unwrap().frames.len() >= sent.len()
+    });
+    let seen = seen.lock().unwrap();
+    let mut want: Vec<Vec<u8>> = sent
+        .iter()
+        .map(|(h, p)| [h.as_bytes(), b"\n", p].concat())
+        .collect();
+    want.sort();
+    let mut got = seen.frames.clone();
+    got.sort();
+    assert!(
+        got == want,
+        "frames differ from Meta ‖ Data of each message"
+    );
+    assert_eq!(seen.handshakes[0].1, "Basic dTpw");
 }

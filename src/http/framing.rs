@@ -1,6 +1,6 @@
 //! HTTP/1.x message framing, the one policy every part of gor follows:
-//! capture (`--input-raw`), `--input-http`, replay (requests it sends and
-//! responses it reads) and `--prettify-http`. Where a body ends follows
+//! capture (`--input-raw`), `--input-http`, `gor file-server`, replay
+//! (requests it sends and responses it reads) and `--prettify-http`. Where a body ends follows
 //! RFC 9112 section 6.3, in this order:
 //!
 //! 1. Responses to HEAD, 1xx, 204 and 304 responses, and 2xx responses to
@@ -18,8 +18,8 @@
 //! Chunked bodies are walked by one incremental [`ChunkWalker`]: it takes
 //! the bytes not yet consumed, consumes what it can (never half a line), and
 //! tells where the body ends, so capture calls it on a growing buffer, the
-//! replay client and `--input-http` through [`BodyDecoder`] on pieces as
-//! they are read, and `--prettify-http` through [`decode_chunked`] on a
+//! replay client and gor's HTTP servers through [`BodyDecoder`] on pieces
+//! as they are read, and `--prettify-http` through [`decode_chunked`] on a
 //! whole message. No body bytes are kept unless the caller asks for them,
 //! so a 3 GB response costs no memory.
 

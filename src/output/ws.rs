@@ -13,7 +13,7 @@
 
 use crate::message::Message;
 use crate::plugin::{Output, Result, Shutdown};
-use crate::relay::pool::{Connector, Link, Pool, PoolConfig};
+use crate::relay::pool::{Connector, Link, Pool, PoolConfig, worker_count};
 use crate::relay::stream::{self, Peek, RelayStream, TlsTarget};
 use crate::settings::{Settings, UsageError};
 use base64::Engine;
@@ -91,15 +91,7 @@ pub struct WsOutputConfig {
 
 impl WsOutputConfig {
     pub fn from_settings(url: &str, s: &Settings) -> Result<WsOutputConfig> {
-        let workers = usize::try_from(s.output_ws_workers)
-            .ok()
-            .filter(|w| *w > 0)
-            .ok_or_else(|| {
-                UsageError(format!(
-                    "--output-ws-workers {}: needs at least 1 worker",
-                    s.output_ws_workers
-                ))
-            })?;
+        let workers = worker_count("output-ws", s.output_ws_workers)?;
         let target =
             WsTarget::parse(url).map_err(|e| UsageError(format!("--output-ws {url:?}: {e}")))?;
         Ok(WsOutputConfig {
@@ -112,13 +104,11 @@ impl WsOutputConfig {
     }
 }
 
-pub struct WsOutput {
-    pool: Pool,
-    name: String,
-}
+/// The `--output-ws` output: the relay pool over WebSocket connections.
+pub struct WsOutput;
 
 impl WsOutput {
-    pub fn open(config: WsOutputConfig, shutdown: &Shutdown) -> Result<Arc<WsOutput>> {
+    pub fn open(config: WsOutputConfig, shutdown: &Shutdown) -> Result<Arc<dyn Output>> {
         let target = config.target;
         let tls = if target.secure {
             let client = crate::relay::tls::client_config("output-ws", config.skip_verify)?;
@@ -129,7 +119,6 @@ impl WsOutput {
         } else {
             None
         };
-        let name = format!("--output-ws {}", target.url);
         let pool = Pool::start(
             PoolConfig {
                 flag: "output-ws",
@@ -141,25 +130,7 @@ impl WsOutput {
             Arc::new(WsConnector { target, tls }),
             shutdown,
         )?;
-        Ok(Arc::new(WsOutput { pool, name }))
-    }
-}
-
-impl Output for WsOutput {
-    fn write(&self, msg: &Message) -> Result<()> {
-        self.pool.write(msg)
-    }
-
-    fn offer(&self, msg: &Message) -> Result<()> {
-        self.pool.offer(msg)
-    }
-
-    fn close(&self) {
-        self.pool.close();
-    }
-
-    fn describe(&self) -> String {
-        self.name.clone()
+        Ok(Arc::new(pool))
     }
 }
 

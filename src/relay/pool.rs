@@ -15,7 +15,7 @@
 //! is counted (`<output>.abandoned_at_close`), never silently lost.
 
 use crate::message::{Message, PayloadType};
-use crate::plugin::{Result, Shutdown};
+use crate::plugin::{Output, Result, Shutdown};
 use crate::queue_stats::QueueStats;
 use crate::stats::{self, Counter};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
@@ -73,6 +73,17 @@ pub struct PoolConfig {
     pub stats_period: Option<Duration>,
 }
 
+/// The value of `--<flag>-workers`: at least one.
+pub fn worker_count(flag: &str, n: i64) -> Result<usize> {
+    match usize::try_from(n) {
+        Ok(w) if w > 0 => Ok(w),
+        _ => Err(crate::settings::UsageError(format!(
+            "--{flag}-workers {n}: needs at least 1 worker"
+        ))
+        .into()),
+    }
+}
+
 /// FNV-1a, 32 bit: the sticky worker of an id.
 pub fn fnv1a32(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5u32, |h, b| {
@@ -102,7 +113,20 @@ impl Counters {
     }
 }
 
-/// A running pool.
+impl Counters {
+    /// Counts and reports messages that could not be sent before closing.
+    fn abandon(&self, name: &str, left: usize) {
+        if left > 0 {
+            self.abandoned.add(left as u64);
+            tracing::warn!(
+                "{name}: {left} messages could not be sent before closing (counted as {})",
+                self.abandoned.name()
+            );
+        }
+    }
+}
+
+/// A running pool: the output itself (`--output-tcp`, `--output-ws`).
 pub struct Pool {
     name: String,
     queues: RwLock<Option<Vec<Sender<Message>>>>,
@@ -153,9 +177,7 @@ impl Pool {
                 connected: connected.clone(),
                 _done: done_tx.clone(),
             };
-            std::thread::Builder::new()
-                .name(format!("{}-{index}", config.flag))
-                .spawn(move || worker.run())?;
+            shutdown.spawn(format!("{}-{index}", config.flag), move || worker.run())?;
         }
         let stats = config.stats_period.map(|p| {
             let name: &'static str = match config.flag {
@@ -215,10 +237,12 @@ impl Pool {
             s.record(self.receivers.iter().map(Receiver::len).sum());
         }
     }
+}
 
+impl Output for Pool {
     /// Queues `msg`, waiting for room in its worker's queue (back-pressure
     /// up to the input).
-    pub fn write(&self, msg: &Message) -> Result<()> {
+    fn write(&self, msg: &Message) -> Result<()> {
         if !self.relayed(msg) {
             return Ok(());
         }
@@ -232,7 +256,7 @@ impl Pool {
     }
 
     /// Queues `msg` if its worker has room; drops and counts it otherwise.
-    pub fn offer(&self, msg: &Message) -> Result<()> {
+    fn offer(&self, msg: &Message) -> Result<()> {
         if !self.relayed(msg) {
             return Ok(());
         }
@@ -252,7 +276,7 @@ impl Pool {
 
     /// Stops accepting and sends what the queues hold, for as long as that
     /// makes progress; then counts what is left as abandoned.
-    pub fn close(&self) {
+    fn close(&self) {
         let queues = self
             .queues
             .write()
@@ -286,19 +310,16 @@ impl Pool {
             if let Err(RecvTimeoutError::Timeout) = self.done.recv_timeout(Duration::from_secs(2)) {
                 // A worker stuck in a write: what its queue holds is lost.
                 let left: usize = self.receivers.iter().map(Receiver::len).sum();
-                if left > 0 {
-                    self.counters.abandoned.add(left as u64);
-                    tracing::warn!(
-                        "{}: {left} messages could not be sent before closing (counted as {})",
-                        self.name,
-                        self.counters.abandoned.name()
-                    );
-                }
+                self.counters.abandon(&self.name, left);
             }
         }
         if let Some(s) = &self.stats {
             s.stop();
         }
+    }
+
+    fn describe(&self) -> String {
+        self.name.clone()
     }
 }
 
@@ -410,14 +431,7 @@ impl Worker {
             }
         }
         let left = pending.len() + self.rx.try_iter().count();
-        if left > 0 {
-            self.counters.abandoned.add(left as u64);
-            tracing::warn!(
-                "{}: {left} messages could not be sent before closing (counted as {})",
-                self.name,
-                self.counters.abandoned.name()
-            );
-        }
+        self.counters.abandon(&self.name, left);
         if let Some(mut l) = link {
             l.close();
             self.connected.fetch_sub(1, Ordering::Relaxed);

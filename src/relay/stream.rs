@@ -19,6 +19,10 @@ use std::time::Duration;
 /// How long a connect (and a TLS handshake) may take.
 pub const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// At close, how long the receiver may take to read what was sent and
+/// close its side.
+pub const CLOSE_LINGER: Duration = Duration::from_secs(2);
+
 /// A write that makes no progress this long means the receiver is gone
 /// (or stuck): the connection is dropped and what it held is sent again on
 /// a new one.
@@ -157,13 +161,37 @@ impl RelayStream {
         closed || self.socket().set_nonblocking(false).is_err()
     }
 
-    /// Ends the connection politely: a TLS `close_notify`, then FIN.
+    /// Ends the connection politely: a TLS `close_notify`, then FIN, then
+    /// waits (at most [`CLOSE_LINGER`]) for the receiver to close in turn.
+    ///
+    /// Closing a socket that still has unread bytes (a TLS session ticket
+    /// the receiver sent) makes the kernel send a reset instead of FIN, and
+    /// a reset makes the receiver's kernel throw away what it has not read
+    /// yet: records already written would be lost. Reading to the
+    /// receiver's end first means everything written was taken.
     pub fn close(&mut self) {
         if let RelayStream::Tls(s) = self {
             s.conn.send_close_notify();
             let _ = s.conn.complete_io(&mut s.sock);
         }
-        let _ = self.socket().shutdown(std::net::Shutdown::Both);
+        let mut sock = self.socket();
+        if sock.shutdown(std::net::Shutdown::Write).is_err() {
+            return;
+        }
+        let deadline = std::time::Instant::now() + CLOSE_LINGER;
+        let mut buf = [0u8; 4096];
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() || sock.set_read_timeout(Some(left)).is_err() {
+                break;
+            }
+            match sock.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
     }
 }
 

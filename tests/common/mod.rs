@@ -1,7 +1,8 @@
 //! What every black-box test shares: one runner for the built `gor` binary
 //! (a deadline on every wait, no child outliving its test), one parser and
 //! one writer of `.gor` records, waiting on conditions, and the root check of
-//! the live-capture tests. The test HTTP server is in [`server`].
+//! the live-capture tests. The test HTTP server is in [`server`], self-signed
+//! certificates in [`tls`].
 //!
 //! The other files here add what one family of tests needs (`capture.rs`,
 //! `files.rs`, `replay.rs`, `shaping.rs`); a test file includes them with
@@ -9,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod server;
+pub mod tls;
 
 use std::io::Read;
 use std::path::Path;
