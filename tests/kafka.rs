@@ -553,3 +553,34 @@ fn bad_tls_files_and_bad_offsets_are_one_clear_line() {
         out.stderr
     );
 }
+
+#[test]
+fn stored_messages_are_paced_by_their_timestamps() {
+    let mock = cluster(&[("paced", 1)]);
+    let bootstrap = mock.bootstrap_servers();
+    let base = 1_700_000_000_000 * MS;
+    let values: Vec<Vec<u8>> = (0..3u32)
+        .map(|n| {
+            let r = request(n, base + i64::from(n) * 400 * MS);
+            r[..r.len() - common::SEP.len()].to_vec()
+        })
+        .collect();
+    let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
+    produce(&bootstrap, "paced", &refs);
+    // 800 ms between the first and the last message at the recorded speed.
+    let reader = Running::start(&[
+        "--input-kafka-host",
+        &bootstrap,
+        "--input-kafka-topic",
+        "paced",
+        "--input-kafka-offset",
+        "-2",
+        "--output-stdout",
+    ]);
+    reader.wait_records(1, DEADLINE);
+    let first = Instant::now();
+    reader.wait_records(3, DEADLINE);
+    let took = first.elapsed();
+    reader.finish(DEADLINE, true);
+    assert!(took >= Duration::from_millis(700), "{took:?}");
+}
