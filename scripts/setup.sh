@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Installs what building and testing gor needs on a fresh Debian machine:
-# libpcap's headers (the pcap crate links libpcap). Run as root; a no-op when
-# everything is there already.
+# libpcap's headers (the pcap crate links libpcap), and what building the
+# bundled librdkafka (the Kafka input and output) needs: a C toolchain,
+# make, pkg-config, OpenSSL's headers (TLS and SCRAM) and zlib's. Run as
+# root; a no-op when everything is there already.
 set -euo pipefail
 need=()
 [ -e /usr/include/pcap.h ] || need+=(libpcap-dev)
+[ -e /usr/include/openssl/ssl.h ] || need+=(libssl-dev)
+[ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v make >/dev/null || need+=(make)
+command -v cc >/dev/null || need+=(gcc)
 for extra in "$@"; do
   dpkg -s "$extra" >/dev/null 2>&1 || need+=("$extra")
 done

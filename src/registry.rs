@@ -10,6 +10,7 @@
 use crate::input::dummy::DummyInput;
 use crate::input::file::{FileInput, FileInputConfig};
 use crate::input::http::{HttpInput, HttpInputConfig};
+use crate::input::kafka::{KafkaInput, KafkaInputConfig};
 use crate::input::raw::{RawConfig, RawInput};
 use crate::input::tcp::{TcpInput, TcpInputConfig};
 use crate::limiter::{Limit, LimitedInput, LimitedOutput};
@@ -17,11 +18,12 @@ use crate::output::binary::{BinaryConfig, BinaryOutput};
 use crate::output::elasticsearch::{Exporter, ExporterConfig};
 use crate::output::file::{FileOutput, FileOutputConfig};
 use crate::output::http::{HttpConfig, HttpOutput};
+use crate::output::kafka::{KafkaOutput, KafkaOutputConfig};
 use crate::output::null::NullOutput;
 use crate::output::stdout::StdoutOutput;
 use crate::output::tcp::{TcpOutput, TcpOutputConfig};
 use crate::output::ws::{WsOutput, WsOutputConfig};
-use crate::plugin::{ExchangeSink, Input, Output, Plugins, Result, Shutdown, UsageError};
+use crate::plugin::{ExchangeSink, Input, Output, Plugins, Result, Shutdown};
 use crate::settings::Settings;
 use std::sync::Arc;
 
@@ -69,32 +71,9 @@ impl Plugins {
     }
 }
 
-/// Flags whose plugin this build does not have yet: refused before anything
-/// starts, never silently ignored.
-fn refuse_unavailable(settings: &Settings) -> Result<()> {
-    let unavailable = [
-        (
-            !settings.output_kafka_host.is_empty() || !settings.output_kafka_topic.is_empty(),
-            "output-kafka-host",
-            "Kafka output",
-        ),
-        (
-            !settings.input_kafka_host.is_empty() || !settings.input_kafka_topic.is_empty(),
-            "input-kafka-host",
-            "Kafka input",
-        ),
-    ];
-    match unavailable.iter().find(|(given, _, _)| *given) {
-        Some((_, flag, what)) => Err(UsageError::not_available(flag, what).into()),
-        None => Ok(()),
-    }
-}
-
 /// Builds every plugin the settings name, each from its own config and
-/// each watching `shutdown`. Errors
-/// name the flag.
+/// each watching `shutdown`. Errors name the flag.
 pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
-    refuse_unavailable(settings)?;
     let mut p = Plugins::default();
     for option in &settings.input_dummy {
         p.add_input("input-dummy", option, |_| {
@@ -195,6 +174,26 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
             Ok(output)
         })?;
         p.response_inputs.extend(responses);
+    }
+    if let Some(config) = KafkaOutputConfig::from_settings(settings)? {
+        p.outputs.push(KafkaOutput::open(&config, shutdown)?);
+    }
+    // The offset flag carries the input's `|limit`; `|N%` is a replay
+    // speed there, as on a file input.
+    let (offset, limit) = split_limit(&settings.input_kafka_offset);
+    let speed = match limit.and_then(|l| l.strip_suffix('%')) {
+        Some(pct) => Limit::percent_value("input-kafka-offset", pct)? as f64 / 100.0,
+        None => 1.0,
+    };
+    if let Some(config) = KafkaInputConfig::from_settings(offset, speed, settings)? {
+        let input = KafkaInput::open(&config, shutdown)?;
+        p.inputs.push(match limit.filter(|l| !l.ends_with('%')) {
+            Some(l) => Box::new(LimitedInput::new(
+                input,
+                Limit::parse("input-kafka-offset", l)?,
+            )),
+            None => input,
+        });
     }
     if p.inputs.is_empty() || p.outputs.is_empty() {
         anyhow::bail!(

@@ -271,20 +271,20 @@ fn limiter_suffix_thins_an_input() {
 
 #[test]
 fn plugins_of_later_releases_say_so_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("x.gor").display().to_string();
     let out = run(
         &[
-            "--input-dummy",
-            "x",
-            "--output-kafka-host",
-            "127.0.0.1:1",
-            "--output-kafka-topic",
-            "t",
+            "--input-file",
+            &template,
+            "--output-file",
+            "s3://bucket/x.gor",
         ],
         T,
     );
     assert_eq!(out.code(), Some(2));
     assert!(
-        out.stderr.contains("--output-kafka-host") && out.stderr.contains("not available yet"),
+        out.stderr.contains("--output-file") && out.stderr.contains("not available yet"),
         "{}",
         out.stderr
     );

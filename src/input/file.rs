@@ -13,9 +13,8 @@
 //! unlimited-speed replay near 1,000 records/s; here a file is read exactly
 //! when the read-ahead needs records, and nothing sleeps.
 
-mod pacing;
-
 use crate::message::Message;
+use crate::pacing::{Pacer, Step};
 use crate::plugin::{Input, Result, Shutdown, UsageError};
 use crate::records::{self, ChunkReader, Damage, Record, Splitter};
 use crate::settings::Settings;
@@ -23,7 +22,6 @@ use crate::settings::values::format_duration;
 use crate::stats::{self, Counter};
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, bounded};
-use pacing::{Pacer, Step};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::fs::File;

@@ -3,5 +3,6 @@
 pub mod dummy;
 pub mod file;
 pub mod http;
+pub mod kafka;
 pub mod raw;
 pub mod tcp;

@@ -4,6 +4,7 @@ pub mod binary;
 pub mod elasticsearch;
 pub mod file;
 pub mod http;
+pub mod kafka;
 pub mod null;
 pub mod stdout;
 pub mod tcp;

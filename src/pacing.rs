@@ -1,5 +1,6 @@
-//! When to emit each record: the gap between two records'
-//! timestamps, divided by the speed factor, capped by `--input-file-max-wait`.
+//! When to emit each record of a recording (a file, a Kafka topic): the gap
+//! between two records' timestamps, divided by the speed factor, capped by
+//! `--input-file-max-wait` for files.
 //!
 //! Waits are scheduled against absolute monotonic deadlines: each record's
 //! deadline is the previous deadline plus its gap, so time spent reading,
