@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing gor needs on a fresh Debian machine:
-# libpcap's headers (the pcap crate links libpcap). Run as root; a no-op when
+# libpcap's headers (the pcap crate links libpcap), and moto's S3 server from
+# PyPI for the S3 tests (tests/s3.rs start it). Run as root; a no-op when
 # everything is there already.
 set -euo pipefail
 need=()
@@ -13,5 +14,10 @@ if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if command -v python3 >/dev/null && ! python3 -c 'import moto.server, boto3' 2>/dev/null; then
+  echo "setup: installing moto[server] (the S3 test server)" >&2
+  python3 -m pip install -q 'moto[server]' ||
+    echo "setup: could not install moto; the S3 tests will be skipped" >&2
 fi
 command -v cargo >/dev/null || { echo "setup: cargo not found: install Rust from rustup.rs" >&2; exit 1; }
