@@ -5,7 +5,8 @@
 # `--output-null`, against the same two steps with a local `--output-file`
 # and `--input-file` on the same chunks, in the same run. The S3 server is
 # moto's (tests/common/s3_server.py, on loopback), so the figure includes
-# that server's own cost. Also gor's peak RSS in both S3 directions, to show
+# that server's own cost; boto3 putting and getting the same chunks, one at a
+# time, is measured too, as the server's own ceiling. Also gor's peak RSS in both S3 directions, to show
 # it is bounded by the chunk size, not the recording size.
 # Goal: S3 at least 0.5 of the disk rate each way.
 #
@@ -23,8 +24,8 @@ if ! python3 -c 'import moto.server, boto3' 2>/dev/null; then
 fi
 [ -x /usr/bin/time ] || { echo "s3: /usr/bin/time is missing (GNU time); cannot measure memory"; exit 1; }
 cargo build --release --quiet --bin gor --example make_gor_file
-GOR=target/release/gor
-MAKE=target/release/examples/make_gor_file
+GOR=${CARGO_TARGET_DIR:-target}/release/gor
+MAKE=${CARGO_TARGET_DIR:-target}/release/examples/make_gor_file
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gor-bench-s3.XXXXXX")
 mkdir "$WORK/disk" "$WORK/staging"
@@ -56,13 +57,31 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b / a }'; }
 
 disk_write=$(timed "$GOR" --input-file "$BIG|$SPEED" --output-file "$WORK/disk/rec.gor" "${CHUNK[@]}")
 disk_read=$(timed "$GOR" --input-file "$WORK/disk/rec_*.gor|$SPEED" --output-null)
-s3_write=$(timed "$GOR" --input-file "$BIG|$SPEED" --output-file "s3://gor-bench/rec/rec.gor" \
+s3_write=$(timed "$GOR" --input-file "$BIG|$SPEED" --output-file "s3://gor-bench/rec.gor" \
   --output-file-buffer "$WORK/staging" "${CHUNK[@]}")
 rss_write=$(cat "$WORK/rss")
-s3_read=$(timed "$GOR" --input-file "s3://gor-bench/rec/|$SPEED" --output-null)
+s3_read=$(timed "$GOR" --input-file "s3://gor-bench/rec|$SPEED" --output-null)
 rss_read=$(cat "$WORK/rss")
-objects=$(echo "list gor-bench rec/" >&"${S3[1]}"; read -r l <&"${S3[0]}"; python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])))' "$l")
+# The server's ceiling: boto3 uploads the disk chunks and reads them back.
+ceiling=$(python3 - "$WORK"/disk/rec_*.gor <<'PY'
+import boto3, sys, time
+s3 = boto3.client("s3")
+files = sys.argv[1:]
+t = time.time()
+for i, f in enumerate(files):
+    with open(f, "rb") as body:
+        s3.put_object(Bucket="gor-bench", Key="ceiling-%d" % i, Body=body.read())
+put = time.time() - t
+t = time.time()
+for i in range(len(files)):
+    s3.get_object(Bucket="gor-bench", Key="ceiling-%d" % i)["Body"].read()
+print(int(put * 1e9), int((time.time() - t) * 1e9))
+PY
+)
+read -r boto_put boto_get <<< "$ceiling"
+objects=$(echo "list gor-bench rec" >&"${S3[1]}"; read -r l <&"${S3[0]}"; python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])))' "$l")
 
 echo "disk write $(mbps "$disk_write") MB/s, read $(mbps "$disk_read") MB/s" >&2
 echo "s3 write $(mbps "$s3_write") MB/s ($objects objects), read $(mbps "$s3_read") MB/s" >&2
-echo "s3: ${SIZE_MB} MB recording: to S3 $(mbps "$s3_write") MB/s = $(ratio "$s3_write" "$disk_write") x disk ($(mbps "$disk_write") MB/s); from S3 $(mbps "$s3_read") MB/s = $(ratio "$s3_read" "$disk_read") x disk ($(mbps "$disk_read") MB/s); peak RSS $((rss_write / 1024)) MB writing, $((rss_read / 1024)) MB reading ($objects objects of 32 MB)"
+echo "boto3 on the same server: put $(mbps "$boto_put") MB/s, get $(mbps "$boto_get") MB/s" >&2
+echo "s3: ${SIZE_MB} MB recording: to S3 $(mbps "$s3_write") MB/s = $(ratio "$s3_write" "$disk_write") x disk ($(mbps "$disk_write") MB/s), $(ratio "$s3_write" "$boto_put") x boto3 put; from S3 $(mbps "$s3_read") MB/s = $(ratio "$s3_read" "$disk_read") x disk ($(mbps "$disk_read") MB/s), $(ratio "$s3_read" "$boto_get") x boto3 get; peak RSS $((rss_write / 1024)) MB writing, $((rss_read / 1024)) MB reading ($objects objects of 32 MB)"
