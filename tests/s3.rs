@@ -237,6 +237,22 @@ fn chunks_are_uploaded_under_the_templated_key_and_read_back_in_order() {
 }
 
 #[test]
+fn a_second_run_continues_after_the_last_index_in_the_bucket() {
+    let Some(s) = server() else { return };
+    s.bucket("gor-rerun");
+    let first = requests(3, 1);
+    round_trip(s, "gor-rerun", "run-%Y.gor", &first, &[]);
+    let again = round_trip(s, "gor-rerun", "run-%Y.gor", &requests(2, 1), &[]);
+    let year = &today()[..4];
+    assert_eq!(
+        s.keys("gor-rerun", "run-"),
+        [format!("run-{year}_0.gor"), format!("run-{year}_1.gor")]
+    );
+    // Both runs' records, nothing overwritten.
+    assert_eq!(records(&again).len(), 5);
+}
+
+#[test]
 fn gzip_chunks_are_gzip_objects_and_read_back_byte_for_byte() {
     let Some(s) = server() else { return };
     s.bucket("gor-gzip");

@@ -7,7 +7,10 @@
 //!
 //! The key is the template's key with its tokens substituted when the chunk
 //! starts and the chunk's index applied as in local names
-//! (`logs/%Y-%m-%d.gz` → `logs/2024-01-01_0.gz`, `…_1.gz`, …).
+//! (`logs/%Y-%m-%d.gz` → `logs/2024-01-01_0.gz`, `…_1.gz`, …). As with
+//! local files, a new run continues after the last index already in the
+//! bucket for that key (GoReplay starts again at 0 and overwrites the
+//! previous run's objects): the bucket is listed once per new key.
 
 use super::naming::{self, Template};
 use crate::message::Message;
@@ -15,6 +18,7 @@ use crate::plugin::Result;
 use crate::s3::{S3Url, Storage};
 use crate::stats::{self, Counter};
 use crossbeam_channel::Sender;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
@@ -29,6 +33,10 @@ pub struct Upload {
 pub struct Uploads {
     url: S3Url,
     key_template: Template,
+    storage: Storage,
+    /// Per key (tokens substituted, no index): what is added to the local
+    /// chunk index, the first index free in the bucket when first seen.
+    offsets: Mutex<HashMap<String, u64>>,
     queue: Mutex<Option<Sender<Upload>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -61,19 +69,22 @@ impl Uploads {
         );
         let (tx, rx) = crossbeam_channel::unbounded::<Upload>();
         let bucket = url.bucket.clone();
+        let uploader = storage.clone();
         let errors = stats::drop_counter("output_file.s3_upload_errors");
         let uploaded = stats::counter("output_file.s3_uploads");
         let thread = std::thread::Builder::new()
             .name("output-file-s3".into())
             .spawn(move || {
                 for up in rx {
-                    upload_one(&storage, &bucket, up, &errors, &uploaded);
+                    upload_one(&uploader, &bucket, up, &errors, &uploaded);
                 }
             })?;
         Ok((
             Uploads {
                 key_template: Template::new(&url.key),
                 url,
+                storage,
+                offsets: Mutex::new(HashMap::new()),
                 queue: Mutex::new(Some(tx)),
                 thread: Mutex::new(Some(thread)),
             },
@@ -84,10 +95,50 @@ impl Uploads {
     /// The key of a chunk that starts with `msg` and has `index`.
     pub fn key_for(&self, msg: &Message, index: Option<u64>) -> String {
         let key = self.key_template.expand(Some(msg));
-        match index {
-            Some(i) => naming::with_index(&key, i),
-            None => key.into_owned(),
-        }
+        let Some(index) = index else {
+            return key.into_owned();
+        };
+        let mut offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
+        let offset = match offsets.get(key.as_ref()) {
+            Some(o) => *o,
+            None => {
+                let o = self.first_free_index(&key);
+                offsets.insert(key.to_string(), o);
+                o
+            }
+        };
+        naming::with_index(&key, index + offset)
+    }
+
+    /// One more than the highest chunk index of `key` in the bucket (0 when
+    /// there is none, or when listing is not allowed).
+    fn first_free_index(&self, key: &str) -> u64 {
+        let ext = naming::extension(key);
+        let base = &key[..key.len() - ext.len()];
+        let listed = match self.storage.list(&self.url.bucket, &format!("{base}_")) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(
+                    "--output-file s3://{}/{key}: cannot list the bucket ({e:#}); chunks start at index 0",
+                    self.url.bucket
+                );
+                return 0;
+            }
+        };
+        listed
+            .iter()
+            .filter_map(|o| {
+                let n = o
+                    .key
+                    .strip_prefix(base)?
+                    .strip_prefix('_')?
+                    .strip_suffix(ext)?;
+                (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| n.parse::<u64>().ok())
+                    .flatten()
+            })
+            .max()
+            .map_or(0, |n| n + 1)
     }
 
     /// Queues a finished chunk for upload.
