@@ -81,18 +81,18 @@ pub struct Storage {
 
 /// Runs `fut` on the shared runtime and waits for it (from any thread,
 /// runtime threads included, where `block_on` would panic).
-fn wait<F>(fut: F) -> F::Output
+fn wait<F, T>(fut: F) -> Result<T>
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
 {
     let (tx, rx) = crossbeam_channel::bounded(1);
     runtime().spawn(async move {
         let _ = tx.send(fut.await);
     });
-    // The task always sends unless the runtime is torn down, which happens
-    // only at exit.
-    rx.recv().expect("the network runtime stopped")
+    // The task sends unless it panicked or the runtime is being torn down.
+    rx.recv()
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the S3 request was abandoned")))
 }
 
 /// One line for an SDK error: the service's code and message when there is
@@ -112,9 +112,13 @@ where
 impl Storage {
     /// The shared client (built at the first call; building reads no
     /// network, credentials are fetched at the first request).
-    pub fn get() -> Storage {
+    pub fn get() -> Result<Storage> {
         static STORAGE: OnceLock<Storage> = OnceLock::new();
-        STORAGE.get_or_init(|| wait(Storage::build())).clone()
+        if let Some(s) = STORAGE.get() {
+            return Ok(s.clone());
+        }
+        let built = wait(async { Ok(Storage::build().await) })?;
+        Ok(STORAGE.get_or_init(|| built).clone())
     }
 
     async fn build() -> Storage {

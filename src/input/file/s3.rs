@@ -7,10 +7,17 @@ use crate::s3::{Object, S3Url, Storage};
 use std::io::Read;
 
 /// One object of the bucket.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct S3Object {
+    storage: Storage,
     bucket: String,
     object: Object,
+}
+
+impl std::fmt::Debug for S3Object {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
 }
 
 impl S3Object {
@@ -20,16 +27,12 @@ impl S3Object {
 
     /// The object's bytes, as stored (still compressed if it is gzip).
     pub fn open(&self) -> Box<dyn Read + Send> {
-        Box::new(Storage::get().reader(&self.bucket, &self.object))
+        Box::new(self.storage.reader(&self.bucket, &self.object))
     }
 
     /// Its first `bytes`, to peek at the first record's header.
     pub fn open_head(&self, bytes: u64) -> Box<dyn Read + Send> {
-        Box::new(
-            Storage::get()
-                .reader(&self.bucket, &self.object)
-                .head(bytes),
-        )
+        Box::new(self.storage.reader(&self.bucket, &self.object).head(bytes))
     }
 }
 
@@ -38,7 +41,8 @@ impl S3Object {
 pub fn list(pattern: &str) -> Result<Vec<S3Object>> {
     let url = S3Url::parse(pattern)
         .ok_or_else(|| anyhow::anyhow!("--input-file {pattern}: expected s3://bucket/prefix"))?;
-    let objects = Storage::get()
+    let storage = Storage::get()?;
+    let objects = storage
         .list(&url.bucket, &url.key)
         .map_err(|e| anyhow::anyhow!("--input-file {pattern}: S3 refused the listing: {e:#}"))?;
     let found: Vec<S3Object> = objects
@@ -46,6 +50,7 @@ pub fn list(pattern: &str) -> Result<Vec<S3Object>> {
         // "Folders" made by consoles are empty keys ending in '/'.
         .filter(|o| !o.key.ends_with('/'))
         .map(|object| S3Object {
+            storage: storage.clone(),
             bucket: url.bucket.clone(),
             object,
         })

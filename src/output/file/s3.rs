@@ -53,7 +53,7 @@ impl Uploads {
                 "--output-file {template}: the key (file name) is missing after the bucket"
             );
         }
-        let storage = Storage::get();
+        let storage = Storage::get()?;
         let fixed = url.key.split('%').next().unwrap_or_default();
         storage.check(&url.bucket, fixed).map_err(|e| {
             anyhow::anyhow!(
