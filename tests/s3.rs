@@ -13,7 +13,7 @@ mod common;
 #[path = "common/files.rs"]
 mod files_common;
 
-use common::{SEP, records};
+use common::{SEP, record, records};
 use files_common::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -234,6 +234,37 @@ fn chunks_are_uploaded_under_the_templated_key_and_read_back_in_order() {
     let third = s.get("gor-chunks", &format!("rec-{day}_2.gor"), tmp.path());
     assert_eq!(records(&third), records(&input)[200..300]);
     assert_eq!(back, input);
+}
+
+#[test]
+fn an_object_of_several_ranges_reads_back_byte_for_byte() {
+    let Some(s) = server() else { return };
+    s.bucket("gor-big");
+    // 20 MB in one object: gor reads objects in 8 MiB ranges.
+    let body: Vec<u8> = (0..64 << 10).map(|i| b'a' + (i % 26) as u8).collect();
+    let input: Vec<u8> = (0..320)
+        .flat_map(|n| {
+            record(
+                &format!("1 {n:024x} {} 0", 1_700_000_000_000_000_000i64 + n),
+                &body,
+            )
+        })
+        .collect();
+    let back = round_trip(
+        s,
+        "gor-big",
+        "big-%Y.gor",
+        &input,
+        &["--output-file-queue-limit", "0"],
+    );
+    let year = &today()[..4];
+    assert_eq!(s.keys("gor-big", "big-"), [format!("big-{year}_0.gor")]);
+    assert!(
+        back == input,
+        "{} bytes back of {}",
+        back.len(),
+        input.len()
+    );
 }
 
 #[test]
