@@ -140,7 +140,10 @@ impl Storage {
             .region(region)
             .load()
             .await;
-        let custom_endpoint = shared.endpoint_url().is_some();
+        // `AWS_ENDPOINT_URL_S3` is applied by the S3 config itself, so it
+        // is not in the shared config's endpoint.
+        let custom_endpoint = shared.endpoint_url().is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
         let mut config =
             aws_sdk_s3::config::Builder::from(&shared).force_path_style(custom_endpoint);
         // S3-compatible stores: no checksum trailers unless asked for

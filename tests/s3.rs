@@ -110,12 +110,18 @@ struct Ran {
 /// Runs gor with the AWS environment pointing at `server` (and
 /// `secret` as the secret key), killed at the deadline.
 fn gor(server: &Server, secret: &str, args: &[&str]) -> Ran {
+    gor_with_endpoint_in("AWS_ENDPOINT_URL", server, secret, args)
+}
+
+/// The same, with the endpoint in environment variable `var`.
+fn gor_with_endpoint_in(var: &str, server: &Server, secret: &str, args: &[&str]) -> Ran {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gor"))
         .args(args)
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_SESSION_TOKEN")
         .env_remove("AWS_ENDPOINT_URL_S3")
-        .env("AWS_ENDPOINT_URL", &server.endpoint)
+        .env_remove("AWS_ENDPOINT_URL")
+        .env(var, &server.endpoint)
         .env("AWS_ACCESS_KEY_ID", &server.access_key)
         .env("AWS_SECRET_ACCESS_KEY", secret)
         .env("AWS_DEFAULT_REGION", "us-east-1")
@@ -338,10 +344,12 @@ fn refused_credentials_give_one_line_naming_the_flag() {
     }
 }
 
+/// Also: `AWS_ENDPOINT_URL_S3` alone selects the endpoint.
 #[test]
 fn missing_bucket_gives_one_line_naming_the_flag() {
     let Some(s) = server() else { return };
-    let ran = gor(
+    let ran = gor_with_endpoint_in(
+        "AWS_ENDPOINT_URL_S3",
         s,
         &s.secret_key,
         &["--input-file", "s3://gor-no-such-bucket/x", "--output-null"],
