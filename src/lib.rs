@@ -41,6 +41,7 @@
 //! * `linger` — how a busy thread waits for more work without a wake-up per item;
 //! * `stats`, `queue_stats` — named counters (every drop under a reason), `--stats` lines;
 //! * `metrics` — `--http-pprof`: `/debug/vars` JSON and `/metrics` for Prometheus;
+//! * `s3` — the S3 client that s3:// file outputs and inputs share: listing, uploads, ranged reads;
 //! * `logging`, `signals`, `runtime` — stderr logs by `--verbose`, SIGINT/SIGTERM, the tokio runtime;
 //! * `file_server` — `gor file-server :PORT`.
 
@@ -66,6 +67,7 @@ pub mod records;
 pub mod registry;
 pub mod relay;
 pub mod runtime;
+pub mod s3;
 pub mod settings;
 pub mod signals;
 pub mod stats;

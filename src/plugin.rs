@@ -129,14 +129,6 @@ impl UsageError {
             "invalid value {value:?} for flag -{flag}: {reason}"
         ))
     }
-
-    /// The error for a flag whose plugin a later release adds: honest, one
-    /// line, exit 2, never silently ignored.
-    pub fn not_available(flag: &str, what: &str) -> Self {
-        UsageError(format!(
-            "--{flag}: the {what} is not available yet in this build of gor"
-        ))
-    }
 }
 
 /// The stop signal, as a value: cheap to clone, given to every plugin and
@@ -430,15 +422,6 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
         assert!(shutdown.is_stopping());
         assert_eq!(shutdown.reason().as_deref(), Some("test"));
-    }
-
-    #[test]
-    fn a_plugin_not_built_yet_is_a_usage_error_naming_the_flag() {
-        let e: anyhow::Error = UsageError::not_available("output-tcp", "TCP output").into();
-        assert_eq!(
-            e.downcast_ref::<UsageError>().map(|u| u.0.as_str()),
-            Some("--output-tcp: the TCP output is not available yet in this build of gor")
-        );
     }
 
     #[test]

@@ -270,27 +270,6 @@ fn limiter_suffix_thins_an_input() {
 }
 
 #[test]
-fn plugins_of_later_releases_say_so_and_exit_2() {
-    let dir = tempfile::tempdir().unwrap();
-    let template = dir.path().join("x.gor").display().to_string();
-    let out = run(
-        &[
-            "--input-file",
-            &template,
-            "--output-file",
-            "s3://bucket/x.gor",
-        ],
-        T,
-    );
-    assert_eq!(out.code(), Some(2));
-    assert!(
-        out.stderr.contains("--output-file") && out.stderr.contains("not available yet"),
-        "{}",
-        out.stderr
-    );
-}
-
-#[test]
 fn http_pprof_serves_counters_as_json_and_prometheus() {
     let gor = common::Running::start(&[
         "--input-dummy",

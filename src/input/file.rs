@@ -13,9 +13,11 @@
 //! unlimited-speed replay near 1,000 records/s; here a file is read exactly
 //! when the read-ahead needs records, and nothing sleeps.
 
+mod s3;
+
 use crate::message::Message;
 use crate::pacing::{Pacer, Step};
-use crate::plugin::{Input, Result, Shutdown, UsageError};
+use crate::plugin::{Input, Result, Shutdown};
 use crate::records::{self, ChunkReader, Damage, Record, Splitter};
 use crate::settings::Settings;
 use crate::settings::values::format_duration;
@@ -107,9 +109,6 @@ impl FileInput {
         config: &FileInputConfig,
         shutdown: &Shutdown,
     ) -> Result<Box<dyn Input>> {
-        if pattern.starts_with("s3://") {
-            return Err(UsageError::not_available("input-file", "s3:// input").into());
-        }
         let damage = Damage::counters();
         let paths = expand(pattern)?;
         let round = Round::start(&paths, &damage, config.max_record, shutdown)?;
@@ -208,9 +207,45 @@ impl Input for FileInput {
     }
 }
 
-/// The files a pattern names, sorted (pipes such as `/dev/stdin` too). A
-/// literal path containing glob characters (`[`) is accepted as it is.
-fn expand(pattern: &str) -> Result<Vec<PathBuf>> {
+/// Where records are read from.
+#[derive(Debug, Clone)]
+enum Source {
+    File(PathBuf),
+    S3(s3::S3Object),
+}
+
+impl Source {
+    fn name(&self) -> String {
+        match self {
+            Source::File(p) => p.display().to_string(),
+            Source::S3(o) => o.name(),
+        }
+    }
+
+    /// Whether its start can be read once to peek at and again to replay
+    /// (a pipe cannot).
+    fn rereadable(&self) -> bool {
+        match self {
+            Source::File(p) => p.is_file(),
+            Source::S3(_) => true,
+        }
+    }
+}
+
+/// The files a pattern names, sorted (pipes such as `/dev/stdin` too), or
+/// the objects under an `s3://bucket/prefix`. A literal path containing
+/// glob characters (`[`) is accepted as it is.
+fn expand(pattern: &str) -> Result<Vec<Source>> {
+    if pattern.starts_with("s3://") {
+        return Ok(s3::list(pattern)?.into_iter().map(Source::S3).collect());
+    }
+    Ok(expand_files(pattern)?
+        .into_iter()
+        .map(Source::File)
+        .collect())
+}
+
+fn expand_files(pattern: &str) -> Result<Vec<PathBuf>> {
     let no_match = || anyhow::anyhow!("--input-file {pattern}: no file matches this pattern");
     let mut paths: Vec<PathBuf> = match glob::glob(pattern) {
         Ok(found) => found
@@ -349,7 +384,7 @@ impl Round {
     /// record: a recording of thousands of chunks replays with a handful
     /// open. Unreadable files are reported here, at start-up.
     fn start(
-        paths: &[PathBuf],
+        paths: &[Source],
         damage: &Damage,
         max_record: usize,
         shutdown: &Shutdown,
@@ -358,8 +393,8 @@ impl Round {
         for (order, path) in paths.iter().enumerate() {
             // A pipe (`/dev/stdin`, a FIFO) can be read only once: it is
             // not peeked at, and is opened first.
-            let first_ts = if path.is_file() {
-                first_timestamp(open_source(path)?)
+            let first_ts = if path.rereadable() {
+                first_timestamp(open_head(path)?)
             } else {
                 i64::MIN
             };
@@ -423,7 +458,7 @@ impl Round {
     }
 
     fn open(&mut self, file: Unopened) {
-        let name = file.path.display().to_string();
+        let name = file.path.name();
         let stream = open_source(&file.path).and_then(|source| {
             FileStream::open(
                 source,
@@ -448,22 +483,43 @@ impl Round {
 
 /// A matched file not opened yet.
 struct Unopened {
-    path: PathBuf,
+    path: Source,
     /// Position in name order (breaks timestamp ties, as in GoReplay).
     order: usize,
     first_ts: i64,
 }
 
-fn open_source(path: &Path) -> Result<Box<dyn Read + Send>> {
-    let name = path.display();
+/// Bytes an object's first header line is looked for in: enough for the
+/// gzip header and the first deflate block to give a line.
+const HEAD_BYTES: u64 = 64 << 10;
+
+/// The start of a source, to peek at its first header line.
+fn open_head(source: &Source) -> Result<Box<dyn Read + Send>> {
+    match source {
+        Source::File(_) => open_source(source),
+        Source::S3(o) => Ok(decompressed(&o.name(), o.open_head(HEAD_BYTES))),
+    }
+}
+
+fn open_source(source: &Source) -> Result<Box<dyn Read + Send>> {
+    let path = match source {
+        Source::File(path) => path,
+        Source::S3(o) => return Ok(decompressed(&o.name(), o.open())),
+    };
+    let name = path.display().to_string();
     let file =
         File::open(path).map_err(|e| anyhow::anyhow!("--input-file {name}: cannot open: {e}"))?;
-    Ok(if name.to_string().ends_with(".gz") {
+    Ok(decompressed(&name, Box::new(file)))
+}
+
+/// Gunzipped if the name ends in `.gz`.
+fn decompressed(name: &str, file: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
+    if name.ends_with(".gz") {
         // Several gzip members follow each other in appended files.
         Box::new(flate2::read::MultiGzDecoder::new(file))
     } else {
-        Box::new(file)
-    })
+        file
+    }
 }
 
 /// The timestamp of the header line that starts the file; a file that does
@@ -881,9 +937,12 @@ mod tests {
     }
 
     #[test]
-    fn s3_pattern_is_not_available_yet() {
-        let err = FileInput::open("s3://bucket/prefix", 1.0, &config(100), &Shutdown::new());
-        assert!(err.is_err());
+    fn s3_pattern_without_a_bucket_is_refused_naming_the_flag() {
+        let err = FileInput::open("s3:///prefix", 1.0, &config(100), &Shutdown::new())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("--input-file s3:///prefix"), "{err}");
     }
 
     #[test]

@@ -19,10 +19,11 @@
 
 mod disk;
 mod naming;
+mod s3;
 
 use crate::linger::Lingering;
 use crate::message::Message;
-use crate::plugin::{Output, Result, Shutdown, UsageError};
+use crate::plugin::{Output, Result, Shutdown};
 use crate::settings::Settings;
 use crate::stats::{self, Counter};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -30,6 +31,7 @@ use disk::DiskFile;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use naming::Template;
+use s3::{Upload, Uploads};
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -56,6 +58,8 @@ pub struct FileOutput {
     queued: Arc<AtomicUsize>,
     closed: AtomicBool,
     queue_full: Counter,
+    /// `s3://` outputs: where finished chunks go.
+    uploads: Option<Arc<Uploads>>,
 }
 
 /// Records offered by live inputs wait for the disk up to this many bytes.
@@ -89,6 +93,7 @@ struct State {
     current: Option<Chunk>,
     total: u64,
     closed: bool,
+    uploads: Option<Arc<Uploads>>,
 }
 
 /// The file being written.
@@ -98,6 +103,8 @@ struct Chunk {
     /// Its name on disk.
     name: String,
     index: Option<u64>,
+    /// `s3://` outputs: the key the chunk is uploaded as once finished.
+    key: Option<String>,
     sink: Sink,
     records: u64,
     size: u64,
@@ -165,6 +172,8 @@ pub struct FileOutputConfig {
     pub max_size: u64,
     /// `--output-file-flush-interval` (never zero).
     pub flush_interval: Duration,
+    /// `--output-file-buffer`: where chunks of `s3://` outputs are staged.
+    pub buffer_dir: String,
 }
 
 impl FileOutputConfig {
@@ -181,6 +190,7 @@ impl FileOutputConfig {
                 d if d.is_zero() => Duration::from_millis(100),
                 d => d,
             },
+            buffer_dir: s.output_file_buffer.clone(),
         })
     }
 }
@@ -194,6 +204,7 @@ impl Default for FileOutputConfig {
             size_limit: 32 << 20,
             max_size: 1 << 40,
             flush_interval: Duration::from_secs(1),
+            buffer_dir: "/tmp".to_string(),
         }
     }
 }
@@ -210,9 +221,14 @@ impl FileOutput {
     }
 
     fn new(template: &str, config: &FileOutputConfig, shutdown: &Shutdown) -> Result<FileOutput> {
-        if template.starts_with("s3://") {
-            return Err(UsageError::not_available("output-file", "s3:// output").into());
-        }
+        let name = format!("output_file({template})");
+        let (template, uploads) = if template.starts_with("s3://") {
+            let (uploads, local) = Uploads::start(template, &config.buffer_dir)?;
+            (local, Some(Arc::new(uploads)))
+        } else {
+            (template.to_string(), None)
+        };
+        let template = template.as_str();
         let parsed = Template::new(template);
         check_writable(template, &naming::clean(&parsed.expand(None)))?;
         let state = State {
@@ -224,18 +240,20 @@ impl FileOutput {
             current: None,
             total: 0,
             closed: false,
+            uploads: uploads.clone(),
         };
         let shared = Arc::new(Mutex::new(state));
         let stop = spawn_flusher(Arc::downgrade(&shared), config.flush_interval, shutdown)?;
         Ok(FileOutput {
             shared,
-            name: format!("output_file({template})"),
+            name,
             stop_flusher: Mutex::new(Some(stop)),
             live: OnceLock::new(),
             live_thread: Mutex::new(None),
             queued: Arc::new(AtomicUsize::new(0)),
             closed: AtomicBool::new(false),
             queue_full: stats::drop_counter("output_file.queue_full"),
+            uploads,
         })
     }
 
@@ -337,17 +355,19 @@ impl State {
         }
     }
 
-    fn open_chunk(&mut self, path: &str, name: String) -> io::Result<()> {
+    fn open_chunk(&mut self, path: &str, name: String, first: &Message) -> io::Result<()> {
         self.close_chunk();
         let sink = Sink::open(&name)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot open file {name}: {e}")))?;
+        let index = if self.append {
+            None
+        } else {
+            naming::chunk_index(&name)
+        };
         self.current = Some(Chunk {
             path: path.to_string(),
-            index: if self.append {
-                None
-            } else {
-                naming::chunk_index(&name)
-            },
+            index,
+            key: self.uploads.as_ref().map(|u| u.key_for(first, index)),
             name,
             sink,
             records: 0,
@@ -357,13 +377,20 @@ impl State {
     }
 
     fn close_chunk(&mut self) {
-        if let Some(chunk) = self.current.take()
-            && let Err(e) = chunk.sink.finish()
-        {
+        let Some(chunk) = self.current.take() else {
+            return;
+        };
+        if let Err(e) = chunk.sink.finish() {
             tracing::warn!(
                 "--output-file {}: could not finish the file: {e}",
                 chunk.name
             );
+        }
+        if let (Some(uploads), Some(key)) = (&self.uploads, chunk.key) {
+            uploads.finished(Upload {
+                local: chunk.name.into(),
+                key,
+            });
         }
     }
 }
@@ -385,7 +412,7 @@ impl State {
         let path = self.template.expand(Some(msg));
         if let Some(name) = self.switch_to(&path) {
             let path = path.into_owned();
-            self.open_chunk(&path, name)?;
+            self.open_chunk(&path, name, msg)?;
         }
         let Some(chunk) = self.current.as_mut() else {
             anyhow::bail!("no file open");
@@ -517,6 +544,11 @@ impl Output for FileOutput {
         let mut st = self.state();
         st.closed = true;
         st.close_chunk();
+        drop(st);
+        // Closed means recorded: every chunk is in the bucket.
+        if let Some(uploads) = &self.uploads {
+            uploads.close();
+        }
     }
 
     fn describe(&self) -> String {
@@ -818,7 +850,11 @@ mod tests {
     }
 
     #[test]
-    fn s3_template_is_not_available_yet() {
-        assert!(FileOutput::open("s3://bucket/x.gor", &config(), &Shutdown::new()).is_err());
+    fn s3_template_without_a_key_is_refused_naming_the_flag() {
+        let err = FileOutput::open("s3://bucket/", &config(), &Shutdown::new())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("--output-file s3://bucket/"), "{err}");
     }
 }
