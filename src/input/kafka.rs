@@ -217,11 +217,20 @@ impl KafkaInput {
             client_errors: stats::counter("input_kafka.client_errors"),
         };
         let fail = |e: &dyn std::fmt::Display| anyhow::anyhow!("{name}: cannot start reading: {e}");
-        let consumer: BaseConsumer<Events> =
-            client.create_with_context(events).map_err(|e| fail(&e))?;
-        let metadata = consumer
+        // The brokers and the topic are checked by a client outside any
+        // group: one that belongs to a group leaves it when dropped, and
+        // leaving waits for brokers that may not be answering.
+        let probe: BaseConsumer<Events> = conn
+            .client_config()
+            .create_with_context(Events {
+                name: name.clone(),
+                client_errors: events.client_errors.clone(),
+            })
+            .map_err(|e| fail(&e))?;
+        let metadata = probe
             .fetch_metadata(Some(&conn.topic), kafka::CONNECT_TIMEOUT)
             .map_err(|e| fail(&e))?;
+        drop(probe);
         let topic = metadata
             .topics()
             .iter()
@@ -233,6 +242,8 @@ impl KafkaInput {
         if topic.partitions().is_empty() {
             return Err(fail(&"the topic has no partitions"));
         }
+        let consumer: BaseConsumer<Events> =
+            client.create_with_context(events).map_err(|e| fail(&e))?;
         match &config.group {
             Some(_) => consumer.subscribe(&[&conn.topic]).map_err(|e| fail(&e))?,
             None => {
