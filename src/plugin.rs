@@ -319,6 +319,43 @@ impl Shutdown {
         )
     }
 
+    /// How an output with work in flight closes: waits while `busy()` holds
+    /// and work keeps finishing (each `progress` signal that comes with a
+    /// new `finished()` count restarts the `patience`). `None` when the work
+    /// ended; otherwise why it was given up: expiry, or nothing `what`
+    /// finished for `patience`.
+    pub fn wait_while_progressing(
+        &self,
+        busy: impl Fn() -> bool,
+        finished: impl Fn() -> u64,
+        progress: &crossbeam_channel::Receiver<()>,
+        patience: std::time::Duration,
+        what: &str,
+    ) -> Option<String> {
+        let mut last = finished();
+        let mut progress_at = std::time::Instant::now();
+        while busy() {
+            let left = patience.saturating_sub(progress_at.elapsed());
+            let expired = crossbeam_channel::select! {
+                recv(progress) -> _ => false,
+                recv(self.expired) -> _ => true,
+                default(left) => false,
+            };
+            let now = finished();
+            if now != last {
+                last = now;
+                progress_at = std::time::Instant::now();
+            }
+            if expired {
+                return Some("gor's time is up".to_string());
+            }
+            if progress_at.elapsed() >= patience {
+                return Some(format!("no {what} finished for {patience:?}"));
+            }
+        }
+        None
+    }
+
     /// Starts a named thread that [`Shutdown::join_all`] will join. `f`
     /// must end soon after the stop (it gets this handle to watch).
     pub fn spawn(

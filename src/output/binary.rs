@@ -402,29 +402,14 @@ impl Output for BinaryOutput {
         shared.closed.store(true, Ordering::SeqCst);
         // No exchange takes longer than this (connect, write, whole reply).
         let patience = shared.config.timeout * 6 + Duration::from_secs(1);
-        let mut last = shared.finished.load(Ordering::SeqCst);
-        let mut progress_at = Instant::now();
-        while shared.active.load(Ordering::SeqCst) > 0 {
-            let left = patience.saturating_sub(progress_at.elapsed());
-            let expired = crossbeam_channel::select! {
-                recv(shared.progress.1) -> _ => false,
-                recv(shared.shutdown.expired()) -> _ => true,
-                default(left) => false,
-            };
-            let now = shared.finished.load(Ordering::SeqCst);
-            if now != last {
-                last = now;
-                progress_at = Instant::now();
-            }
-            if expired || progress_at.elapsed() >= patience {
-                let why = if expired {
-                    "gor's time is up".to_string()
-                } else {
-                    format!("no exchange finished for {patience:?}")
-                };
-                self.give_up(&why, pending);
-                break;
-            }
+        if let Some(why) = shared.shutdown.wait_while_progressing(
+            || shared.active.load(Ordering::SeqCst) > 0,
+            || shared.finished.load(Ordering::SeqCst),
+            &shared.progress.1,
+            patience,
+            "exchange",
+        ) {
+            self.give_up(&why, pending);
         }
         lock(&shared.responses).take();
     }

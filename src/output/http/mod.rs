@@ -595,30 +595,15 @@ impl Output for HttpOutput {
         }
         self.shared.closed.store(true, Ordering::SeqCst);
         let patience = self.shared.config.timeout + Duration::from_secs(1);
-        let mut last = self.shared.finished.load(Ordering::SeqCst);
-        let mut progress_at = Instant::now();
-        let progress = &self.shared.progress.1;
-        while self.shared.active.load(Ordering::SeqCst) > 0 {
-            let left = patience.saturating_sub(progress_at.elapsed());
-            let expired = crossbeam_channel::select! {
-                recv(progress) -> _ => false,
-                recv(self.shared.shutdown.expired()) -> _ => true,
-                default(left) => false,
-            };
-            let now = self.shared.finished.load(Ordering::SeqCst);
-            if now != last {
-                last = now;
-                progress_at = Instant::now();
-            }
-            if expired || progress_at.elapsed() >= patience {
-                let why = if expired {
-                    "gor's time is up".to_string()
-                } else {
-                    format!("no replay finished for {patience:?}")
-                };
-                self.give_up(&why, pending);
-                break;
-            }
+        let shared = &self.shared;
+        if let Some(why) = shared.shutdown.wait_while_progressing(
+            || shared.active.load(Ordering::SeqCst) > 0,
+            || shared.finished.load(Ordering::SeqCst),
+            &shared.progress.1,
+            patience,
+            "replay",
+        ) {
+            self.give_up(&why, pending);
         }
         self.shared
             .responses
