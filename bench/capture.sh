@@ -21,27 +21,8 @@ CONNS=${CONNS:-16}
 ENGINE=${ENGINE:-libpcap}
 GOR=${GOR:-target/release/gor}
 
-for tool in nginx wrk python3; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "capture: skipped, $tool is not installed (apt-get install nginx-light wrk python3)"
-    exit 0
-  fi
-done
-if [ "$(id -u)" != 0 ]; then
-  echo "capture: skipped, live capture needs root (or CAP_NET_RAW)"
-  exit 0
-fi
-[ -x "$GOR" ] || cargo build --release -q
-
-work=$(mktemp -d)
-nginx_pid=""
-gor_pid=""
-cleanup() {
-  [ -n "$gor_pid" ] && kill "$gor_pid" 2>/dev/null || true
-  if [ -n "$nginx_pid" ]; then kill "$nginx_pid" 2>/dev/null || true; wait "$nginx_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source bench/lib/live.sh
+live_setup capture nginx wrk python3
 
 source bench/lib/nginx.sh
 start_nginx "$work" 'access_log off; client_max_body_size 8m; client_body_buffer_size 4m;' 'location / { return 200 "hello from nginx\n"; }'

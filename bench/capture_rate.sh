@@ -18,27 +18,8 @@ IDLE=${IDLE:-5}
 ENGINE=${ENGINE:-libpcap}
 GOR=${GOR:-target/release/gor}
 
-for tool in nginx python3; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "capture_rate: skipped, $tool is not installed (apt-get install nginx-light python3)"
-    exit 0
-  fi
-done
-if [ "$(id -u)" != 0 ]; then
-  echo "capture_rate: skipped, live capture needs root (or CAP_NET_RAW)"
-  exit 0
-fi
-[ -x "$GOR" ] || cargo build --release -q
-
-work=$(mktemp -d)
-nginx_pid=""
-gor_pid=""
-cleanup() {
-  [ -n "$gor_pid" ] && kill "$gor_pid" 2>/dev/null || true
-  if [ -n "$nginx_pid" ]; then kill "$nginx_pid" 2>/dev/null || true; wait "$nginx_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source bench/lib/live.sh
+live_setup capture_rate nginx python3
 
 source bench/lib/nginx.sh
 start_nginx "$work" 'access_log off;' 'location / { return 200 "hello from nginx\n"; }'
