@@ -5,7 +5,7 @@
 CARGO ?= cargo
 GOR := target/release/gor
 
-.PHONY: all build setup demo test lint bench clean
+.PHONY: all build setup demo test lint bench fuzz clean
 
 all: build
 
@@ -33,6 +33,12 @@ lint: setup
 
 bench: build
 	@bash bench/run.sh
+
+# Coverage-guided fuzzing of every parser (nightly toolchain, cargo-fuzz);
+# FUZZ_SECONDS per target, 20 by default. See docs/reliability.md.
+FUZZ_SECONDS ?= 20
+fuzz: setup
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
 
 clean:
 	$(CARGO) clean

@@ -40,7 +40,7 @@ use crate::settings::UsageError;
 use crate::stats::{self, Counter};
 use bytes::BytesMut;
 use crossbeam_channel::{Receiver, Sender, bounded};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -726,8 +726,7 @@ fn message_from(room: &mut BytesMut, n: usize) -> Message {
 }
 
 /// Program stdout → echo queue; at the end of its output, reports how the
-/// program ended. Lines are decoded straight from the read buffer; only a
-/// line that does not fit in it is gathered first.
+/// program ended.
 fn read_loop(
     command: String,
     stdout: ChildStdout,
@@ -741,7 +740,28 @@ fn read_loop(
         room: BytesMut::new(),
         batch: Vec::with_capacity(BATCH),
     };
-    let mut pipe = BufReader::with_capacity(PIPE_CHUNK, stdout);
+    let pipe = BufReader::with_capacity(PIPE_CHUNK, stdout);
+    read_lines(
+        pipe,
+        &mut lines,
+        || activity.saw_line(),
+        |lines| lines.send(&echo),
+    );
+    let fatal = verdict.recv().unwrap_or(None);
+    let _ = echo.send(Echo::Ended(fatal));
+}
+
+/// Decodes the program's output line by line into `lines`, handing each
+/// batch to `deliver` until the output ends or `deliver` says nobody reads
+/// any more. Lines are decoded straight from the read buffer; only a line
+/// that does not fit in it is gathered first.
+fn read_lines<R: Read>(
+    mut pipe: BufReader<R>,
+    lines: &mut Lines,
+    mut saw_line: impl FnMut(),
+    mut deliver: impl FnMut(&mut Lines) -> bool,
+) {
+    let command = lines.command;
     let mut line = Vec::new();
     loop {
         let buf = match pipe.fill_buf() {
@@ -758,25 +778,25 @@ fn read_loop(
         while let Some(i) = memchr::memchr(b'\n', &buf[used..]) {
             lines.take(&buf[used..used + i]);
             used += i + 1;
-            if lines.batch.len() >= BATCH && !lines.send(&echo) {
+            if lines.batch.len() >= BATCH && !deliver(lines) {
                 delivered = false;
                 break;
             }
         }
         if used > 0 {
             pipe.consume(used);
-            activity.saw_line();
+            saw_line();
         } else {
             // A line longer than the buffer, or a last line without `\n`.
             line.clear();
             match read_line(&mut pipe, &mut line, MAX_LINE) {
                 Ok(Line::End) => break,
                 Ok(Line::Complete) => {
-                    activity.saw_line();
+                    saw_line();
                     lines.take(&line);
                 }
                 Ok(Line::TooLong) => {
-                    activity.saw_line();
+                    saw_line();
                     lines.garbage.drop_one(&format_args!(
                         "[MIDDLEWARE] command[{command:?}] sent a line longer than {MAX_LINE} bytes; it is skipped"
                     ));
@@ -787,13 +807,39 @@ fn read_loop(
                 }
             }
         }
-        if !delivered || !lines.send(&echo) {
+        if !delivered || !deliver(lines) {
             // Nobody reads the echo any more: gor is ending.
             break;
         }
     }
-    let fatal = verdict.recv().unwrap_or(None);
-    let _ = echo.send(Echo::Ended(fatal));
+}
+
+/// The messages a middleware program's output decodes to, read through
+/// the same line reader as a live program's stdout (`buffer` bytes at a
+/// time), and how many lines were skipped as garbage. For the fuzz targets
+/// and tests: any input must decode without a panic.
+#[doc(hidden)]
+pub fn decode_output(output: &[u8], buffer: usize) -> (Vec<Message>, u64) {
+    let garbage = stats::drop_counter("middleware.garbage_lines");
+    let before = garbage.get();
+    let mut lines = Lines {
+        command: "decode",
+        garbage: garbage.clone(),
+        room: BytesMut::new(),
+        batch: Vec::new(),
+    };
+    let mut out = Vec::new();
+    let pipe = BufReader::with_capacity(buffer.max(1), output);
+    read_lines(
+        pipe,
+        &mut lines,
+        || {},
+        |lines| {
+            out.append(&mut lines.batch);
+            true
+        },
+    );
+    (out, garbage.get() - before)
 }
 
 #[cfg(test)]
