@@ -342,7 +342,6 @@ struct CopyLoop {
     malformed: Counter,
     write_errors: Counter,
     closed_at_stop: Counter,
-    read_at_stop: Counter,
 }
 
 impl CopyLoop {
@@ -366,7 +365,6 @@ impl CopyLoop {
             malformed: stats::drop_counter("emitter.malformed_records"),
             write_errors: stats::drop_counter("emitter.write_errors"),
             closed_at_stop: stats::drop_counter("emitter.output_closed_at_stop"),
-            read_at_stop: stats::drop_counter("emitter.read_at_stop"),
         }
     }
 
@@ -388,22 +386,24 @@ impl CopyLoop {
                     }
                 },
             };
-            if self.stoppable && self.shutdown.is_stopping() {
-                self.read_at_stop.drop_one(&format_args!(
-                    "{name}: messages read as gor was stopping were not delivered"
-                ));
-                // A live input ends soon after the stop (its capture threads
-                // or listener end); what it still hands over is counted.
-                // A file is simply not read further.
+            let stopping = self.stoppable && self.shutdown.is_stopping();
+            // What an input has read is delivered, also at the stop.
+            if let Some(msg) = self.process(msg, &name) {
+                self.deliver(&msg, live);
+            }
+            if stopping {
+                // A live input ends soon after the stop (its capture
+                // threads or listener end): what it accepted before goes
+                // through too. A file is simply not read further.
                 if live {
-                    while let Ok(Some(_)) = self.input.read() {
-                        self.read_at_stop.inc();
+                    while let Ok(Some(msg)) = self.input.read() {
+                        self.read.inc();
+                        if let Some(msg) = self.process(msg, &name) {
+                            self.deliver(&msg, live);
+                        }
                     }
                 }
                 break Event::LoopDone;
-            }
-            if let Some(msg) = self.process(msg, &name) {
-                self.deliver(&msg, live);
             }
         };
         self.input.close();
@@ -411,7 +411,10 @@ impl CopyLoop {
         event
     }
 
-    /// Spec 5.2 steps 1–6; `None` skips the message.
+    /// The steps between reading and delivering: empty payloads skipped,
+    /// `--copy-buffer-size` cut, malformed headers skipped, the modifier
+    /// (a filtered request takes its responses with it), the prettifier.
+    /// `None` skips the message.
     fn process(&mut self, mut msg: Message, from: &str) -> Option<Message> {
         if msg.data.is_empty() {
             return None;
@@ -648,9 +651,7 @@ mod tests {
     }
 
     #[test]
-    fn what_a_live_input_hands_over_after_the_stop_is_counted() {
-        let counter = stats::drop_counter("emitter.read_at_stop");
-        let before = counter.get();
+    fn what_a_live_input_hands_over_after_the_stop_is_delivered() {
         let out = Arc::new(Collect::default());
         let plugins = Plugins {
             inputs: vec![Box::new(LiveVecInput(messages(100).into_iter()))],
@@ -663,8 +664,7 @@ mod tests {
             Emitter::start(plugins, options(), Steps::default(), None, shutdown.clone()).wait();
         assert!(matches!(ending, Ending::Stopped(_)));
         assert!(shutdown.join_all(Duration::from_secs(10)).is_empty());
-        assert!(out.got.lock().unwrap().is_empty());
-        assert_eq!(counter.get() - before, 100);
+        assert_eq!(out.got.lock().unwrap().len(), 100);
     }
 
     #[test]

@@ -56,7 +56,6 @@ struct Shared {
     /// Payload bytes in the queue.
     queued_bytes: std::sync::atomic::AtomicUsize,
     counters: Counters,
-    error: Mutex<Option<String>>,
     /// Sources being captured now (a vanished interface leaves this list,
     /// so it is picked up again if it comes back).
     active: Mutex<Vec<String>>,
@@ -224,7 +223,6 @@ impl RawInput {
                 malformed: stats::drop_counter("input_raw.malformed_packets"),
                 queue_full: stats::drop_counter("input_raw.queue_full"),
             },
-            error: Mutex::new(None),
             active: Mutex::new(Vec::new()),
         });
         let finite = engine == Engine::PcapFile;
@@ -589,10 +587,10 @@ fn capture_loop(
             }
             Ok(Dispatched::Idle) => out.flush(),
             Ok(Dispatched::End) => break,
+            // Said here, once: the other interfaces (and inputs) go on,
+            // and this input ends quietly once all of its captures have.
             Err(e) => {
                 tracing::warn!("capture on {} stopped: {e:#}", source.name());
-                let mut slot = shared.error.lock().unwrap_or_else(|p| p.into_inner());
-                slot.get_or_insert(format!("capture on {} stopped: {e:#}", source.name()));
                 break;
             }
         }
@@ -708,18 +706,9 @@ impl Input for RawInput {
                 self.pending = batch.into_iter();
                 Ok(self.pending.next())
             }
-            Err(_) => {
-                let err = self
-                    .shared
-                    .error
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .take();
-                match err {
-                    Some(e) if !self.finite => Err(anyhow::anyhow!(e)),
-                    _ => Ok(None),
-                }
-            }
+            // Every capture thread ended (a failure was logged by the
+            // thread that had it).
+            Err(_) => Ok(None),
         }
     }
 
@@ -764,7 +753,6 @@ mod tests {
                 malformed: stats::drop_counter("test.raw.malformed"),
                 queue_full: stats::drop_counter("test.raw.queue_full"),
             },
-            error: Mutex::new(None),
             active: Mutex::new(Vec::new()),
         }
     }

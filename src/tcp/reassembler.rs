@@ -833,10 +833,15 @@ impl Ctx {
         half.asm.pin();
         if let Phase::Length { end } = phase {
             // one allocation for the whole body instead of repeated doubling,
-            // up to a point: the length is the sender's claim, and a claim
-            // must not reserve memory on every connection that makes it
-            let want = end.saturating_sub(half.asm.buf.len()).min(MAX_PRESIZE);
-            half.asm.buf.reserve(want);
+            // up to a point: the length is the sender's claim, trusted only
+            // once the body's bytes are coming (as many as a quarter of the
+            // rest already there), so that a flood of heads claiming large
+            // bodies that never come reserves nothing
+            let have = half.asm.buf.len();
+            let want = end.saturating_sub(have);
+            if want <= 4 * have {
+                half.asm.buf.reserve(want.min(MAX_PRESIZE));
+            }
             half.asm.expect(end);
         }
         half.current = Some(cur);

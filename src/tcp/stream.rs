@@ -71,6 +71,8 @@ pub struct Assembler {
     /// Where the message being received says it ends (its declared
     /// length), if it says so.
     claimed_end: i64,
+    /// Bytes were appended before: the buffer grows a chunk at a time.
+    grown: bool,
 }
 
 impl Assembler {
@@ -197,7 +199,16 @@ impl Assembler {
             } else {
                 0
             };
-            self.buf.reserve(bytes.len().max(CHUNK).max(trusted));
+            // A connection's first bytes get no more than they need: a
+            // flood of connections that each send a few bytes must not
+            // hold a chunk each.
+            let room = if self.grown {
+                bytes.len().max(CHUNK)
+            } else {
+                bytes.len()
+            };
+            self.grown = true;
+            self.buf.reserve(room.max(trusted));
         }
         self.buf.extend_from_slice(bytes);
         self.marks.push_back(Mark { abs: at, ack, ts });

@@ -82,7 +82,13 @@ impl Running {
 
     /// Starts gor in directory `dir` (the current one when None).
     pub fn start_in(args: &[&str], dir: Option<&Path>) -> Running {
-        let mut cmd = Command::new(GOR);
+        Self::start_program(GOR, args, dir)
+    }
+
+    /// Starts `program` (gor through a wrapper such as `ip netns exec`,
+    /// which execs it: the pid is gor's) in `dir`.
+    pub fn start_program(program: &str, args: &[&str], dir: Option<&Path>) -> Running {
+        let mut cmd = Command::new(program);
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
