@@ -298,7 +298,8 @@ impl Splitter {
                 } else {
                     0
                 };
-                body.truncate(base + if pos > 0 { pos - 1 } else { pos });
+                let end = base + if pos > 0 { pos - 1 } else { pos };
+                body.truncate(end.min(self.max_record));
                 self.take_record(Bytes::from(body), out);
                 return Some(off - excess);
             }
@@ -358,7 +359,11 @@ impl Splitter {
 
     /// `chunk[start..end]` as a record: an intact one becomes two slices
     /// of the chunk directly (no intermediate slice to count and drop).
+    /// A record longer than `max_record` keeps its first `max_record`
+    /// bytes here too, as one carried over from an earlier chunk does:
+    /// the same bytes give the same records however they were read.
     fn take_slice(&self, chunk: &Bytes, start: usize, end: usize, out: &mut VecDeque<Record>) {
+        let end = end.min(start.saturating_add(self.max_record));
         let body = &chunk[start..end];
         if let Some((nl, timestamp)) = scan_header(body)
             && nl + 1 < body.len()
