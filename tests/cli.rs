@@ -297,6 +297,9 @@ fn http_pprof_serves_counters_as_json_and_prometheus() {
     });
     assert!(vars.contains("application/json"), "{vars}");
     let metrics = get("/metrics");
-    assert!(metrics.contains("gor_input_dummy_messages 2"), "{metrics}");
+    assert!(
+        metrics.contains("gor_messages_read_total{input=\"input_dummy\"} 2"),
+        "{metrics}"
+    );
     drop(gor);
 }
