@@ -6,21 +6,11 @@
 mod common;
 
 use common::server::RecordingServer;
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(20);
-
-fn get(port: u16, path: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    text
-}
 
 /// Runs gor with `env` set and returns (exit code, stdout, stderr).
 fn gor_with_env(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
@@ -41,25 +31,27 @@ fn gor_with_env(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, St
     )
 }
 
+/// A recording of two requests, `aaaa…` and `bbbb…`, 1 µs apart.
+fn two_requests(dir: &std::path::Path) -> std::path::PathBuf {
+    let file = dir.join("in.gor");
+    let records = [
+        common::record(
+            "1 aaaaaaaaaaaaaaaaaaaaaaaa 1000 0",
+            b"GET /a HTTP/1.1\r\n\r\n",
+        ),
+        common::record(
+            "1 bbbbbbbbbbbbbbbbbbbbbbbb 2000 0",
+            b"GET /b HTTP/1.1\r\n\r\n",
+        ),
+    ];
+    std::fs::write(&file, records.concat()).unwrap();
+    file
+}
+
 #[test]
 fn json_log_lines_parse_with_level_and_message() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("in.gor");
-    std::fs::write(
-        &file,
-        [
-            common::record(
-                "1 aaaaaaaaaaaaaaaaaaaaaaaa 1000 0",
-                b"GET /a HTTP/1.1\r\n\r\n",
-            ),
-            common::record(
-                "1 bbbbbbbbbbbbbbbbbbbbbbbb 2000 0",
-                b"GET /b HTTP/1.1\r\n\r\n",
-            ),
-        ]
-        .concat(),
-    )
-    .unwrap();
+    let file = two_requests(dir.path());
     let (code, _, stderr) = gor_with_env(
         &[
             "--input-file",
@@ -101,15 +93,7 @@ fn json_log_lines_parse_with_level_and_message() {
 #[test]
 fn text_logs_stay_the_default_and_verbose_levels_gate_them() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("in.gor");
-    std::fs::write(
-        &file,
-        common::record(
-            "1 aaaaaaaaaaaaaaaaaaaaaaaa 1000 0",
-            b"GET /a HTTP/1.1\r\n\r\n",
-        ),
-    )
-    .unwrap();
+    let file = two_requests(dir.path());
     let run = |verbose: &str| {
         let (code, _, stderr) = gor_with_env(
             &[
@@ -256,8 +240,8 @@ fn secrets_given_to_gor_never_show_in_its_output_logs_stats_or_metrics() {
     };
     target.wait_for(1, T);
     std::thread::sleep(Duration::from_millis(1500));
-    let metrics = get(port, "/metrics");
-    let vars = get(port, "/debug/vars");
+    let metrics = common::http_get(port, "/metrics");
+    let vars = common::http_get(port, "/debug/vars");
     assert!(metrics.contains("gor_messages_written_total"), "{metrics}");
     let out = child.wait_with_output().unwrap();
     let stderr = stderr_reader.join().unwrap();

@@ -20,25 +20,16 @@ const REQUESTS: usize = 25;
 /// promtool (Debian's `prometheus` package, which scripts/setup.sh
 /// installs); a clear failure when it is missing.
 fn promtool() -> Command {
-    let found = Command::new("promtool")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        found,
-        "promtool is not installed: run `bash scripts/setup.sh` (Debian package prometheus)"
+    common::require_tool(
+        "promtool",
+        "run `bash scripts/setup.sh` (Debian package prometheus)",
     );
     Command::new("promtool")
 }
 
+/// The body of a scrape.
 fn get(port: u16, path: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
+    let text = common::http_get(port, path);
     match text.split_once("\r\n\r\n") {
         Some((_, body)) => body.to_string(),
         None => String::new(),
@@ -105,14 +96,22 @@ fn scrape_during_capture(engine: &str) {
     let input = "gor_messages_read_total{input=\"input_raw\"}".to_string();
     let latency_count = format!("gor_replay_latency_seconds_count{{target=\"{target_url}\"}}");
     let mut scrape = String::new();
-    common::wait_until(T, "every request read, replayed and timed", || {
-        scrape = get(port, "/metrics");
-        sample(&scrape, &input) == Some(REQUESTS as f64)
-            && sample(&scrape, &latency_count) == Some(REQUESTS as f64)
+    let started = std::time::Instant::now();
+    let done = |scrape: &str| {
+        sample(scrape, &input) == Some(REQUESTS as f64)
+            && sample(scrape, &latency_count) == Some(REQUESTS as f64)
             // The kernel's figures are read about once a second.
-            && sample(&scrape, "gor_capture_packets_total{interface=\"lo\"}")
+            && sample(scrape, "gor_capture_packets_total{interface=\"lo\"}")
                 .is_some_and(|p| p >= 2.0 * REQUESTS as f64)
-    });
+    };
+    while !done(&scrape) {
+        assert!(
+            started.elapsed() < T,
+            "waited {T:?} for every request read, replayed and timed; the last scrape:\n{scrape}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        scrape = get(port, "/metrics");
+    }
 
     let mut check = promtool()
         .args(["check", "metrics"])
@@ -172,6 +171,10 @@ fn scrape_during_capture(engine: &str) {
     assert_eq!(
         sample(&scrape, "gor_capture_kernel_drops_total{interface=\"lo\"}"),
         Some(0.0),
+        "{scrape}"
+    );
+    assert!(
+        sample(&scrape, "gor_queue_bytes{queue=\"input_raw\"}").is_some(),
         "{scrape}"
     );
     assert!(
