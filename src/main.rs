@@ -64,7 +64,12 @@ fn main() -> ExitCode {
         Err(e) => match e.downcast_ref::<UsageError>() {
             Some(u) => usage_error(u),
             None => {
-                eprintln!("gor: {}", gor::redact::text(&format!("{e:#}")));
+                // With JSON logs, the reason gor stops is a log line too.
+                if gor::logging::json_wanted() {
+                    tracing::error!("{e:#}");
+                } else {
+                    eprintln!("gor: {}", gor::redact::text(&format!("{e:#}")));
+                }
                 ExitCode::FAILURE
             }
         },

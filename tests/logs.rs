@@ -91,6 +91,25 @@ fn json_log_lines_parse_with_level_and_message() {
 }
 
 #[test]
+fn with_json_logs_the_reason_gor_stops_is_a_json_line_too() {
+    let (code, _, stderr) = gor_with_env(
+        &["--input-file", "/nonexistent/x_*.gor", "--output-null"],
+        &[("GOR_LOG_FORMAT", "json")],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    let last: serde_json::Value = serde_json::from_str(stderr.lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("not a JSON line ({e}):\n{stderr}"));
+    assert_eq!(last["level"], "ERROR", "{stderr}");
+    assert!(
+        last["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no file matches"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn text_logs_stay_the_default_and_verbose_levels_gate_them() {
     let dir = tempfile::tempdir().unwrap();
     let file = two_requests(dir.path());
