@@ -71,6 +71,31 @@ fn a_replay_on_a_terminal_shows_done_total_rate_and_eta() {
 }
 
 #[test]
+fn records_printed_to_the_terminal_are_not_torn_by_a_progress_line() {
+    common::require_tool("script", "it comes with util-linux (Debian bsdutils)");
+    let dir = tempfile::tempdir().unwrap();
+    let file = recording(dir.path());
+    let command = format!(
+        "{} --input-file {} --output-stdout",
+        shell_quote(common::GOR),
+        shell_quote(file.to_str().unwrap())
+    );
+    let out = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(
+        screen.contains(&format!("GET /p/{} ", RECORDS - 1)),
+        "{screen}"
+    );
+    assert!(!screen.contains("records ("), "{screen}");
+}
+
+#[test]
 fn a_replay_with_stderr_in_a_pipe_prints_no_progress() {
     let dir = tempfile::tempdir().unwrap();
     let file = recording(dir.path());

@@ -58,7 +58,8 @@ pub struct FileInputConfig {
     /// `--input-file-dry-run`.
     pub dry_run: bool,
     /// Show the progress line on stderr when it is a terminal (not in a
-    /// dry run, nor with `--verbose` below 0).
+    /// dry run, nor with `--verbose` below 0, nor when `--output-stdout`
+    /// prints to the same terminal).
     pub progress: bool,
     /// `--input-file-max-wait` (zero: no cap).
     pub max_wait: Duration,
@@ -74,7 +75,10 @@ impl FileInputConfig {
             read_depth: usize::try_from(s.input_file_read_depth).unwrap_or(1).max(1),
             looping: s.input_file_loop,
             dry_run: s.input_file_dry_run,
-            progress: !s.input_file_dry_run && s.verbose >= 0,
+            // Records printed to the same terminal would tear the line.
+            progress: !s.input_file_dry_run
+                && s.verbose >= 0
+                && !(s.output_stdout && std::io::IsTerminal::is_terminal(&std::io::stdout())),
             max_wait: s.input_file_max_wait,
             max_record: max_record(s.copy_buffer_size),
         })
