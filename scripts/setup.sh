@@ -3,7 +3,8 @@
 # libpcap's headers (the pcap crate links libpcap); what building the
 # bundled librdkafka (the Kafka input and output) needs: a C toolchain,
 # make, pkg-config, OpenSSL's headers (TLS and SCRAM) and zlib's; and moto's
-# S3 server from PyPI for the S3 tests (tests/s3.rs start it). Run as root;
+# S3 server from PyPI for the S3 tests (tests/s3.rs start it); promtool
+# (Debian's prometheus package) for tests/metrics.rs. Run as root;
 # a no-op when everything is there already.
 set -euo pipefail
 need=()
@@ -13,6 +14,9 @@ need=()
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v make >/dev/null || need+=(make)
 command -v cc >/dev/null || need+=(gcc)
+# promtool checks the /metrics output and the example alert rules
+# (tests/metrics.rs).
+command -v promtool >/dev/null || need+=(prometheus)
 for extra in "$@"; do
   dpkg -s "$extra" >/dev/null 2>&1 || need+=("$extra")
 done

@@ -339,6 +339,8 @@ struct CopyLoop {
     next_output: usize,
     filtered: FilteredIds,
     read: Counter,
+    /// One per output, in `outputs` order.
+    written: Vec<Counter>,
     malformed: Counter,
     write_errors: Counter,
     closed_at_stop: Counter,
@@ -353,7 +355,22 @@ impl CopyLoop {
         shutdown: Shutdown,
     ) -> Self {
         CopyLoop {
-            read: stats::counter(&format!("{}.messages", input.describe())),
+            read: stats::series_counter(
+                &format!("{}.messages", input.describe()),
+                &stats::MESSAGES_READ,
+                &[("input", &input.describe())],
+            ),
+            written: outputs
+                .iter()
+                .map(|o| {
+                    let name = o.describe();
+                    stats::series_counter(
+                        &format!("{name}.messages_written"),
+                        &stats::MESSAGES_WRITTEN,
+                        &[("output", &name)],
+                    )
+                })
+                .collect(),
             input,
             outputs,
             options,
@@ -407,7 +424,7 @@ impl CopyLoop {
             }
         };
         self.input.close();
-        tracing::debug!("{name}: copy loop ended");
+        tracing::debug!(target: crate::logging::FLOW, "{name}: copy loop ended");
         event
     }
 
@@ -480,6 +497,9 @@ impl CopyLoop {
     fn write_one(&self, i: usize, msg: &Message, live: bool) {
         let out = &self.outputs[i];
         let result = if live { out.offer(msg) } else { out.write(msg) };
+        if result.is_ok() {
+            self.written[i].inc();
+        }
         if let Err(e) = result {
             // While stopping, an output that was already closed refuses what
             // a loop still carries (a replayed response, say): a drop all

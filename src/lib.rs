@@ -42,7 +42,9 @@
 //! * `stats`, `queue_stats` — named counters (every drop under a reason), `--stats` lines;
 //! * `metrics` — `--http-pprof`: `/debug/vars` JSON and `/metrics` for Prometheus;
 //! * `s3` — the S3 client that s3:// file outputs and inputs share: listing, uploads, ranged reads;
-//! * `logging`, `signals`, `runtime` — stderr logs by `--verbose`, SIGINT/SIGTERM, the tokio runtime;
+//! * `logging`, `signals`, `runtime` — stderr logs by `--verbose` (text or JSON), SIGINT/SIGTERM, the tokio runtime;
+//! * `redact` — masks passwords, `Authorization` values and keys in everything gor prints;
+//! * `progress` — the progress line of a long `--input-file` replay on a terminal;
 //! * `file_server` — `gor file-server :PORT`;
 //! * `fuzzing` — entry points of the fuzz targets under `fuzz/`, one per parser, with their invariants.
 
@@ -65,8 +67,10 @@ pub mod modifier;
 pub mod output;
 pub mod pacing;
 pub mod plugin;
+pub mod progress;
 pub mod queue_stats;
 pub mod records;
+pub mod redact;
 pub mod registry;
 pub mod relay;
 pub mod runtime;

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         }
         Err(e) => return usage_error(&e),
     };
+    gor::redact::remember_settings(&settings);
     gor::logging::init(settings.verbose);
     for notice in notices {
         tracing::warn!("{notice}");
@@ -63,7 +64,12 @@ fn main() -> ExitCode {
         Err(e) => match e.downcast_ref::<UsageError>() {
             Some(u) => usage_error(u),
             None => {
-                eprintln!("gor: {e:#}");
+                // With JSON logs, the reason gor stops is a log line too.
+                if gor::logging::json_wanted() {
+                    tracing::error!("{e:#}");
+                } else {
+                    eprintln!("gor: {}", gor::redact::text(&format!("{e:#}")));
+                }
                 ExitCode::FAILURE
             }
         },
@@ -127,7 +133,7 @@ fn report_and(code: ExitCode) -> ExitCode {
 }
 
 fn usage_error(e: &UsageError) -> ExitCode {
-    eprintln!("gor: {e}");
+    eprintln!("gor: {}", gor::redact::text(&e.to_string()));
     eprintln!("Run 'gor --help' for the list of flags.");
     ExitCode::from(2)
 }
@@ -136,7 +142,7 @@ fn exit_on(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("gor: {e:#}");
+            eprintln!("gor: {}", gor::redact::text(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

@@ -281,14 +281,7 @@ fn http_pprof_serves_counters_as_json_and_prometheus() {
         "5s",
     ]);
     let port = gor.port_after("--http-pprof listening on ", T);
-    let get = |path: &str| -> String {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-        let mut body = String::new();
-        let _ = s.read_to_string(&mut body);
-        body
-    };
+    let get = |path: &str| common::http_get(port, path);
     // The dummy input emits its first request and response after a second.
     let mut vars = String::new();
     common::wait_until(Duration::from_secs(4), "two dummy messages counted", || {
@@ -297,6 +290,9 @@ fn http_pprof_serves_counters_as_json_and_prometheus() {
     });
     assert!(vars.contains("application/json"), "{vars}");
     let metrics = get("/metrics");
-    assert!(metrics.contains("gor_input_dummy_messages 2"), "{metrics}");
+    assert!(
+        metrics.contains("gor_messages_read_total{input=\"input_dummy\"} 2"),
+        "{metrics}"
+    );
     drop(gor);
 }

@@ -45,6 +45,7 @@ pub struct AfPacket {
     name: String,
     skipped: crate::stats::Counter,
     kernel_drops: crate::stats::Counter,
+    interface: super::InterfaceStats,
     drain: Drain,
 }
 
@@ -116,6 +117,7 @@ impl AfPacket {
             name: name.to_string(),
             skipped: crate::stats::counter("input_raw.loopback_outgoing_copies"),
             kernel_drops: crate::stats::drop_counter("input_raw.kernel_drops"),
+            interface: super::InterfaceStats::new(name),
             drain: Drain::new(LOTS_OF_BYTES),
         };
         // SAFETY: PACKET_VERSION takes a c_int.
@@ -274,6 +276,10 @@ impl AfPacket {
                 &mut len,
             )
         };
+        if rc == 0 {
+            // The kernel's packet count includes the drops.
+            self.interface.add(u64::from(st[0]), u64::from(st[1]), 0);
+        }
         if rc == 0 && st[1] > 0 {
             self.kernel_drops.drop_one(&format_args!(
                 "{}: the kernel dropped packets before gor could read them (raise --input-raw-buffer-size)",

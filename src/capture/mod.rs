@@ -162,6 +162,54 @@ impl PacketSource for MemorySource {
     }
 }
 
+/// The kernel's figures for one captured interface (`/metrics` and
+/// `--stats`): packets it received for us, and those it or the interface
+/// dropped. Engines read them every so often and add what is new.
+pub struct InterfaceStats {
+    packets: crate::stats::Counter,
+    kernel_drops: crate::stats::Counter,
+    interface_drops: crate::stats::Counter,
+}
+
+impl InterfaceStats {
+    pub fn new(interface: &str) -> InterfaceStats {
+        use crate::stats::{self, series_counter};
+        let labels = [("interface", interface)];
+        InterfaceStats {
+            packets: series_counter(
+                &format!("capture({interface}).packets"),
+                &stats::CAPTURE_PACKETS,
+                &labels,
+            ),
+            kernel_drops: series_counter(
+                &format!("capture({interface}).kernel_drops"),
+                &stats::CAPTURE_KERNEL_DROPS,
+                &labels,
+            ),
+            interface_drops: series_counter(
+                &format!("capture({interface}).interface_drops"),
+                &stats::CAPTURE_INTERFACE_DROPS,
+                &labels,
+            ),
+        }
+    }
+
+    /// Adds what is new since the last call.
+    pub fn add(&self, packets: u64, kernel_drops: u64, interface_drops: u64) {
+        self.packets.add(packets);
+        self.kernel_drops.add(kernel_drops);
+        self.interface_drops.add(interface_drops);
+    }
+}
+
+/// What a counter that libpcap keeps as a wrapping `u32` grew by since
+/// `last` (which becomes `now`).
+pub fn grown(last: &mut u32, now: u32) -> u64 {
+    let d = now.wrapping_sub(*last);
+    *last = now;
+    u64::from(d)
+}
+
 /// The one-line error for a capture the kernel refused for lack of rights.
 pub fn privilege_error(what: &str, detail: &str) -> anyhow::Error {
     anyhow::anyhow!(
@@ -173,4 +221,17 @@ pub fn privilege_error(what: &str, detail: &str) -> anyhow::Error {
 pub fn is_permission_error(text: &str) -> bool {
     let t = text.to_ascii_lowercase();
     t.contains("permission") || t.contains("operation not permitted")
+}
+
+#[cfg(test)]
+mod stats_tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_kernel_counters_grow_by_the_difference() {
+        let mut last = u32::MAX - 1;
+        assert_eq!(grown(&mut last, 3), 5);
+        assert_eq!(last, 3);
+        assert_eq!(grown(&mut last, 3), 0);
+    }
 }

@@ -34,6 +34,10 @@ pub struct LiveOptions {
 pub struct PcapLive {
     kernel_drops: crate::stats::Counter,
     reported_drops: u32,
+    interface: super::InterfaceStats,
+    /// libpcap's received, dropped and interface-dropped counts when last
+    /// read (they only grow, wrapping).
+    seen: (u32, u32, u32),
     idle_calls: u32,
     calls: u32,
     drain: Drain,
@@ -96,6 +100,8 @@ impl PcapLive {
         Ok(PcapLive {
             kernel_drops: crate::stats::drop_counter("input_raw.kernel_drops"),
             reported_drops: 0,
+            interface: super::InterfaceStats::new(&name),
+            seen: (0, 0, 0),
             idle_calls: 0,
             calls: 0,
             drain: Drain::new(LOTS_OF_BYTES),
@@ -125,6 +131,12 @@ impl PcapLive {
     /// Packets the kernel could not queue for us (buffer full).
     fn count_kernel_drops(&mut self) {
         if let Ok(s) = self.cap.stats() {
+            let (received, dropped, if_dropped) = &mut self.seen;
+            self.interface.add(
+                super::grown(received, s.received),
+                super::grown(dropped, s.dropped),
+                super::grown(if_dropped, s.if_dropped),
+            );
             let new = s.dropped.wrapping_sub(self.reported_drops);
             if new > 0 && new < u32::MAX / 2 {
                 self.kernel_drops.drop_one(&format_args!(

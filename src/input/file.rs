@@ -43,6 +43,8 @@ pub struct FileInput {
     out_of_order: Counter,
     finished: bool,
     shutdown: Shutdown,
+    /// The progress line, when stderr is a terminal.
+    progress: Option<crate::progress::Progress>,
 }
 
 /// The `--input-file-*` flags, shared by every `--input-file`.
@@ -55,6 +57,10 @@ pub struct FileInputConfig {
     pub looping: bool,
     /// `--input-file-dry-run`.
     pub dry_run: bool,
+    /// Show the progress line on stderr when it is a terminal (not in a
+    /// dry run, nor with `--verbose` below 0, nor when `--output-stdout`
+    /// prints to the same terminal).
+    pub progress: bool,
     /// `--input-file-max-wait` (zero: no cap).
     pub max_wait: Duration,
     /// Longest record kept whole (the emitter cuts payloads to
@@ -69,6 +75,10 @@ impl FileInputConfig {
             read_depth: usize::try_from(s.input_file_read_depth).unwrap_or(1).max(1),
             looping: s.input_file_loop,
             dry_run: s.input_file_dry_run,
+            // Records printed to the same terminal would tear the line.
+            progress: !s.input_file_dry_run
+                && s.verbose >= 0
+                && !(s.output_stdout && std::io::IsTerminal::is_terminal(&std::io::stdout())),
             max_wait: s.input_file_max_wait,
             max_record: max_record(s.copy_buffer_size),
         })
@@ -82,6 +92,7 @@ impl Default for FileInputConfig {
             read_depth: 100,
             looping: false,
             dry_run: false,
+            progress: true,
             max_wait: Duration::ZERO,
             max_record: max_record(5 << 20),
         }
@@ -112,7 +123,12 @@ impl FileInput {
         let damage = Damage::counters();
         let paths = expand(pattern)?;
         let round = Round::start(&paths, &damage, config.max_record, shutdown)?;
+        let progress = config
+            .progress
+            .then(|| crate::progress::Progress::start(countable(&paths, config), shutdown))
+            .flatten();
         Ok(Box::new(FileInput {
+            progress,
             pattern: pattern.to_string(),
             pacer: Pacer::new(speed, config.max_wait).stopping_on(shutdown),
             shutdown: shutdown.clone(),
@@ -187,7 +203,10 @@ impl Input for FileInput {
         }
         let Some(record) = self.next_record()? else {
             self.finished = true;
-            tracing::debug!("input_file: end of file '{}'", self.pattern);
+            if let Some(p) = &self.progress {
+                p.finish();
+            }
+            tracing::debug!(target: crate::logging::FLOW, "input_file: end of file '{}'", self.pattern);
             return Ok(None);
         };
         let step = self.pacer.plan(record.timestamp);
@@ -199,12 +218,32 @@ impl Input for FileInput {
             self.finished = true;
             return Ok(None);
         }
+        if let Some(p) = &self.progress {
+            p.inc();
+        }
         Ok(Some(record.message))
     }
 
     fn describe(&self) -> String {
         format!("input_file({})", self.pattern)
     }
+}
+
+/// The files whose records make the progress line's total: plain files
+/// only, and only when replayed once (`None`: no total).
+fn countable(paths: &[Source], config: &FileInputConfig) -> Option<Vec<PathBuf>> {
+    if config.looping {
+        return None;
+    }
+    paths
+        .iter()
+        .map(|s| match s {
+            Source::File(p) if p.is_file() && p.extension().is_none_or(|e| e != "gz") => {
+                Some(p.clone())
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Where records are read from.

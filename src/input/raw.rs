@@ -226,6 +226,16 @@ impl RawInput {
             active: Mutex::new(Vec::new()),
         });
         let finite = engine == Engine::PcapFile;
+        let weak = Arc::downgrade(&shared);
+        stats::gauge(
+            "input_raw.queue",
+            &stats::QUEUE_BYTES,
+            &[("queue", "input_raw")],
+            move || {
+                weak.upgrade()
+                    .map(|s| s.queued_bytes.load(std::sync::atomic::Ordering::Relaxed) as u64)
+            },
+        );
         let (tx, rx) = crossbeam_channel::bounded(QUEUE);
         for source in sources {
             spawn_capture(source, shared.clone(), tx.clone(), finite, shutdown);

@@ -257,13 +257,21 @@ impl FileOutput {
         };
         let shared = Arc::new(Mutex::new(state));
         let stop = spawn_flusher(Arc::downgrade(&shared), config.flush_interval, shutdown)?;
+        let queued = Arc::new(AtomicUsize::new(0));
+        let weak = Arc::downgrade(&queued);
+        stats::gauge(
+            &format!("{name}.queue"),
+            &stats::QUEUE_BYTES,
+            &[("queue", &name)],
+            move || weak.upgrade().map(|q| q.load(Ordering::Relaxed) as u64),
+        );
         Ok(FileOutput {
             shared,
             name,
             stop_flusher: Mutex::new(Some(stop)),
             live: OnceLock::new(),
             live_thread: Mutex::new(None),
-            queued: Arc::new(AtomicUsize::new(0)),
+            queued,
             closed: AtomicBool::new(false),
             queue_full: stats::drop_counter("output_file.queue_full"),
             uploads,

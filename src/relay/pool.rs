@@ -206,6 +206,15 @@ impl Pool {
             s
         });
         drop(shared);
+        // The pool keeps its receivers until it is dropped anyway: one more
+        // clone each changes nothing for the workers.
+        let queued = receivers.clone();
+        stats::gauge(
+            &format!("{name}.queue"),
+            &stats::QUEUE_MESSAGES,
+            &[("queue", &name)],
+            move || Some(queued.iter().map(|rx| rx.len() as u64).sum()),
+        );
         Ok(Pool {
             name,
             queues: RwLock::new(Some(queues)),
@@ -374,7 +383,7 @@ impl Worker {
                 {
                     // A receiver that stops gracefully half-closes and
                     // reads on until we close: nothing written is lost.
-                    tracing::debug!("{}: the receiver closed; reconnecting", self.name);
+                    tracing::debug!(target: crate::logging::FLOW, "{}: the receiver closed; reconnecting", self.name);
                     l.close();
                     link = None;
                     self.connected.fetch_sub(1, Ordering::Relaxed);
@@ -405,7 +414,7 @@ impl Worker {
                             );
                         }
                         if self.shutdown.is_stopping() {
-                            tracing::debug!("{}: stopping while disconnected", self.name);
+                            tracing::debug!(target: crate::logging::FLOW, "{}: stopping while disconnected", self.name);
                         }
                         match self.give_up.recv_timeout(backoff) {
                             Err(RecvTimeoutError::Timeout) => {}

@@ -212,6 +212,8 @@ struct Shared {
     finished: AtomicU64,
     closed: AtomicBool,
     counters: Counters,
+    /// Time to each response, for `/metrics`.
+    latency: stats::Histogram,
     /// A token each time an exchange finishes or a worker ends: what
     /// `close` waits on (one token is enough to wake it).
     progress: (
@@ -414,6 +416,7 @@ impl HttpOutput {
             finished: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             counters: Counters::new(),
+            latency: stats::replay_latency(&config.rewrite.target.origin()),
             progress: crossbeam_channel::bounded(1),
             give_up: tokio::sync::watch::Sender::new(false),
             shutdown: shutdown.clone(),
@@ -430,6 +433,19 @@ impl HttpOutput {
                 runtime().spawn(reaper(shared.clone(), tx.downgrade()));
             }
         }
+        // Read when scraped, through a weak sender: the gauge neither keeps
+        // the queue open nor costs the senders anything.
+        let queued = tx.downgrade();
+        stats::gauge(
+            &format!("{name}.queue"),
+            &stats::QUEUE_MESSAGES,
+            &[("queue", &name)],
+            move || {
+                queued
+                    .upgrade()
+                    .map(|tx| (tx.max_capacity() - tx.capacity()) as u64)
+            },
+        );
         let out = Arc::new(HttpOutput {
             shared,
             tx: RwLock::new(Some(tx)),
@@ -747,18 +763,21 @@ impl Shared {
         } else {
             0
         };
-        // Clock reads are a visible cost at full speed: only when used.
+        // The wall clock is only read when used; the monotonic one always,
+        // for the latency histogram.
         let timed = responses.is_some() || self.exporter.is_some() || self.config.debug;
         let start_ns = if timed { now_ns() } else { 0 };
-        let began = timed.then(Instant::now);
+        let began = Instant::now();
         self.counters.sent.inc();
         let outcome =
             tokio::time::timeout(self.config.timeout, self.follow(conn, &req, keep)).await;
         let outcome = outcome.unwrap_or(Err(ExchangeError::Timeout));
-        let rtt_ns = began.map_or(0, |b| b.elapsed().as_nanos() as i64);
+        let rtt = began.elapsed();
+        let rtt_ns = rtt.as_nanos() as i64;
         match outcome {
             Ok(mut resp) => {
                 self.counters.responses.inc();
+                self.latency.observe(rtt);
                 if self.config.debug {
                     tracing::info!(
                         "[HTTP-OUTPUT] {} {} -> {} in {:.1} ms",
@@ -833,6 +852,7 @@ impl Shared {
                 hops += 1;
                 self.counters.redirects.inc();
                 tracing::debug!(
+                    target: crate::logging::FLOW,
                     "[HTTP-OUTPUT] following redirect {hops} to {}",
                     String::from_utf8_lossy(loc)
                 );
