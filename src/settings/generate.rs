@@ -88,8 +88,14 @@ Record port 80 to files:
 Replay a recording at twice its speed:
 \fBgor \-\-input\-file 'requests_0.gor|200%' \-\-output\-http http://staging\fR
 .SH CAPABILITIES
-Capturing (\fB\-\-input\-raw\fR) needs CAP_NET_RAW and CAP_NET_ADMIN, or root:
-\fBsetcap cap_net_raw,cap_net_admin+eip /usr/local/bin/gor\fR.
+Capturing (\fB\-\-input\-raw\fR) needs CAP_NET_RAW and CAP_NET_ADMIN, or root.
+Give them to the binary once, and any user can capture:
+.PP
+.RS
+.nf
+\fBsetcap cap_net_raw,cap_net_admin+eip /usr/local/bin/gor\fR
+.fi
+.RE
 "#;
 
 #[cfg(test)]

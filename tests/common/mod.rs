@@ -83,13 +83,19 @@ impl Running {
     /// Starts gor in directory `dir` (the current one when None).
     pub fn start_in(args: &[&str], dir: Option<&Path>) -> Running {
         let mut cmd = Command::new(GOR);
-        cmd.args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.args(args);
         if let Some(d) = dir {
             cmd.current_dir(d);
         }
+        Self::spawn(cmd)
+    }
+
+    /// Starts `cmd`: gor itself, or a wrapper that execs it (`ip netns
+    /// exec`, `setpriv`), so that the child is gor.
+    pub fn spawn(mut cmd: Command) -> Running {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("starting gor");
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
