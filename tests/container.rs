@@ -10,7 +10,7 @@
 mod common;
 #[path = "common/relay.rs"]
 mod relay_common;
-use common::{Finished, GOR, Running, records};
+use common::{Finished, GOR, Running, need_tool as need, records, run_program};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -22,22 +22,9 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs `program args…` to its end (killed after a deadline).
+/// Runs `program args…` to its end.
 fn run(program: &str, args: &[&str]) -> Finished {
-    let mut cmd = Command::new(program);
-    cmd.args(args);
-    Running::spawn(cmd).wait(T)
-}
-
-/// A tool from Debian's packages that scripts/setup.sh installs; a test
-/// that needs it fails, naming the package, rather than skipping.
-fn need(tool: &str, package: &str) {
-    let found = run("sh", &["-c", &format!("command -v {tool}")]);
-    assert_eq!(
-        found.code(),
-        Some(0),
-        "{tool} is missing: install Debian's {package} (bash scripts/setup.sh does)"
-    );
+    run_program(program, args, repo(), &[], T)
 }
 
 /// The Dockerfile as instructions: continuation lines joined, comments

@@ -5,9 +5,8 @@
 //! and `make uninstall` leaves nothing behind.
 
 mod common;
-use common::{Finished, GOR, Running};
+use common::{Finished, GOR, need_tool as need, run_program};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(60);
@@ -17,14 +16,9 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs `program args…` to its end (killed after a deadline).
+/// Runs `program args…` in the repository to its end.
 fn run(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Finished {
-    let mut cmd = Command::new(program);
-    cmd.args(args).current_dir(repo());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    Running::spawn(cmd).wait(T)
+    run_program(program, args, repo(), envs, T)
 }
 
 fn ok(what: &str, f: &Finished) -> String {
@@ -36,17 +30,6 @@ fn ok(what: &str, f: &Finished) -> String {
         f.stderr
     );
     String::from_utf8_lossy(&f.stdout).into_owned()
-}
-
-/// A tool from Debian's packages that scripts/setup.sh installs; a test
-/// that needs it fails, naming the package, rather than skipping.
-fn need(tool: &str, package: &str) {
-    let found = run("sh", &["-c", &format!("command -v {tool}")], &[]);
-    assert_eq!(
-        found.code(),
-        Some(0),
-        "{tool} is missing: install Debian's {package} (bash scripts/setup.sh does)"
-    );
 }
 
 /// `make <target> PREFIX=<prefix>` with the binary this test run built, and

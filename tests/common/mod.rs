@@ -257,6 +257,31 @@ pub fn run(args: &[&str], deadline: Duration) -> Finished {
     Running::start(args).wait(deadline)
 }
 
+/// Runs another program (`make`, `man`, `systemd-analyze`, …) in `dir`, with
+/// `envs` added, to completion with a deadline.
+pub fn run_program(
+    program: &str,
+    args: &[&str],
+    dir: &Path,
+    envs: &[(&str, &str)],
+    deadline: Duration,
+) -> Finished {
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(dir).envs(envs.iter().copied());
+    Running::spawn(cmd).wait(deadline)
+}
+
+/// Fails, naming the Debian package that brings it, when `tool` is not on
+/// the PATH: a test that needs a tool scripts/setup.sh installs never skips.
+pub fn need_tool(tool: &str, package: &str) {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()));
+    assert!(
+        found,
+        "{tool} is missing: install Debian's {package} (bash scripts/setup.sh does)"
+    );
+}
+
 /// The records of a gor file or stdout stream, split at the separator, each
 /// as (header line without newline, payload).
 pub fn records(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
