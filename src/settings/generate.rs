@@ -49,9 +49,15 @@ impl Artifact {
         let mut cmd = Settings::command();
         match self {
             Artifact::Man => {
-                // Writing into a Vec cannot fail.
-                let _ = clap_mangen::Man::new(cmd).render(&mut out);
+                // clap's synopsis would list all 150 flags; ours says the
+                // shape. Writing into a Vec cannot fail.
+                let man = clap_mangen::Man::new(cmd);
+                let _ = man.render_title(&mut out);
+                let _ = man.render_name_section(&mut out);
+                out.extend_from_slice(MAN_SYNOPSIS.as_bytes());
+                let _ = man.render_options_section(&mut out);
                 out.extend_from_slice(MAN_EXTRA.as_bytes());
+                let _ = man.render_version_section(&mut out);
             }
             Artifact::Completion(shell) => {
                 clap_complete::generate(shell, &mut cmd, "gor", &mut out);
@@ -60,6 +66,17 @@ impl Artifact {
         String::from_utf8_lossy(&out).into_owned()
     }
 }
+
+const MAN_SYNOPSIS: &str = r#".SH SYNOPSIS
+\fBgor\fR [\fIflag\fR ...]
+.br
+\fBgor file\-server\fR \fIaddress\fR
+.SH DESCRIPTION
+gor listens to live HTTP traffic on a network interface without sitting in its path,
+and saves, relays, rewrites or replays it. It takes GoReplay's command lines unchanged.
+The flags below are grouped by the input, output or step they configure.
+\fBgor file\-server\fR serves the current directory over HTTP.
+"#;
 
 /// What the flag list cannot say: how flags are written, what the exit
 /// statuses mean, a few command lines to start from.
@@ -73,7 +90,8 @@ Flags end at the first argument that is not a flag.
 Every input is done, \fB\-\-exit\-after\fR passed, or gor was stopped by SIGINT or SIGTERM; every accepted message was flushed.
 .TP
 \fB1\fR
-A runtime failure (an interface that cannot be opened, a target that cannot be reached at start).
+A runtime failure: no input or no output, a missing input file, an output path that cannot be
+written, capture without the needed capabilities, a middleware that died.
 .TP
 \fB2\fR
 A usage error: an unknown flag (with the closest real one named), a bad value, a missing argument.
@@ -134,5 +152,6 @@ mod tests {
             assert!(fish.contains(&format!("-l {long}")), "--{long} not in fish");
         }
         assert!(man.contains(".SH \"EXIT STATUS\""));
+        assert!(man.contains(".SH SYNOPSIS\n\\fBgor\\fR [\\fIflag\\fR ...]\n"));
     }
 }
