@@ -25,7 +25,7 @@ UNITDIR := $(PREFIX)/lib/systemd/system
 # Generated files (man page, completions) for install and `cargo deb`.
 ASSETS := $(or $(CARGO_TARGET_DIR),target)/release/assets
 
-.PHONY: all build setup demo test lint bench clean assets install uninstall deb
+.PHONY: all build setup demo test lint bench fuzz clean assets install uninstall deb
 
 all: build
 
@@ -53,6 +53,12 @@ lint: setup
 
 bench: build
 	@bash bench/run.sh
+
+# Coverage-guided fuzzing of every parser (nightly toolchain, cargo-fuzz);
+# FUZZ_SECONDS per target, 20 by default. See docs/reliability.md.
+FUZZ_SECONDS ?= 20
+fuzz: setup
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
 
 clean:
 	$(CARGO) clean

@@ -43,11 +43,14 @@
 //! * `metrics` — `--http-pprof`: `/debug/vars` JSON and `/metrics` for Prometheus;
 //! * `s3` — the S3 client that s3:// file outputs and inputs share: listing, uploads, ranged reads;
 //! * `logging`, `signals`, `runtime` — stderr logs by `--verbose`, SIGINT/SIGTERM, the tokio runtime;
-//! * `file_server` — `gor file-server :PORT`.
+//! * `file_server` — `gor file-server :PORT`;
+//! * `fuzzing` — entry points of the fuzz targets under `fuzz/`, one per parser, with their invariants.
 
 pub mod capture;
 pub mod emitter;
 pub mod file_server;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hex;
 pub mod http;
 pub mod input;

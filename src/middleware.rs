@@ -40,7 +40,8 @@ use crate::settings::UsageError;
 use crate::stats::{self, Counter};
 use bytes::BytesMut;
 use crossbeam_channel::{Receiver, Sender, bounded};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -69,11 +70,19 @@ const SETTLE_QUIET: Duration = Duration::from_millis(250);
 /// The longest shutdown waits for the middleware to settle.
 const SETTLE_MAX: Duration = Duration::from_secs(10);
 
-/// When the program last sent a line back, and whether it is gone.
+/// How long a program that gor stops (it no longer read its input at
+/// shutdown) gets between SIGTERM and SIGKILL.
+const STOP_GRACE: Duration = Duration::from_millis(500);
+
+/// When the program last sent a line back and last took input, and
+/// whether it is gone.
 struct Activity {
     base: Instant,
     last_line_ms: AtomicU64,
+    last_fed_ms: AtomicU64,
     exited: AtomicBool,
+    /// gor stopped the program itself: its exit is not a failure.
+    stopped_by_gor: AtomicBool,
 }
 
 impl Activity {
@@ -81,18 +90,33 @@ impl Activity {
         Activity {
             base: Instant::now(),
             last_line_ms: AtomicU64::new(0),
+            last_fed_ms: AtomicU64::new(0),
             exited: AtomicBool::new(false),
+            stopped_by_gor: AtomicBool::new(false),
         }
     }
 
+    fn now_ms(&self) -> u64 {
+        self.base.elapsed().as_millis() as u64
+    }
+
     fn saw_line(&self) {
-        let ms = self.base.elapsed().as_millis() as u64;
-        self.last_line_ms.store(ms, Ordering::Relaxed);
+        self.last_line_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// A write into the program's stdin went through.
+    fn fed(&self) {
+        self.last_fed_ms.store(self.now_ms(), Ordering::Relaxed);
     }
 
     fn quiet_for(&self) -> Duration {
-        let now = self.base.elapsed().as_millis() as u64;
-        Duration::from_millis(now.saturating_sub(self.last_line_ms.load(Ordering::Relaxed)))
+        let since = self.last_line_ms.load(Ordering::Relaxed);
+        Duration::from_millis(self.now_ms().saturating_sub(since))
+    }
+
+    fn unfed_for(&self) -> Duration {
+        let since = self.last_fed_ms.load(Ordering::Relaxed);
+        Duration::from_millis(self.now_ms().saturating_sub(since))
     }
 }
 
@@ -129,9 +153,12 @@ pub fn start(command: &str, shutdown: &Shutdown) -> Result<(Arc<dyn Output>, Box
     let queue = Arc::new(FeedQueue::default());
     let (echo_tx, echo_rx) = bounded::<Echo>(QUEUE / BATCH);
     let cmd = command.to_string();
+    let pid = child.id();
+    let stdin_fd = stdin.as_raw_fd();
     let writer_queue = queue.clone();
+    let writer_activity = activity.clone();
     shutdown.spawn("middleware-writer", move || {
-        write_loop(stdin, &writer_queue)
+        write_loop(stdin, &writer_queue, &writer_activity)
     })?;
     let (verdict_tx, verdict_rx) = bounded::<Option<String>>(1);
     let waiter_echo = echo_tx.clone();
@@ -162,6 +189,8 @@ pub fn start(command: &str, shutdown: &Shutdown) -> Result<(Arc<dyn Output>, Box
     let feed = MiddlewareFeed {
         shutdown: shutdown.clone(),
         command: command.to_string(),
+        pid,
+        stdin_fd,
         queue,
         closing,
         full: stats::drop_counter("middleware.queue_full"),
@@ -174,6 +203,13 @@ pub fn start(command: &str, shutdown: &Shutdown) -> Result<(Arc<dyn Output>, Box
         ended: false,
     };
     Ok((Arc::new(feed), Box::new(echo)))
+}
+
+/// Bytes waiting in a pipe (either end); `None` when it cannot be told.
+fn pipe_bytes(fd: RawFd) -> Option<i32> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int through the pointer.
+    (unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) } == 0).then_some(n)
 }
 
 /// Asks for a 1 MiB pipe buffer (Linux; the default is 64 KiB): fewer
@@ -266,6 +302,12 @@ enum Queued {
 pub struct MiddlewareFeed {
     shutdown: Shutdown,
     command: String,
+    /// The program's process id, to stop it when it no longer reads.
+    pid: u32,
+    /// The program's stdin (owned by the writer thread, open while the
+    /// writer is neither done nor gone): how full it is shows whether the
+    /// program still reads.
+    stdin_fd: RawFd,
     queue: Arc<FeedQueue>,
     closing: Arc<AtomicBool>,
     full: Counter,
@@ -372,12 +414,27 @@ impl Output for MiddlewareFeed {
         let deadline = Instant::now() + SETTLE_MAX;
         let mut s = self.queue.lock();
         s.settling = true;
+        let mut in_pipe = None;
         loop {
             let now = Instant::now();
             let queued = !s.closed && !s.gone && (!s.is_empty() || s.in_writer > 0);
+            if queued {
+                // The writer may be blocked in one large write while the
+                // program reads slowly: its pipe emptying is progress too.
+                let now_in_pipe = pipe_bytes(self.stdin_fd);
+                if now_in_pipe != in_pipe {
+                    self.activity.fed();
+                    in_pipe = now_in_pipe;
+                }
+            }
             let quiet = self.activity.quiet_for();
             let settled = !queued && quiet >= SETTLE_QUIET;
+            // Input waits but the program took none of it, nor answered,
+            // for the quiet period: it stopped reading.
+            let stuck =
+                queued && quiet >= SETTLE_QUIET && self.activity.unfed_for() >= SETTLE_QUIET;
             if settled
+                || stuck
                 || now >= deadline
                 || self.activity.exited.load(Ordering::SeqCst)
                 || self.shutdown.is_expired()
@@ -385,7 +442,7 @@ impl Output for MiddlewareFeed {
                 break;
             }
             let wait = if queued {
-                deadline - now
+                (SETTLE_QUIET / 5).min(deadline - now)
             } else {
                 (SETTLE_QUIET - quiet).min(deadline - now)
             };
@@ -397,18 +454,61 @@ impl Output for MiddlewareFeed {
                 .0;
         }
         s.settling = false;
+        let unfed = !s.gone && (!s.is_empty() || s.in_writer > 0);
         // Said before the queue closes: the program's exit that follows is
         // the expected one.
         self.closing.store(true, Ordering::SeqCst);
         s.closed = true;
         drop(s);
         self.queue.work.notify_one();
+        if unfed {
+            self.stop_program();
+        }
     }
 
     /// `middleware` (the command is in every message about it); also the
     /// prefix of its counters, e.g. `middleware.messages`.
     fn describe(&self) -> String {
         "middleware".into()
+    }
+}
+
+impl MiddlewareFeed {
+    /// The program did not take what is queued for it by the time gor
+    /// closes (it stopped reading, or the shutdown expired): a write into
+    /// its full pipe would block gor for good. SIGTERM, then SIGKILL after
+    /// [`STOP_GRACE`]; the writer then sees the pipe close and counts what
+    /// was still queued as lost.
+    fn stop_program(&self) {
+        if self.activity.exited.load(Ordering::SeqCst) {
+            return;
+        }
+        tracing::warn!(
+            "[MIDDLEWARE] command[{:?}] does not read its input any more; gor stops it",
+            self.command
+        );
+        self.activity.stopped_by_gor.store(true, Ordering::SeqCst);
+        let pid = self.pid as libc::pid_t;
+        // SAFETY: kill(2) on our own child, which the waiter has not reaped
+        // (it sets `exited` first, checked above and below).
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + STOP_GRACE;
+        let mut s = self.queue.lock();
+        while !self.activity.exited.load(Ordering::SeqCst) {
+            let now = Instant::now();
+            if now >= deadline {
+                drop(s);
+                // SAFETY: as above.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                return;
+            }
+            s = self
+                .queue
+                .settle
+                .wait_timeout(s, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 }
 
@@ -505,7 +605,7 @@ impl HexOut {
 /// responses first. Takes whatever is queued at once and flushes whenever
 /// the queue is momentarily empty, so a lone message is not held back.
 /// When the program no longer reads, the feed fails from then on.
-fn write_loop(mut stdin: ChildStdin, queue: &FeedQueue) {
+fn write_loop(mut stdin: ChildStdin, queue: &FeedQueue, activity: &Activity) {
     let mut out = HexOut::new();
     let (mut responses, mut messages) = (Vec::new(), Vec::new());
     let mut unflushed = false;
@@ -532,6 +632,7 @@ fn write_loop(mut stdin: ChildStdin, queue: &FeedQueue) {
             if out.flush(&mut stdin).is_err() {
                 break false;
             }
+            activity.fed();
             unflushed = false;
             continue;
         }
@@ -542,6 +643,7 @@ fn write_loop(mut stdin: ChildStdin, queue: &FeedQueue) {
             responses.clear();
             for part in messages.chunks(BATCH) {
                 part.iter().try_for_each(|m| out.line(m, &mut stdin))?;
+                activity.fed();
                 let waiting = {
                     let mut s = queue.lock();
                     s.in_writer -= part.len();
@@ -599,6 +701,7 @@ fn wait_loop(
     activity.exited.store(true, Ordering::SeqCst);
     let fatal = match status {
         Ok(s) if s.success() && closing.load(Ordering::SeqCst) => None,
+        Ok(_) if activity.stopped_by_gor.load(Ordering::SeqCst) => None,
         Ok(s) => Some(format!(
             "middleware {command:?} exited ({s}); gor cannot go on without it"
         )),
@@ -726,8 +829,7 @@ fn message_from(room: &mut BytesMut, n: usize) -> Message {
 }
 
 /// Program stdout → echo queue; at the end of its output, reports how the
-/// program ended. Lines are decoded straight from the read buffer; only a
-/// line that does not fit in it is gathered first.
+/// program ended.
 fn read_loop(
     command: String,
     stdout: ChildStdout,
@@ -741,7 +843,28 @@ fn read_loop(
         room: BytesMut::new(),
         batch: Vec::with_capacity(BATCH),
     };
-    let mut pipe = BufReader::with_capacity(PIPE_CHUNK, stdout);
+    let pipe = BufReader::with_capacity(PIPE_CHUNK, stdout);
+    read_lines(
+        pipe,
+        &mut lines,
+        || activity.saw_line(),
+        |lines| lines.send(&echo),
+    );
+    let fatal = verdict.recv().unwrap_or(None);
+    let _ = echo.send(Echo::Ended(fatal));
+}
+
+/// Decodes the program's output line by line into `lines`, handing each
+/// batch to `deliver` until the output ends or `deliver` says nobody reads
+/// any more. Lines are decoded straight from the read buffer; only a line
+/// that does not fit in it is gathered first.
+fn read_lines<R: Read>(
+    mut pipe: BufReader<R>,
+    lines: &mut Lines,
+    mut saw_line: impl FnMut(),
+    mut deliver: impl FnMut(&mut Lines) -> bool,
+) {
+    let command = lines.command;
     let mut line = Vec::new();
     loop {
         let buf = match pipe.fill_buf() {
@@ -758,25 +881,25 @@ fn read_loop(
         while let Some(i) = memchr::memchr(b'\n', &buf[used..]) {
             lines.take(&buf[used..used + i]);
             used += i + 1;
-            if lines.batch.len() >= BATCH && !lines.send(&echo) {
+            if lines.batch.len() >= BATCH && !deliver(lines) {
                 delivered = false;
                 break;
             }
         }
         if used > 0 {
             pipe.consume(used);
-            activity.saw_line();
+            saw_line();
         } else {
             // A line longer than the buffer, or a last line without `\n`.
             line.clear();
             match read_line(&mut pipe, &mut line, MAX_LINE) {
                 Ok(Line::End) => break,
                 Ok(Line::Complete) => {
-                    activity.saw_line();
+                    saw_line();
                     lines.take(&line);
                 }
                 Ok(Line::TooLong) => {
-                    activity.saw_line();
+                    saw_line();
                     lines.garbage.drop_one(&format_args!(
                         "[MIDDLEWARE] command[{command:?}] sent a line longer than {MAX_LINE} bytes; it is skipped"
                     ));
@@ -787,13 +910,39 @@ fn read_loop(
                 }
             }
         }
-        if !delivered || !lines.send(&echo) {
+        if !delivered || !deliver(lines) {
             // Nobody reads the echo any more: gor is ending.
             break;
         }
     }
-    let fatal = verdict.recv().unwrap_or(None);
-    let _ = echo.send(Echo::Ended(fatal));
+}
+
+/// The messages a middleware program's output decodes to, read through
+/// the same line reader as a live program's stdout (`buffer` bytes at a
+/// time), and how many lines were skipped as garbage. For the fuzz targets
+/// and tests: any input must decode without a panic.
+#[doc(hidden)]
+pub fn decode_output(output: &[u8], buffer: usize) -> (Vec<Message>, u64) {
+    let garbage = stats::drop_counter("middleware.garbage_lines");
+    let before = garbage.get();
+    let mut lines = Lines {
+        command: "decode",
+        garbage: garbage.clone(),
+        room: BytesMut::new(),
+        batch: Vec::new(),
+    };
+    let mut out = Vec::new();
+    let pipe = BufReader::with_capacity(buffer.max(1), output);
+    read_lines(
+        pipe,
+        &mut lines,
+        || {},
+        |lines| {
+            out.append(&mut lines.batch);
+            true
+        },
+    );
+    (out, garbage.get() - before)
 }
 
 #[cfg(test)]

@@ -130,7 +130,12 @@ impl<R: Read> ChunkReader<R> {
         Self::with_chunk_len(source, name, damage, READ_CHUNK)
     }
 
-    fn with_chunk_len(source: R, name: impl Into<String>, damage: Damage, len: usize) -> Self {
+    pub(crate) fn with_chunk_len(
+        source: R,
+        name: impl Into<String>,
+        damage: Damage,
+        len: usize,
+    ) -> Self {
         ChunkReader {
             source,
             name: name.into(),

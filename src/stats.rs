@@ -39,7 +39,16 @@ impl Counter {
     /// counter sees a drop (once per kind, so hostile input cannot flood the
     /// log); the exit summary reports the total.
     pub fn drop_one(&self, what: &dyn std::fmt::Display) {
-        self.inc();
+        self.drop_many(1, what);
+    }
+
+    /// Counts `n` dropped items at once (none: nothing happens), logging
+    /// `what` as [`Counter::drop_one`] does.
+    pub fn drop_many(&self, n: u64, what: &dyn std::fmt::Display) {
+        if n == 0 {
+            return;
+        }
+        self.add(n);
         if !self.warned.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 "{what} (counted as {}; further ones are counted silently)",

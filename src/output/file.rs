@@ -94,6 +94,11 @@ struct State {
     total: u64,
     closed: bool,
     uploads: Option<Arc<Uploads>>,
+    /// Records lost to write errors (a full disk), with one log line.
+    errors: Counter,
+    /// A flush failed and none has succeeded since: said once (at debug
+    /// level), not every flush interval.
+    flush_failing: bool,
 }
 
 /// The file being written.
@@ -107,6 +112,9 @@ struct Chunk {
     key: Option<String>,
     sink: Sink,
     records: u64,
+    /// Records known to be in the file: those written before the last
+    /// flush that succeeded.
+    flushed: u64,
     size: u64,
 }
 
@@ -141,6 +149,9 @@ impl Sink {
     }
 
     fn write_record(&mut self, msg: &Message) -> io::Result<()> {
+        if let Sink::Plain(w) = self {
+            w.make_room(msg.record_len())?;
+        }
         msg.write_record(self.writer())
     }
 
@@ -241,6 +252,8 @@ impl FileOutput {
             total: 0,
             closed: false,
             uploads: uploads.clone(),
+            errors: stats::drop_counter("output_file.write_errors"),
+            flush_failing: false,
         };
         let shared = Arc::new(Mutex::new(state));
         let stop = spawn_flusher(Arc::downgrade(&shared), config.flush_interval, shutdown)?;
@@ -278,11 +291,7 @@ fn spawn_flusher(
             if st.closed {
                 return;
             }
-            if let Some(chunk) = st.current.as_mut()
-                && let Err(e) = chunk.sink.flush()
-            {
-                tracing::warn!("--output-file {}: flush failed: {e}", chunk.name);
-            }
+            st.flush();
         }
     })?;
     Ok(tx)
@@ -327,6 +336,28 @@ fn access_writable(path: &Path) -> io::Result<()> {
 }
 
 impl State {
+    /// Puts what the current chunk holds in its file. A failure (a full
+    /// disk) is logged once; the records stay buffered for the next try.
+    fn flush(&mut self) {
+        let Some(chunk) = self.current.as_mut() else {
+            return;
+        };
+        match chunk.sink.flush() {
+            Ok(()) => {
+                chunk.flushed = chunk.records;
+                self.flush_failing = false;
+            }
+            // Nothing is lost yet: the records stay buffered for the next
+            // try, and the ones that cannot be written are counted (and
+            // logged once) where they are given up.
+            Err(e) if !self.flush_failing => {
+                self.flush_failing = true;
+                tracing::debug!("--output-file {}: flush failed: {e}", chunk.name);
+            }
+            Err(_) => {}
+        }
+    }
+
     /// The name the next record goes to, if it is not the current chunk.
     fn switch_to(&self, path: &str) -> Option<String> {
         if self.append {
@@ -371,6 +402,7 @@ impl State {
             name,
             sink,
             records: 0,
+            flushed: 0,
             size: 0,
         });
         Ok(())
@@ -381,10 +413,19 @@ impl State {
             return;
         };
         if let Err(e) = chunk.sink.finish() {
-            tracing::warn!(
-                "--output-file {}: could not finish the file: {e}",
-                chunk.name
+            // What the last good flush put in the file stays readable; the
+            // records after it are counted as lost.
+            self.errors.drop_many(
+                chunk.records - chunk.flushed,
+                &format_args!(
+                    "--output-file {}: could not finish the file, the records since its last flush are lost: {e}",
+                    chunk.name
+                ),
             );
+            // A chunk opened on a full disk holds nothing: no empty files.
+            if std::fs::metadata(&chunk.name).is_ok_and(|m| m.is_file() && m.len() == 0) {
+                let _ = std::fs::remove_file(&chunk.name);
+            }
         }
         if let (Some(uploads), Some(key)) = (&self.uploads, chunk.key) {
             uploads.finished(Upload {

@@ -94,6 +94,17 @@ impl DiskFile {
         Ok(file)
     }
 
+    /// Makes room in the window for `n` more bytes, writing its whole blocks
+    /// if needed, so that a record is either taken whole or, when the
+    /// write fails (a full disk), not at all: a half-taken record would be
+    /// glued to the next one.
+    pub fn make_room(&mut self, n: usize) -> io::Result<()> {
+        if CAPACITY - self.len < n {
+            self.write_blocks()?;
+        }
+        Ok(())
+    }
+
     /// Writes the whole blocks of the window (everything, without
     /// `O_DIRECT`) and moves what is left to its front.
     fn write_blocks(&mut self) -> io::Result<()> {
