@@ -4,8 +4,12 @@
 # bundled librdkafka (the Kafka input and output) needs: a C toolchain,
 # make, pkg-config, OpenSSL's headers (TLS and SCRAM) and zlib's; and moto's
 # S3 server from PyPI for the S3 tests (tests/s3.rs start it); promtool
-# (Debian's prometheus package) for tests/metrics.rs. Run as root;
-# a no-op when everything is there already.
+# (Debian's prometheus package) for tests/metrics.rs; and what the
+# install and container tests (tests/install.rs, tests/container.rs) check
+# with: man and groff (render the man page), systemd-analyze (verify the
+# unit), setcap, setpriv and ip (capture as a non-root user with file
+# capabilities in a network namespace), python3-yaml (read the Kubernetes
+# manifests). Run as root; a no-op when everything is there already.
 set -euo pipefail
 need=()
 [ -e /usr/include/pcap.h ] || need+=(libpcap-dev)
@@ -17,6 +21,13 @@ command -v cc >/dev/null || need+=(gcc)
 # promtool checks the /metrics output and the example alert rules
 # (tests/metrics.rs).
 command -v promtool >/dev/null || need+=(prometheus)
+command -v man >/dev/null || need+=(man-db)
+command -v groff >/dev/null || need+=(groff-base)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v setcap >/dev/null || need+=(libcap2-bin)
+command -v setpriv >/dev/null || need+=(util-linux)
+command -v ip >/dev/null || need+=(iproute2)
+python3 -c 'import yaml' 2>/dev/null || need+=(python3-yaml)
 for extra in "$@"; do
   dpkg -s "$extra" >/dev/null 2>&1 || need+=("$extra")
 done

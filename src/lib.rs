@@ -23,7 +23,7 @@
 //! * `plugin` — the Input and Output traits, `Plugins`, `Shutdown`, `ExchangeSink`, `UsageError`;
 //! * `message` — a message, its header line, ids, the 14-byte record separator;
 //! * `records` — splitting a stream (file or relayed connection) into records;
-//! * `settings/` — every flag (`flags`, grouped by plugin in `--help`), Go-style argv parsing, value syntaxes (`values`), engine and protocol names (`choices`);
+//! * `settings/` — every flag (`flags`, grouped by plugin in `--help`), Go-style argv parsing, value syntaxes (`values`), engine and protocol names (`choices`), the typo hint (`typo`), man page and completions (`generate`);
 //! * `limiter` — the `|N` (per second) and `|N%` (fraction) wrappers;
 //! * `modifier/` — the `--http-*` filters and rewrites, with Go's regex and template syntax;
 //! * `middleware` — the external program and its hex line protocol;

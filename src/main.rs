@@ -16,6 +16,10 @@ fn main() -> ExitCode {
             print!("{text}");
             return ExitCode::SUCCESS;
         }
+        Ok(Command::Generate(artifact)) => {
+            print!("{}", artifact.render());
+            return ExitCode::SUCCESS;
+        }
         Ok(Command::FileServer(addr)) => {
             let shutdown = Shutdown::new();
             if let Err(e) = gor::signals::on_stop(shutdown.clone()) {

@@ -85,6 +85,65 @@ fn unknown_flag_exits_2_naming_the_flag() {
 }
 
 #[test]
+fn mistyped_flag_names_the_closest_real_one_and_exits_2() {
+    for (args, line) in [
+        (
+            &["--input-dummy", "x", "-output-htp", "http://staging"][..],
+            "gor: flag provided but not defined: -output-htp (did you mean --output-http?)",
+        ),
+        (
+            &["-input-dumy=x", "--output-stdout"],
+            "gor: flag provided but not defined: -input-dumy (did you mean --input-dummy?)",
+        ),
+        (
+            &["--input-dummy", "x", "--output-stdout", "--verbos", "1"],
+            "gor: flag provided but not defined: -verbos (did you mean --verbose?)",
+        ),
+        // Nothing close: Go's line alone.
+        (
+            &["--input-dummy", "x", "--zzz"],
+            "gor: flag provided but not defined: -zzz",
+        ),
+    ] {
+        let out = run(args, T);
+        assert_eq!(out.code(), Some(2), "{args:?}");
+        assert_eq!(out.stderr.lines().next(), Some(line), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing ran");
+    }
+}
+
+#[test]
+fn hidden_generator_prints_the_man_page_and_completions() {
+    for (what, opening) in [
+        ("man", "\n.TH gor 1 "),
+        ("bash", "_gor()"),
+        ("zsh", "#compdef gor"),
+        ("fish", "complete -c gor"),
+    ] {
+        let out = run(&["__generate", what], T);
+        assert_eq!(out.code(), Some(0), "{what}: {}", out.stderr);
+        // roff escapes the dashes of the man page.
+        let text = String::from_utf8_lossy(&out.stdout).replace("\\-", "-");
+        assert!(
+            text.contains(opening),
+            "{what}: {}",
+            &text[..text.len().min(200)]
+        );
+        assert!(text.contains("output-http-timeout"), "{what}");
+    }
+    let out = run(&["__generate", "powershell"], T);
+    assert_eq!(out.code(), Some(2));
+    assert!(
+        out.stderr.contains("man, bash, zsh or fish"),
+        "{}",
+        out.stderr
+    );
+    // Not a flag and not in the help: GoReplay's command lines never reach it.
+    let help = String::from_utf8_lossy(&run(&["--help"], T).stdout).into_owned();
+    assert!(!help.contains("__generate"));
+}
+
+#[test]
 fn bad_values_exit_2_naming_flag_and_value() {
     for (args, flag, value) in [
         (vec!["--exit-after", "5"], "-exit-after", "\"5\""),

@@ -399,21 +399,10 @@ for line in sys.stdin:
         from_client.read_line(&mut line).unwrap();
         assert_eq!(line.trim(), "done");
     };
-    let gor = Running::start_program(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            &ns.0,
-            common::GOR,
-            "--input-raw",
-            "va:8081",
-            "--input-raw",
-            "lo:8081",
-            "--output-stdout",
-        ],
-        None,
-    );
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &ns.0, common::GOR])
+        .args(["--input-raw", "va:8081", "--input-raw", "lo:8081", "--output-stdout"]);
+    let gor = Running::spawn(cmd);
     gor.wait_for_line("Interface: va", T);
     gor.wait_for_line("Interface: lo", T);
     gor.wait_until(T, "loopback capture running", |g| {

@@ -11,10 +11,16 @@
 //!   (`false` is a positional argument, which ends the flags);
 //! * parsing stops at the first positional argument or `--`; GoReplay ignores
 //!   the rest silently, we ignore it too but say so on stderr;
-//! * unknown flags and bad values are one line naming the flag, exit 2.
+//! * unknown flags and bad values are one line naming the flag, exit 2; an
+//!   unknown flag also names the closest real one.
+//!
+//! Two words before any flag are ours, not GoReplay's: `file-server` and the
+//! hidden `__generate` (man page and completions, see `generate.rs`).
 
 pub mod choices;
 mod flags;
+pub mod generate;
+mod typo;
 pub mod values;
 
 pub use crate::plugin::UsageError;
@@ -36,6 +42,9 @@ pub enum Command {
     Help(String),
     /// `gor file-server :PORT`: serve the current directory.
     FileServer(String),
+    /// `gor __generate man|bash|zsh|fish`: print the man page or a
+    /// completion script and exit 0.
+    Generate(generate::Artifact),
 }
 
 /// Parses the arguments after the program name.
@@ -48,6 +57,9 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
                     .into(),
             )),
         };
+    }
+    if args.first().map(String::as_str) == Some(generate::SUBCOMMAND) {
+        return generate::Artifact::parse(&args[1..]).map(Command::Generate);
     }
     let mut notices = Vec::new();
     let normalized = match go_style_args(args, &mut notices)? {
@@ -108,9 +120,7 @@ fn go_style_args(
             return Ok(None);
         }
         if !known(name) {
-            return Err(UsageError(format!(
-                "flag provided but not defined: -{name}"
-            )));
+            return Err(unknown_flag(name));
         }
         if BOOL_FLAGS.contains(&name) {
             let value = match inline_value {
@@ -280,6 +290,22 @@ impl Settings {
     }
 }
 
+/// Go's line for a flag it does not know, plus the closest real flag when
+/// one is close: `flag provided but not defined: -output-htp (did you mean
+/// --output-http?)`.
+fn unknown_flag(name: &str) -> UsageError {
+    let cmd = Settings::command();
+    let known = cmd
+        .get_arguments()
+        .filter(|a| !a.is_hide_set())
+        .filter_map(|a| a.get_long());
+    let mut line = format!("flag provided but not defined: -{name}");
+    if let Some(flag) = typo::closest(name, known) {
+        line.push_str(&format!(" (did you mean --{flag}?)"));
+    }
+    UsageError(line)
+}
+
 /// Turns a clap error into Go's one-line wording.
 fn clap_error_to_usage(e: &clap::Error) -> UsageError {
     let context = |kind| match e.get(kind) {
@@ -303,7 +329,7 @@ fn clap_error_to_usage(e: &clap::Error) -> UsageError {
                 .unwrap_or_else(|| "parse error".into());
             UsageError::invalid_value(&flag, &value, reason)
         }
-        ErrorKind::UnknownArgument => UsageError(format!("flag provided but not defined: -{flag}")),
+        ErrorKind::UnknownArgument => unknown_flag(&flag),
         _ => UsageError(
             e.to_string()
                 .lines()
@@ -384,6 +410,10 @@ mod tests {
         assert_eq!(
             run(&["--nope"]).unwrap_err().0,
             "flag provided but not defined: -nope"
+        );
+        assert_eq!(
+            run(&["-output-htp", "x"]).unwrap_err().0,
+            "flag provided but not defined: -output-htp (did you mean --output-http?)"
         );
         assert_eq!(
             run(&["---verbose"]).unwrap_err().0,

@@ -82,20 +82,20 @@ impl Running {
 
     /// Starts gor in directory `dir` (the current one when None).
     pub fn start_in(args: &[&str], dir: Option<&Path>) -> Running {
-        Self::start_program(GOR, args, dir)
-    }
-
-    /// Starts `program` (gor through a wrapper such as `ip netns exec`,
-    /// which execs it: the pid is gor's) in `dir`.
-    pub fn start_program(program: &str, args: &[&str], dir: Option<&Path>) -> Running {
-        let mut cmd = Command::new(program);
-        cmd.args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut cmd = Command::new(GOR);
+        cmd.args(args);
         if let Some(d) = dir {
             cmd.current_dir(d);
         }
+        Self::spawn(cmd)
+    }
+
+    /// Starts `cmd`: gor itself, or a wrapper that execs it (`ip netns
+    /// exec`, `setpriv`), so that the child is gor.
+    pub fn spawn(mut cmd: Command) -> Running {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("starting gor");
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
@@ -257,6 +257,31 @@ pub fn run(args: &[&str], deadline: Duration) -> Finished {
     Running::start(args).wait(deadline)
 }
 
+/// Runs another program (`make`, `man`, `systemd-analyze`, …) in `dir`, with
+/// `envs` added, to completion with a deadline.
+pub fn run_program(
+    program: &str,
+    args: &[&str],
+    dir: &Path,
+    envs: &[(&str, &str)],
+    deadline: Duration,
+) -> Finished {
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(dir).envs(envs.iter().copied());
+    Running::spawn(cmd).wait(deadline)
+}
+
+/// Fails, naming the Debian package that brings it, when `tool` is not on
+/// the PATH: a test that needs a tool scripts/setup.sh installs never skips.
+pub fn need_tool(tool: &str, package: &str) {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()));
+    assert!(
+        found,
+        "{tool} is missing: install Debian's {package} (bash scripts/setup.sh does)"
+    );
+}
+
 /// The records of a gor file or stdout stream, split at the separator, each
 /// as (header line without newline, payload).
 pub fn records(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
@@ -313,28 +338,4 @@ pub fn can_capture(test: &str) -> bool {
         );
     }
     root
-}
-
-/// The body of `GET path` from a gor HTTP endpoint on 127.0.0.1 (the
-/// `--http-pprof` server answers once and closes), with the head.
-pub fn http_get(port: u16, path: &str) -> String {
-    use std::io::Write;
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    text
-}
-
-/// Panics with `hint` unless `tool --version` runs: a test that needs a
-/// system tool fails clearly, naming what to install.
-pub fn require_tool(tool: &str, hint: &str) {
-    let found = Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(found, "{tool} is not installed: {hint}");
 }
