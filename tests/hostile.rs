@@ -400,8 +400,13 @@ for line in sys.stdin:
         assert_eq!(line.trim(), "done");
     };
     let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &ns.0, common::GOR])
-        .args(["--input-raw", "va:8081", "--input-raw", "lo:8081", "--output-stdout"]);
+    cmd.args(["netns", "exec", &ns.0, common::GOR]).args([
+        "--input-raw",
+        "va:8081",
+        "--input-raw",
+        "lo:8081",
+        "--output-stdout",
+    ]);
     let gor = Running::spawn(cmd);
     gor.wait_for_line("Interface: va", T);
     gor.wait_for_line("Interface: lo", T);

@@ -20,10 +20,7 @@ const REQUESTS: usize = 25;
 /// promtool (Debian's `prometheus` package, which scripts/setup.sh
 /// installs); a clear failure when it is missing.
 fn promtool() -> Command {
-    common::require_tool(
-        "promtool",
-        "run `bash scripts/setup.sh` (Debian package prometheus)",
-    );
+    common::need_tool("promtool", "prometheus");
     Command::new("promtool")
 }
 

@@ -72,7 +72,7 @@ fn a_replay_on_a_terminal_shows_done_total_rate_and_eta() {
 
 #[test]
 fn records_printed_to_the_terminal_are_not_torn_by_a_progress_line() {
-    common::require_tool("script", "it comes with util-linux (Debian bsdutils)");
+    common::need_tool("script", "bsdutils");
     let dir = tempfile::tempdir().unwrap();
     let file = recording(dir.path());
     let command = format!(

@@ -339,3 +339,15 @@ pub fn can_capture(test: &str) -> bool {
     }
     root
 }
+
+/// The body of `GET path` from a gor HTTP endpoint on 127.0.0.1 (the
+/// `--http-pprof` server answers once and closes), with the head.
+pub fn http_get(port: u16, path: &str) -> String {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text
+}

@@ -39,12 +39,14 @@ fn logging_server(delay: Duration) -> (u16, Arc<AtomicUsize>, Log) {
                             .to_string();
                         l.lock().unwrap().push((conn, first));
                         std::thread::sleep(delay);
+                        // Counted before the answer goes out: once the
+                        // client has the answer, the count shows it.
+                        a.fetch_add(1, Ordering::SeqCst);
                         if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
                             .is_err()
                         {
                             return;
                         }
-                        a.fetch_add(1, Ordering::SeqCst);
                     }
                     match s.read(&mut chunk) {
                         Ok(0) | Err(_) => return,
