@@ -2,7 +2,8 @@
 # Installs what building and testing gor needs on a fresh Debian machine:
 # libpcap's headers (the pcap crate links libpcap); what building the
 # bundled librdkafka (the Kafka input and output) needs: a C toolchain,
-# make, pkg-config, OpenSSL's headers (TLS and SCRAM) and zlib's; and moto's
+# make, pkg-config, OpenSSL's headers (TLS and SCRAM) and zlib's; headless
+# Chromium (tests/diff.rs opens the --output-diff report in it); and moto's
 # S3 server from PyPI for the S3 tests (tests/s3.rs start it). Run as root;
 # a no-op when everything is there already.
 set -euo pipefail
@@ -13,6 +14,7 @@ need=()
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v make >/dev/null || need+=(make)
 command -v cc >/dev/null || need+=(gcc)
+command -v chromium >/dev/null || need+=(chromium)
 for extra in "$@"; do
   dpkg -s "$extra" >/dev/null 2>&1 || need+=("$extra")
 done
