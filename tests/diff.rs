@@ -52,8 +52,7 @@ fn app(candidate: bool, request: &[u8]) -> Vec<u8> {
         .unwrap_or("")
         .to_string();
     let path = line.split(' ').nth(1).unwrap_or("/").to_string();
-    if path.starts_with("/users/") {
-        let id = &path[7..];
+    if let Some(id) = path.strip_prefix("/users/") {
         return json_response(
             "200 OK",
             "",

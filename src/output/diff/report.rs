@@ -308,9 +308,9 @@ impl Report {
             ".sample{border-top:1px solid #bbb;margin-top:12px;padding-top:6px}",
             "</style></head><body>\n<h1>Response diff</h1>\n"
         ));
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<p id=\"totals\">{} &mdash; {} pairs compared: <b>{} equal</b>, <b>{} different</b> (regressions), {} noise only, {} unmatched.</p>\n",
+            "<p id=\"totals\">{} &mdash; {} pairs compared: <b>{} equal</b>, <b>{} different</b> (regressions), {} noise only, {} unmatched.</p>",
             esc(&self.roles),
             totals.compared,
             totals.equal,
@@ -334,9 +334,9 @@ impl Report {
             } else {
                 format!("{:.1}%", 100.0 * c.different as f64 / c.compared as f64)
             };
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<tr class=\"endpoint {class}\"><td><a href=\"#{}\">{}</a></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{rate}</td><td>{}</td></tr>\n",
+                "<tr class=\"endpoint {class}\"><td><a href=\"#{}\">{}</a></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{rate}</td><td>{}</td></tr>",
                 anchor(name),
                 esc(name),
                 c.compared,
@@ -352,7 +352,7 @@ impl Report {
             if ep.samples.is_empty() {
                 continue;
             }
-            let _ = write!(h, "<h2 id=\"{}\">{}</h2>\n", anchor(name), esc(name));
+            let _ = writeln!(h, "<h2 id=\"{}\">{}</h2>", anchor(name), esc(name));
             for s in &ep.samples {
                 h.push_str(&s.html);
             }
@@ -439,9 +439,9 @@ fn render_sample(pair: &Compared<'_>, regression: bool) -> String {
         {
             match mark {
                 Some(noise) => {
-                    let _ = write!(
+                    let _ = writeln!(
                         h,
-                        "<mark{}>{}</mark>\n",
+                        "<mark{}>{}</mark>",
                         if noise { " class=\"noise\"" } else { "" },
                         esc(&line)
                     );
