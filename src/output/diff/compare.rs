@@ -161,8 +161,8 @@ impl Differences {
 /// The parts of a response that are compared.
 struct Parsed<'a> {
     status: Option<u16>,
-    /// Compared headers: lowercase name, name as sent, values joined.
-    headers: Vec<(String, &'a [u8], Vec<u8>)>,
+    /// Compared headers: name as sent, values (repeated fields joined).
+    headers: Vec<(&'a [u8], Cow<'a, [u8]>)>,
     body: Cow<'a, [u8]>,
     json_type: bool,
 }
@@ -170,22 +170,25 @@ struct Parsed<'a> {
 impl<'a> Parsed<'a> {
     fn new(rules: &Rules, data: &'a [u8]) -> Parsed<'a> {
         let status = start_line::status_code(data);
-        let mut compared: Vec<(String, &[u8], Vec<u8>)> = Vec::new();
+        let mut compared: Vec<(&[u8], Cow<'a, [u8]>)> = Vec::new();
         let mut json_type = false;
         for h in headers::headers(data) {
             if h.name.eq_ignore_ascii_case(b"content-type") {
-                json_type = memchr::memmem::find(&h.value.to_ascii_lowercase(), b"json").is_some();
+                json_type = h.value.windows(4).any(|w| w.eq_ignore_ascii_case(b"json"));
             }
             if rules.header_ignored(h.name) {
                 continue;
             }
-            let lower = String::from_utf8_lossy(h.name).to_ascii_lowercase();
-            match compared.iter_mut().find(|(l, _, _)| *l == lower) {
-                Some((_, _, v)) => {
+            match compared
+                .iter_mut()
+                .find(|(n, _)| n.eq_ignore_ascii_case(h.name))
+            {
+                Some((_, v)) => {
+                    let v = v.to_mut();
                     v.extend_from_slice(b", ");
                     v.extend_from_slice(h.value);
                 }
-                None => compared.push((lower, h.name, h.value.to_vec())),
+                None => compared.push((h.name, Cow::Borrowed(h.value))),
             }
         }
         let body = match body::response_body(data) {
@@ -198,6 +201,13 @@ impl<'a> Parsed<'a> {
             body,
             json_type,
         }
+    }
+
+    fn header(&self, name: &[u8]) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| &v[..])
     }
 }
 
@@ -230,10 +240,10 @@ pub fn compare(rules: &Rules, baseline: &[u8], candidate: &[u8]) -> Differences 
 fn compare_headers(rules: &Rules, a: &Parsed<'_>, b: &Parsed<'_>, out: &mut Differences) {
     let text = |v: &[u8]| Value::String(String::from_utf8_lossy(v).into_owned());
     let field = |name: &[u8]| format!("header:{}", String::from_utf8_lossy(name));
-    for (lower, name, value) in &a.headers {
-        match b.headers.iter().find(|(l, _, _)| l == lower) {
-            Some((_, _, other)) if other == value => {}
-            Some((_, _, other)) => out.add(
+    for (name, value) in &a.headers {
+        match b.header(name) {
+            Some(other) if other == &value[..] => {}
+            Some(other) => out.add(
                 rules,
                 &field(name),
                 text(value),
@@ -249,8 +259,8 @@ fn compare_headers(rules: &Rules, a: &Parsed<'_>, b: &Parsed<'_>, out: &mut Diff
             ),
         }
     }
-    for (lower, name, value) in &b.headers {
-        if !a.headers.iter().any(|(l, _, _)| l == lower) {
+    for (name, value) in &b.headers {
+        if a.header(name).is_none() {
             out.add(rules, &field(name), Value::Null, text(value), Change::Added);
         }
     }

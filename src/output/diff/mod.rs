@@ -35,6 +35,8 @@ use std::time::{Duration, Instant};
 
 /// Messages waiting for the comparing thread.
 const QUEUE: usize = 8192;
+/// Most messages compared on one clock reading.
+const BATCH: usize = 1024;
 /// How often the files in DIR are rewritten while running.
 const WRITE_EVERY: Duration = Duration::from_secs(2);
 /// Most fields remembered as noise per endpoint.
@@ -351,14 +353,22 @@ impl DiffOutput {
             let mut next = Instant::now() + WRITE_EVERY;
             loop {
                 let wait = next.saturating_duration_since(Instant::now());
-                crossbeam_channel::select! {
+                let first = crossbeam_channel::select! {
                     recv(rx) -> m => match m {
-                        Ok(msg) => differ.handle(&msg, Instant::now()),
+                        Ok(msg) => Some(msg),
                         Err(_) => break,
                     },
-                    default(wait) => {}
-                }
+                    default(wait) => None,
+                };
+                // What is queued is taken in one go, on one clock reading:
+                // arrival times only need the precision of the timeout.
                 let now = Instant::now();
+                if let Some(msg) = first {
+                    differ.handle(&msg, now);
+                    for msg in rx.try_iter().take(BATCH) {
+                        differ.handle(&msg, now);
+                    }
+                }
                 if now >= next {
                     differ.tick(now);
                     next = now + WRITE_EVERY;
