@@ -30,32 +30,8 @@ python3 bench/gen_diff.py "$PAIRS" "$BIG"
 python3 bench/gen_diff.py "$SMALL" "$LITTLE"
 cat "$BIG" > /dev/null  # warm the page cache
 
-now() { date +%s%N; }
-
-# best_of CMD...: the shortest wall time in ns over $RUNS runs.
-best_of() {
-  local best=0 start took
-  for _ in $(seq "$RUNS"); do
-    rm -rf "$WORK/out"
-    start=$(now)
-    "$@" > /dev/null 2>&1
-    took=$(( $(now) - start ))
-    if [ "$best" -eq 0 ] || [ "$took" -lt "$best" ]; then best=$took; fi
-  done
-  echo "$best"
-}
-
-# cpu_ms CMD...: the least CPU time (user + system, ms) over $RUNS runs; on
-# a shared machine this varies less than wall time.
-cpu_ms() {
-  local best=0 t
-  for _ in $(seq "$RUNS"); do
-    rm -rf "$WORK/out"
-    t=$( { TIMEFORMAT='%3U %3S'; time "$@" > /dev/null 2>&1; } 2>&1 | awk '{ printf "%d", ($1 + $2) * 1000 }')
-    if [ "$best" -eq 0 ] || [ "$t" -lt "$best" ]; then best=$t; fi
-  done
-  echo "$best"
-}
+before_run() { rm -rf "$WORK/out"; }
+. bench/lib/timing.sh
 
 null_ns=$(best_of "$GOR" --input-file "$BIG|$SPEED" --output-null)
 diff_ns=$(best_of "$GOR" --input-file "$BIG|$SPEED" --output-diff "$WORK/out")

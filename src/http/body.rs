@@ -102,6 +102,18 @@ pub fn response_body(data: &[u8]) -> Option<(Cow<'_, [u8]>, Option<DecodeError>)
     let (head, raw) = data.split_at(at);
     let status = start_line::status_code(data).unwrap_or(200);
     let kind = FramingHeaders::of_head(head).response_body(false, false, status);
+    let coding = headers::header_value(head, b"Content-Encoding").and_then(Coding::of);
+    Some(decode(raw, kind, coding))
+}
+
+/// The bytes after a head, given what the head said: how the body is
+/// framed and its content coding. For callers that read the head's fields
+/// themselves (in one pass); [`response_body`] does it all.
+pub fn decode(
+    raw: &[u8],
+    kind: Result<BodyKind, framing::FramingError>,
+    coding: Option<Coding>,
+) -> (Cow<'_, [u8]>, Option<DecodeError>) {
     let mut body: Cow<'_, [u8]> = match kind {
         Ok(BodyKind::Empty) => Cow::Borrowed(&raw[..0]),
         Ok(BodyKind::Length(n)) => {
@@ -113,7 +125,6 @@ pub fn response_body(data: &[u8]) -> Option<(Cow<'_, [u8]>, Option<DecodeError>)
         },
         Ok(BodyKind::UntilClose) | Err(_) => Cow::Borrowed(raw),
     };
-    let coding = headers::header_value(head, b"Content-Encoding").and_then(Coding::of);
     let mut error = None;
     if let Some(coding) = coding
         && !body.is_empty()
@@ -123,7 +134,7 @@ pub fn response_body(data: &[u8]) -> Option<(Cow<'_, [u8]>, Option<DecodeError>)
             Err(e) => error = Some(e),
         }
     }
-    Some((body, error))
+    (body, error)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! bodies are compared as bytes, and for text the first differing line is
 //! shown. `--output-diff-ignore REGEX` leaves out the fields it matches.
 
+use crate::http::framing::FramingHeaders;
 use crate::http::{body, headers, start_line};
 use regex::RegexSet;
 use serde_json::Value;
@@ -172,9 +173,15 @@ impl<'a> Parsed<'a> {
         let status = start_line::status_code(data);
         let mut compared: Vec<(&[u8], Cow<'a, [u8]>)> = Vec::new();
         let mut json_type = false;
+        // One pass over the head gathers what the body's decoding needs too.
+        let mut framing = FramingHeaders::new();
+        let mut coding = None;
         for h in headers::headers(data) {
+            framing.add(h.name, h.value);
             if h.name.eq_ignore_ascii_case(b"content-type") {
                 json_type = h.value.windows(4).any(|w| w.eq_ignore_ascii_case(b"json"));
+            } else if h.name.eq_ignore_ascii_case(b"content-encoding") && coding.is_none() {
+                coding = Some(body::Coding::of(h.value));
             }
             if rules.header_ignored(h.name) {
                 continue;
@@ -191,8 +198,11 @@ impl<'a> Parsed<'a> {
                 None => compared.push((h.name, Cow::Borrowed(h.value))),
             }
         }
-        let body = match body::response_body(data) {
-            Some((b, _)) => b,
+        let body = match headers::body_offset(data) {
+            Some(at) => {
+                let kind = framing.response_body(false, false, status.unwrap_or(200));
+                body::decode(&data[at..], kind, coding.flatten()).0
+            }
             None => Cow::Borrowed(&data[data.len()..]),
         };
         Parsed {
@@ -377,19 +387,20 @@ fn first_difference(a: &[u8], b: &[u8]) -> (String, String) {
         Some(l) => format!(
             "line {}: {}",
             line_no + 1,
-            shorten(&String::from_utf8_lossy(l))
+            shorten(&String::from_utf8_lossy(l), MAX_VALUE)
         ),
         None => format!("line {}: (end of body)", line_no + 1),
     };
     (line(a), line(b))
 }
 
-/// At most [`MAX_VALUE`] bytes of `s`, cut at a character boundary.
-fn shorten(s: &str) -> String {
-    if s.len() <= MAX_VALUE {
+/// At most `max` bytes of `s` (cut at a character boundary, `…` marking
+/// the cut), without a trailing `\r`.
+pub fn shorten(s: &str, max: usize) -> String {
+    if s.len() <= max {
         return s.trim_end_matches('\r').to_string();
     }
-    let mut end = MAX_VALUE;
+    let mut end = max;
     while !s.is_char_boundary(end) {
         end -= 1;
     }
@@ -400,11 +411,11 @@ fn shorten(s: &str) -> String {
 /// subtree becomes its JSON text, cut).
 fn clip(v: Value) -> Value {
     match v {
-        Value::String(s) if s.len() > MAX_VALUE => Value::String(shorten(&s)),
+        Value::String(s) if s.len() > MAX_VALUE => Value::String(shorten(&s, MAX_VALUE)),
         Value::Array(_) | Value::Object(_) => {
             let text = v.to_string();
             if text.len() > MAX_VALUE {
-                Value::String(shorten(&text))
+                Value::String(shorten(&text, MAX_VALUE))
             } else {
                 v
             }

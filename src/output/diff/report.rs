@@ -571,14 +571,7 @@ fn pretty(
 }
 
 fn cut(line: &str) -> String {
-    if line.len() <= SAMPLE_LINE {
-        return line.to_string();
-    }
-    let mut end = SAMPLE_LINE;
-    while !line.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &line[..end])
+    super::compare::shorten(line, SAMPLE_LINE)
 }
 
 /// HTML-escaped text.
