@@ -162,6 +162,14 @@ fn the_output_compares_what_it_is_given_and_writes_at_close() {
     assert_eq!(s["endpoints"]["GET /x"]["different"], json!(1));
     assert!(gate().unwrap().contains("1 requests answered differently"));
     assert!(dir.path().join("report.html").exists());
+    // The counters /metrics and --stats show.
+    let counters = crate::stats::snapshot();
+    for name in ["output_diff.compared", "output_diff.different"] {
+        assert!(
+            counters.iter().any(|(n, v, _)| n == name && *v >= 1),
+            "{name} missing from {counters:?}"
+        );
+    }
     shutdown.stop("test");
     assert!(shutdown.join_all(Duration::from_secs(5)).is_empty());
 }
