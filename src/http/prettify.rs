@@ -118,13 +118,7 @@ fn unframeable(data: &[u8]) -> Cow<'_, [u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-
-    fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
+    use crate::http::body::gzip;
 
     fn text(out: Option<Cow<'_, [u8]>>) -> String {
         String::from_utf8_lossy(&out.expect("dropped")).into_owned()
