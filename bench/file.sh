@@ -34,20 +34,8 @@ SMALL="$WORK/small.gor"
 BYTES=$(stat -c %s "$BIG")
 cat "$BIG" > /dev/null  # warm the page cache
 
-now() { date +%s%N; }
-
-# best_of CMD...: the shortest wall time in ns over $RUNS runs.
-best_of() {
-  local best=0 start took
-  for _ in $(seq "$RUNS"); do
-    rm -f "$OUT_DIR"/*
-    start=$(now)
-    "$@" > /dev/null 2>&1
-    took=$(( $(now) - start ))
-    if [ "$best" -eq 0 ] || [ "$took" -lt "$best" ]; then best=$took; fi
-  done
-  echo "$best"
-}
+before_run() { rm -f "$OUT_DIR"/*; }
+. bench/lib/timing.sh
 
 mbps() { awk -v b="$BYTES" -v ns="$1" 'BEGIN { printf "%.0f", b / 1048576 / (ns / 1e9) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b / a }'; }
@@ -58,16 +46,6 @@ null_ns=$(best_of "$GOR" --input-file "$BIG|$SPEED" --output-null)
 file_ns=$(best_of "$GOR" --input-file "$BIG|$SPEED" --output-file "$OUT_DIR/out.gor" \
   --output-file-queue-limit 0 --output-file-size-limit 4gb)
 
-# cpu_ms CMD...: the least CPU time (user + system, ms) over $RUNS runs; on
-# a shared machine this varies less than wall time.
-cpu_ms() {
-  local best=0 t
-  for _ in $(seq "$RUNS"); do
-    t=$( { TIMEFORMAT='%3U %3S'; time "$@" > /dev/null 2>&1; } 2>&1 | awk '{ printf "%d", ($1 + $2) * 1000 }')
-    if [ "$best" -eq 0 ] || [ "$t" -lt "$best" ]; then best=$t; fi
-  done
-  echo "$best"
-}
 cat_cpu=$(cpu_ms cat "$BIG")
 null_cpu=$(cpu_ms "$GOR" --input-file "$BIG|$SPEED" --output-null)
 

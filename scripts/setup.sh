@@ -4,7 +4,8 @@
 # bundled librdkafka (the Kafka input and output) needs: a C toolchain,
 # make, pkg-config, OpenSSL's headers (TLS and SCRAM) and zlib's; and moto's
 # S3 server from PyPI for the S3 tests (tests/s3.rs start it); promtool
-# (Debian's prometheus package) for tests/metrics.rs; and what the
+# (Debian's prometheus package) for tests/metrics.rs; headless Chromium
+# (tests/diff.rs opens the --output-diff report in it); and what the
 # install and container tests (tests/install.rs, tests/container.rs) check
 # with: man and groff (render the man page), systemd-analyze (verify the
 # unit), setcap, setpriv and ip (capture as a non-root user with file
@@ -21,6 +22,7 @@ command -v cc >/dev/null || need+=(gcc)
 # promtool checks the /metrics output and the example alert rules
 # (tests/metrics.rs).
 command -v promtool >/dev/null || need+=(prometheus)
+command -v chromium >/dev/null || need+=(chromium)
 command -v man >/dev/null || need+=(man-db)
 command -v groff >/dev/null || need+=(groff-base)
 command -v systemd-analyze >/dev/null || need+=(systemd)

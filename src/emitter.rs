@@ -623,7 +623,7 @@ mod tests {
                 .iter()
                 .map(|o| o.clone() as Arc<dyn Output>)
                 .collect(),
-            response_inputs: vec![],
+            ..Plugins::default()
         };
         Emitter::start(plugins, options, steps, None, Shutdown::new()).wait()
     }
@@ -676,7 +676,7 @@ mod tests {
         let plugins = Plugins {
             inputs: vec![Box::new(LiveVecInput(messages(100).into_iter()))],
             outputs: vec![out.clone() as Arc<dyn Output>],
-            response_inputs: vec![],
+            ..Plugins::default()
         };
         let shutdown = Shutdown::new();
         shutdown.stop("test");

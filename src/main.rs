@@ -1,6 +1,7 @@
 //! The `gor` binary: parse the command line, build the plugins, run the
 //! emitter, turn the outcome into an exit status (2: usage error, 1: runtime
-//! failure, 0: done or stopped cleanly).
+//! failure, 3: `--output-diff-fail` saw a regression, 0: done or stopped
+//! cleanly).
 
 use gor::emitter::{Emitter, Ending, Options, Steps};
 use gor::plugin::Shutdown;
@@ -44,13 +45,22 @@ fn main() -> ExitCode {
         env!("CARGO_PKG_VERSION")
     );
     let shutdown = Shutdown::new();
-    let ending = run(&settings, &shutdown);
+    let mut gates = Vec::new();
+    let ending = run(&settings, &shutdown, &mut gates);
     // Whatever still waits (the --exit-after timer, the stats reporter)
     // ends now; every thread gor started is joined before it exits.
     shutdown.expire("gor is exiting");
     shutdown.join_all(JOIN_BOUND);
     if settings.input_raw_stats && !settings.input_raw.is_empty() {
         eprintln!("{}", gor::input::raw::stats_line());
+    }
+    let failed_gate = match &ending {
+        Ok(Ending::InputsDone | Ending::Stopped(_)) => gates.iter().find_map(|g| g()),
+        _ => None,
+    };
+    if let Some(why) = failed_gate {
+        tracing::error!("{why}");
+        return report_and(ExitCode::from(3));
     }
     match ending {
         Ok(Ending::InputsDone) => {
@@ -83,12 +93,19 @@ fn main() -> ExitCode {
 /// How long gor waits, after the outputs are closed, for its threads to end.
 const JOIN_BOUND: std::time::Duration = std::time::Duration::from_secs(3);
 
-fn run(settings: &Settings, shutdown: &Shutdown) -> anyhow::Result<Ending> {
+/// Runs the pipeline; the checks of the finished run (exit status 3) are
+/// left in `gates`.
+fn run(
+    settings: &Settings,
+    shutdown: &Shutdown,
+    gates: &mut Vec<gor::plugin::Gate>,
+) -> anyhow::Result<Ending> {
     // Rule errors (a bad regex) are usage errors: reported before anything
     // starts.
     let steps = Steps::from_settings(settings)?;
     gor::signals::on_stop(shutdown.clone())?;
-    let plugins = gor::registry::build(settings, shutdown)?;
+    let mut plugins = gor::registry::build(settings, shutdown)?;
+    *gates = std::mem::take(&mut plugins.gates);
     if !settings.http_pprof.is_empty() {
         gor::metrics::serve(&settings.http_pprof, shutdown)?;
     }

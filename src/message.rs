@@ -50,10 +50,19 @@ impl PayloadType {
 ///
 /// Both are `Bytes`, so cloning a message to hand it to several outputs
 /// shares the payload instead of copying it.
+///
+/// `replay_target` lives only inside gor: files, relays and the middleware
+/// carry GoReplay's format (`meta` and `data`) and nothing else.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Message {
     pub meta: Bytes,
     pub data: Bytes,
+    /// For a replayed response (type 3) produced by this run: which
+    /// `--output-http` answered it, counted from 0 in command-line order,
+    /// so that `--output-diff` can tell a baseline from a candidate. `None`
+    /// for everything captured or read (a type 3 read from a recording
+    /// included).
+    pub replay_target: Option<u16>,
 }
 
 impl Message {
@@ -65,9 +74,19 @@ impl Message {
         latency_ns: i64,
         data: impl Into<Bytes>,
     ) -> Self {
+        Message::from_parts(
+            header_line(kind, id, timestamp_ns, latency_ns).into(),
+            data.into(),
+        )
+    }
+
+    /// A message from its header line and payload, produced by no replay
+    /// target.
+    pub fn from_parts(meta: Bytes, data: Bytes) -> Self {
         Message {
-            meta: header_line(kind, id, timestamp_ns, latency_ns).into(),
-            data: data.into(),
+            meta,
+            data,
+            replay_target: None,
         }
     }
 
@@ -78,14 +97,10 @@ impl Message {
     pub fn from_record(record: impl Into<Bytes>) -> Self {
         let record: Bytes = record.into();
         match memchr::memchr(b'\n', &record) {
-            Some(i) if i > 0 && i + 1 < record.len() => Message {
-                meta: record.slice(..=i),
-                data: record.slice(i + 1..),
-            },
-            _ => Message {
-                meta: Bytes::new(),
-                data: record,
-            },
+            Some(i) if i > 0 && i + 1 < record.len() => {
+                Message::from_parts(record.slice(..=i), record.slice(i + 1..))
+            }
+            _ => Message::from_parts(Bytes::new(), record),
         }
     }
 

@@ -822,7 +822,7 @@ fn message_from(room: &mut BytesMut, n: usize) -> Message {
         Some(i) if i > 0 && i + 1 < n => {
             let meta = room.split_to(i + 1).freeze();
             let data = room.split_to(n - i - 1).freeze();
-            Message { meta, data }
+            Message::from_parts(meta, data)
         }
         _ => Message::from_record(room.split_to(n).freeze()),
     }

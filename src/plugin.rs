@@ -105,7 +105,13 @@ pub struct Plugins {
     /// Inputs fed by outputs (replayed responses); they finish once their
     /// output is closed and drained.
     pub response_inputs: Vec<Box<dyn Input>>,
+    /// Asked once every output is closed: a `Some(why)` makes gor exit
+    /// with status 3 (`--output-diff-fail` saw a regression).
+    pub gates: Vec<Gate>,
 }
+
+/// A check of the finished run; `Some(why)` fails it (exit status 3).
+pub type Gate = Box<dyn Fn() -> Option<String> + Send>;
 
 /// A mistake in what the user typed (a flag value, an address, a rule):
 /// reported in one line that names the flag, exit status 2. Defined here,

@@ -368,10 +368,10 @@ impl Splitter {
         if let Some((nl, timestamp)) = scan_header(body)
             && nl + 1 < body.len()
         {
-            let message = Message {
-                meta: chunk.slice(start..start + nl + 1),
-                data: chunk.slice(start + nl + 1..end),
-            };
+            let message = Message::from_parts(
+                chunk.slice(start..start + nl + 1),
+                chunk.slice(start + nl + 1..end),
+            );
             out.push_back(Record { timestamp, message });
             return;
         }
@@ -440,10 +440,7 @@ fn recover_record(body: Bytes) -> Recovered {
         if nl + 1 == body.len() {
             return Recovered::Malformed;
         }
-        let message = Message {
-            meta: body.slice(..=nl),
-            data: body.slice(nl + 1..),
-        };
+        let message = Message::from_parts(body.slice(..=nl), body.slice(nl + 1..));
         return Recovered::Intact(message, ts);
     }
     let mut at = 0;

@@ -15,6 +15,7 @@ use crate::input::raw::{RawConfig, RawInput};
 use crate::input::tcp::{TcpInput, TcpInputConfig};
 use crate::limiter::{Limit, LimitedInput, LimitedOutput};
 use crate::output::binary::{BinaryConfig, BinaryOutput};
+use crate::output::diff::{DiffConfig, DiffOutput};
 use crate::output::elasticsearch::{Exporter, ExporterConfig};
 use crate::output::file::{FileOutput, FileOutputConfig};
 use crate::output::http::{HttpConfig, HttpOutput};
@@ -155,15 +156,21 @@ pub fn build(settings: &Settings, shutdown: &Shutdown) -> Result<Plugins> {
             "--output-http-elasticsearch exports replayed exchanges: without --output-http nothing is exported"
         );
     }
-    for option in &settings.output_http {
+    for (index, option) in settings.output_http.iter().enumerate() {
         let mut responses = None;
         p.add_output("output-http", option, |addr| {
-            let config = HttpConfig::from_settings(addr, settings)?;
+            let mut config = HttpConfig::from_settings(addr, settings)?;
+            config.index = u16::try_from(index).unwrap_or(u16::MAX);
             let (output, input) = HttpOutput::start(config, exporter.clone(), shutdown)?;
             responses = input;
             Ok(output)
         })?;
         p.response_inputs.extend(responses);
+    }
+    if let Some(config) = DiffConfig::from_settings(settings)? {
+        let (output, gate) = DiffOutput::start(&config, shutdown)?;
+        p.outputs.push(output);
+        p.gates.extend(gate);
     }
     for option in &settings.output_binary {
         let mut responses = None;

@@ -14,8 +14,10 @@
 //! * [`edit`] — cut / insert / replace a byte range;
 //! * [`listener`] — connection cap and read/write deadlines of gor's own
 //!   HTTP servers (`--input-http`, `gor file-server`);
+//! * [`body`] — a body with chunked, gzip and deflate coding undone;
 //! * [`prettify`] — `--prettify-http`: chunked and gzip bodies decoded.
 
+pub mod body;
 pub mod client;
 pub mod edit;
 pub mod framing;

@@ -17,16 +17,12 @@
 //! * Both apply in that order; a message without a complete header block, or
 //!   with neither encoding, passes unchanged.
 
+use super::body::{self, Coding, DecodeError};
 use super::framing::{self, BodyKind, FramingHeaders};
 use super::headers::{self, body_offset};
 use super::start_line;
 use crate::stats;
 use std::borrow::Cow;
-use std::io::Read;
-
-/// The most a gzip body may inflate to (a "zip bomb" of a few KiB could
-/// otherwise take all memory); larger bodies stay encoded.
-const MAX_DECODED: u64 = 256 << 20;
 
 /// The prettified message; `None` means drop it (invalid gzip header).
 pub fn prettify(data: &[u8]) -> Option<Cow<'_, [u8]>> {
@@ -63,27 +59,28 @@ pub fn prettify(data: &[u8]) -> Option<Cow<'_, [u8]>> {
         head = set_length(&head, body.len());
     }
     if gzip {
-        if !body.starts_with(&[0x1f, 0x8b, 0x08]) {
-            stats::drop_counter("prettify.invalid_gzip").drop_one(
-                &"--prettify-http: dropped a message whose gzip body has an invalid header",
-            );
-            return None;
-        }
-        let mut decoded = Vec::with_capacity(body.len() * 4);
-        let result = flate2::read::MultiGzDecoder::new(&body[..])
-            .take(MAX_DECODED + 1)
-            .read_to_end(&mut decoded);
-        if result.is_ok() && decoded.len() as u64 > MAX_DECODED {
-            stats::drop_counter("prettify.gzip_too_large").drop_one(
-                &"--prettify-http: a gzip body inflates past 256 MiB; it was left encoded",
-            );
-        } else if result.is_ok() {
-            body = Cow::Owned(decoded);
-            head = headers::delete_header(&head, b"Content-Encoding");
-            head = set_length(&head, body.len());
-        } else {
-            stats::drop_counter("prettify.gzip_decode_errors")
-                .drop_one(&"--prettify-http: a gzip body failed to decode; it was left encoded");
+        match body::inflate(Coding::Gzip, &body) {
+            Ok(decoded) => {
+                body = Cow::Owned(decoded);
+                head = headers::delete_header(&head, b"Content-Encoding");
+                head = set_length(&head, body.len());
+            }
+            Err(DecodeError::BadHeader) => {
+                stats::drop_counter("prettify.invalid_gzip").drop_one(
+                    &"--prettify-http: dropped a message whose gzip body has an invalid header",
+                );
+                return None;
+            }
+            Err(DecodeError::TooLarge) => {
+                stats::drop_counter("prettify.gzip_too_large").drop_one(
+                    &"--prettify-http: a gzip body inflates past 256 MiB; it was left encoded",
+                );
+            }
+            Err(DecodeError::Corrupt) => {
+                stats::drop_counter("prettify.gzip_decode_errors").drop_one(
+                    &"--prettify-http: a gzip body failed to decode; it was left encoded",
+                );
+            }
         }
     }
     head.extend_from_slice(&body);
@@ -121,13 +118,7 @@ fn unframeable(data: &[u8]) -> Cow<'_, [u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-
-    fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
+    use crate::http::body::gzip;
 
     fn text(out: Option<Cow<'_, [u8]>>) -> String {
         String::from_utf8_lossy(&out.expect("dropped")).into_owned()

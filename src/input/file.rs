@@ -780,10 +780,7 @@ mod tests {
             // The record carries its position, to check ties too.
             let msg = |t: i64, seq: usize| Record {
                 timestamp: t,
-                message: Message {
-                    meta: Bytes::from(seq.to_string()),
-                    data: Bytes::new(),
-                },
+                message: Message::from_parts(Bytes::from(seq.to_string()), Bytes::new()),
             };
             let mut window = Window::default();
             let mut heap = BinaryHeap::new();

@@ -119,10 +119,7 @@ pub fn decode(doc: &[u8]) -> Result<Message, DecodeError> {
     }
     data.extend_from_slice(b"\r\n");
     data.extend_from_slice(body.as_bytes());
-    Ok(Message {
-        meta: Bytes::from(meta),
-        data: Bytes::from(data),
-    })
+    Ok(Message::from_parts(Bytes::from(meta), Bytes::from(data)))
 }
 
 /// The headers by canonical name, or `None` when the start line or any
@@ -253,10 +250,10 @@ mod tests {
     use super::*;
 
     fn json(meta: &str, data: &[u8]) -> String {
-        let msg = Message {
-            meta: Bytes::from(format!("{meta}\n")),
-            data: Bytes::copy_from_slice(data),
-        };
+        let msg = Message::from_parts(
+            Bytes::from(format!("{meta}\n")),
+            Bytes::copy_from_slice(data),
+        );
         let mut out = Vec::new();
         encode(&msg, &mut out);
         String::from_utf8(out).unwrap()

@@ -1,6 +1,7 @@
 //! Outputs: where messages go. One plugin per file.
 
 pub mod binary;
+pub mod diff;
 pub mod elasticsearch;
 pub mod file;
 pub mod http;

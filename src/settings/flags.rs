@@ -379,6 +379,36 @@ pub struct Settings {
     #[arg(long, help_heading = "Output: HTTP replay", value_name = "BOOL", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = values::parse_bool)]
     pub http_original_host: bool,
 
+    /// Compare the responses to each request (original or first target against the last target) and write summary.json, diffs.jsonl and report.html into this directory; turns on --output-http-track-response (gor extension)
+    #[arg(
+        long,
+        help_heading = "Output: response diff (gor extension)",
+        value_name = "DIR",
+        allow_hyphen_values = true,
+        default_value = ""
+    )]
+    pub output_diff: String,
+
+    /// A response header left out of the comparison, besides Date, Server, Connection, Keep-Alive, Transfer-Encoding, Content-Encoding, Content-Length and the other defaults; repeatable
+    #[arg(long, help_heading = "Output: response diff (gor extension)", value_name = "NAME", action = ArgAction::Append, allow_hyphen_values = true)]
+    pub output_diff_ignore_header: Vec<String>,
+
+    /// Leave out every difference whose field (status, header:<Name>, body, or a JSON path such as $.items[0].price) matches this regex; repeatable
+    #[arg(long, help_heading = "Output: response diff (gor extension)", value_name = "REGEX", action = ArgAction::Append, allow_hyphen_values = true)]
+    pub output_diff_ignore: Vec<String>,
+
+    /// A request whose responses are not all in after this long is counted as unmatched
+    #[arg(long, help_heading = "Output: response diff (gor extension)", value_name = "DURATION", allow_hyphen_values = true, default_value = "30s", value_parser = values::parse_duration)]
+    pub output_diff_timeout: Duration,
+
+    /// Example requests kept per endpoint for report.html
+    #[arg(long, help_heading = "Output: response diff (gor extension)", value_name = "INT", allow_hyphen_values = true, default_value = "5", value_parser = values::parse_int)]
+    pub output_diff_samples: i64,
+
+    /// Exit with status 3 when any regression (a difference that is not noise) was seen
+    #[arg(long, help_heading = "Output: response diff (gor extension)", value_name = "BOOL", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = values::parse_bool)]
+    pub output_diff_fail: bool,
+
     /// Export request/response pairs to ElasticSearch: http://host:port/index
     #[arg(
         long,
@@ -716,6 +746,7 @@ pub const BOOL_FLAGS: &[&str] = &[
     "http-original-host",
     "output-http-compatibility-mode",
     "output-http-debug",
+    "output-diff-fail",
     "input-tcp-secure",
     "output-tcp-secure",
     "output-tcp-skip-verify",

@@ -949,7 +949,7 @@ impl Ctx {
             cur.ts,
             last_ts.saturating_sub(cur.ts).max(0),
         );
-        out(Message { meta, data });
+        out(Message::from_parts(meta, data));
     }
 
     /// All bytes of this direction up to its FIN are in.

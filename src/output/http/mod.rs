@@ -65,6 +65,9 @@ pub struct HttpConfig {
     pub sessions: bool,
     /// `--output-http-debug`: log every exchange.
     pub debug: bool,
+    /// Which `--output-http` this is (from 0, in command-line order): its
+    /// replayed responses carry it, for `--output-diff`.
+    pub index: u16,
 }
 
 impl HttpConfig {
@@ -102,7 +105,8 @@ impl HttpConfig {
             timeout,
             redirects: s.output_http_redirects.max(0) as usize,
             response_buffer: usize::try_from(s.output_http_response_buffer).unwrap_or(usize::MAX),
-            track_response: s.output_http_track_response,
+            // The diff compares replayed responses: it needs them.
+            track_response: s.output_http_track_response || !s.output_diff.is_empty(),
             skip_verify: s.output_http_skip_verify,
             workers_min,
             workers_max,
@@ -118,6 +122,7 @@ impl HttpConfig {
                 .then(|| Duration::from_millis(s.output_http_stats_ms.max(1000) as u64).min(day)),
             sessions: s.recognize_tcp_sessions,
             debug: s.output_http_debug,
+            index: 0,
         })
     }
 }
@@ -797,13 +802,14 @@ impl Shared {
                 if let Some(tx) = responses {
                     resp.kept.truncate(self.config.response_buffer);
                     let id = String::from_utf8_lossy(msg.id()).into_owned();
-                    let m = Message::new(
+                    let mut m = Message::new(
                         PayloadType::ReplayedResponse,
                         &id,
                         start_ns,
                         rtt_ns,
                         resp.kept,
                     );
+                    m.replay_target = Some(self.config.index);
                     if tx.send(m).await.is_err() {
                         self.counters
                             .responses_dropped

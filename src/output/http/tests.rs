@@ -77,6 +77,7 @@ fn config(port: u16, min: usize, max: usize, queue: usize) -> HttpConfig {
         stats_period: None,
         sessions: false,
         debug: false,
+        index: 0,
     }
 }
 
