@@ -9,6 +9,7 @@ mod replay_common;
 
 use common::{Running, run};
 use replay_common::{Behaviour, OK, RecordingServer, closed_port, counted, replay, write_gor};
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(60);
@@ -72,6 +73,68 @@ fn each_error_kind_is_counted_and_the_healthy_target_gets_everything() {
     ] {
         assert_eq!(counted(&out.stderr, name), want, "{name}\n{}", out.stderr);
     }
+}
+
+#[test]
+fn resets_trickles_and_failed_tls_handshakes_are_counted_and_the_healthy_target_gets_everything() {
+    let good = RecordingServer::start(Behaviour::Respond(OK.to_vec()));
+    let reset = RecordingServer::start(Behaviour::ResetAfter(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc".to_vec(),
+    ));
+    // One byte a second: the response never completes within the timeout.
+    let trickle = RecordingServer::start(Behaviour::Trickle(OK.to_vec(), Duration::from_secs(1)));
+    // https:// to a server that answers the TLS hello with plain HTTP.
+    let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let not_tls = format!("https://127.0.0.1:{}", plain.local_addr().unwrap().port());
+    std::thread::spawn(move || {
+        for conn in plain.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut hello = [0u8; 512];
+            let _ = conn.read(&mut hello);
+            let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    let recording = requests(5);
+    let started = Instant::now();
+    let out = replay(
+        &recording,
+        &[
+            "--output-http",
+            &good.url(),
+            "--output-http",
+            &reset.url(),
+            "--output-http",
+            &trickle.url(),
+            "--output-http",
+            &not_tls,
+            "--output-http-timeout",
+            "500ms",
+            "--output-http-workers",
+            "5",
+        ],
+        T,
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "draining took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(good.received().len(), 5);
+    let errors = |kind: &str| counted(&out.stderr, &format!("output_http.errors.{kind}"));
+    assert_eq!(errors("timeout"), 5, "the trickle\n{}", out.stderr);
+    assert_eq!(
+        errors("closed_mid_response"),
+        5,
+        "the reset\n{}",
+        out.stderr
+    );
+    assert_eq!(
+        errors("tls_failed"),
+        5,
+        "the failed handshake\n{}",
+        out.stderr
+    );
 }
 
 fn peak_rss_kb(pid: u32) -> Option<u64> {

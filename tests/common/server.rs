@@ -29,6 +29,11 @@ pub enum Behaviour {
     CloseAfter(Vec<u8>),
     /// Sends bytes that are not HTTP, then closes.
     Garbage(Vec<u8>),
+    /// Sends these bytes (part of a response), then resets the connection
+    /// (RST, not FIN).
+    ResetAfter(Vec<u8>),
+    /// Sends these bytes one at a time, this long apart.
+    Trickle(Vec<u8>, Duration),
     /// Sends a head announcing `len` bytes of body and streams them.
     HugeBody(u64),
 }
@@ -198,6 +203,30 @@ fn chunked_body(buf: &[u8], head_end: usize) -> Option<Option<(Vec<u8>, usize)>>
     Some(walk())
 }
 
+/// SO_LINGER with a zero timeout: closing the socket sends a reset.
+fn linger_zero(stream: &TcpStream) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt(2) reads a linger struct we own, on our socket.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 fn serve(
     mut stream: TcpStream,
     requests: Arc<Mutex<Vec<Vec<u8>>>>,
@@ -230,6 +259,22 @@ fn serve(
                 Behaviour::CloseAfter(part) | Behaviour::Garbage(part) => {
                     let _ = stream.write_all(part);
                     return;
+                }
+                Behaviour::ResetAfter(part) => {
+                    let _ = stream.write_all(part);
+                    // A zero linger time makes the close a reset.
+                    let _ = linger_zero(&stream);
+                    return;
+                }
+                Behaviour::Trickle(bytes, gap) => {
+                    for b in bytes {
+                        if stop.load(Ordering::Relaxed) || stream.write_all(&[*b]).is_err() {
+                            return;
+                        }
+                        // The pace of a trickling server, not a wait.
+                        std::thread::sleep(*gap);
+                    }
+                    continue;
                 }
                 Behaviour::HugeBody(len) => {
                     let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n");
