@@ -109,6 +109,15 @@ def main():
     write("ws_frames", "frames", bytes([1]) + ping + text + close)
     write("ws_frames", "handshake", bytes([0]) + b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n")
     write("ws_frames", "url", bytes([3]) + b"wss://user:pass@example.com:8443/path\0" + text)
+    # diff_compare: the baseline's length (2 bytes), the baseline, the candidate.
+    def pair(a, b):
+        return struct.pack(">H", len(a)) + a + b
+    json_a = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: x\r\nContent-Length: 52\r\n\r\n{"items": [{"price": 1}, {"price": 2}], "user": "ana"}'[:-0 or None]
+    json_b = json_a.replace(b'"price": 2', b'"price": 3')
+    write("diff_compare", "json", pair(json_a, json_b))
+    write("diff_compare", "gzip_vs_chunked", pair(GZIPPED, RESP_CHUNKED))
+    write("diff_compare", "status", pair(OK, OK.replace(b"200 OK", b"500 Internal Server Error")))
+    write("diff_compare", "request", pair(OK, GET))
 
 
 if __name__ == "__main__":

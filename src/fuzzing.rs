@@ -446,3 +446,36 @@ pub fn ws_frames(data: &[u8]) {
         }
     }
 }
+
+/// One set of `--output-diff` rules: an ignored header and an ignored
+/// JSON path.
+fn diff_rules() -> &'static crate::output::diff::compare::Rules {
+    static RULES: OnceLock<crate::output::diff::compare::Rules> = OnceLock::new();
+    RULES.get_or_init(|| {
+        crate::output::diff::compare::Rules::new(&["X-Request-Id".into()], &[r"^\$\.meta\.".into()])
+            .expect("the fixed diff rules are valid")
+    })
+}
+
+/// `--output-diff`: two responses compared (status, headers, bodies after
+/// gzip, deflate and chunking are undone, JSON by path), and the endpoint
+/// of a request. Bytes 0-1: the baseline's length; then the baseline, then
+/// the candidate (also read as a request for its endpoint). Invariant: a
+/// response never differs from itself.
+pub fn diff_compare(data: &[u8]) {
+    use crate::output::diff::{compare, endpoint};
+    let Some((len, rest)) = data.split_first_chunk::<2>() else {
+        return;
+    };
+    let at = usize::from(u16::from_be_bytes(*len)).min(rest.len());
+    let (baseline, candidate) = rest.split_at(at);
+    let _ = compare::compare(diff_rules(), baseline, candidate);
+    let _ = endpoint::of_request(candidate);
+    let _ = endpoint::request_line(candidate);
+    let same = compare::compare(diff_rules(), baseline, baseline);
+    assert!(
+        same.is_empty(),
+        "a response differs from itself: {:?}",
+        same.list.first()
+    );
+}

@@ -18,6 +18,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("kafka_json", gor::fuzzing::kafka_json),
     ("capture_segments", gor::fuzzing::capture_segments),
     ("ws_frames", gor::fuzzing::ws_frames),
+    ("diff_compare", gor::fuzzing::diff_compare),
 ];
 
 /// The files of `dir`, sorted; none when it does not exist.
