@@ -77,6 +77,9 @@ pub struct Object {
 #[derive(Clone)]
 pub struct Storage {
     client: Client,
+    /// Uploads carry `UNSIGNED-PAYLOAD` instead of the body's SHA-256
+    /// (see [`Storage::build`]).
+    unsigned_payload: bool,
 }
 
 /// Runs `fut` on the shared runtime and waits for it (from any thread,
@@ -156,6 +159,7 @@ impl Storage {
         let config = config.build();
         Storage {
             client: Client::from_conf(config),
+            unsigned_payload: custom_endpoint,
         }
     }
 
@@ -214,6 +218,7 @@ impl Storage {
     pub fn upload(&self, bucket: &str, key: &str, path: &Path) -> Result<()> {
         let client = self.client.clone();
         let (bucket, key, path) = (bucket.to_string(), key.to_string(), path.to_path_buf());
+        let unsigned = self.unsigned_payload;
         wait(async move {
             // The default of 4 KB reads makes thousands of body frames per
             // chunk, each a wake-up and a write on the connection.
@@ -223,14 +228,13 @@ impl Storage {
                 .build()
                 .await
                 .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-            client
-                .put_object()
-                .bucket(&bucket)
-                .key(&key)
-                .body(body)
-                .send()
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+            let put = client.put_object().bucket(&bucket).key(&key).body(body);
+            let sent = if unsigned {
+                put.customize().disable_payload_signing().send().await
+            } else {
+                put.send().await
+            };
+            sent.map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
             Ok(())
         })
     }
