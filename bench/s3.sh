@@ -7,7 +7,8 @@
 # s3s-fs (examples/s3_server.rs: objects kept as files, every request's
 # signature checked) on loopback, sharing the machine with gor. Also gor's
 # peak RSS in both S3 directions, to show it is bounded by the chunk size,
-# not the recording size.
+# not the recording size, and the CPU seconds gor and the server each spent
+# (the machine's other jobs make wall times vary; CPU time varies less).
 # Goal: S3 at least 0.5 of the disk rate each way.
 #
 #   bash bench/s3.sh              # SIZE_MB=256 bash bench/s3.sh for a quicker run
@@ -43,26 +44,39 @@ BYTES=$(stat -c %s "$BIG")
 cat "$BIG" > /dev/null  # warm the page cache
 
 now() { date +%s%N; }
-# timed CMD...: wall time in ns; peak RSS (KB) of the last run in $WORK/rss.
+# The server's CPU time so far, in clock ticks (user + system).
+server_ticks() { awk '{ print $14 + $15 }' "/proc/$s3_pid/stat"; }
+# timed CMD...: wall time in ns; of the last run, peak RSS (KB) in
+# $WORK/rss and gor's CPU seconds in $WORK/cpu.
 timed() {
   local start
   start=$(now)
-  /usr/bin/time -f %M -o "$WORK/rss" "$@" > /dev/null 2> "$WORK/err" || { cat "$WORK/err" >&2; return 1; }
+  /usr/bin/time -f '%M %U %S' -o "$WORK/time" "$@" > /dev/null 2> "$WORK/err" || { cat "$WORK/err" >&2; return 1; }
   echo $(( $(now) - start ))
+  read -r rss user sys < "$WORK/time"
+  echo "$rss" > "$WORK/rss"
+  awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }' > "$WORK/cpu"
 }
+# CPU seconds of the server between two server_ticks.
+server_cpu() { awk -v a="$1" -v b="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz }'; }
 mbps() { awk -v b="$BYTES" -v ns="$1" 'BEGIN { printf "%.0f", b / 1048576 / (ns / 1e9) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b / a }'; }
 
 disk_write=$(timed "$GOR" --input-file "$BIG|$SPEED" --output-file "$WORK/disk/rec.gor" "${CHUNK[@]}")
+cpu_disk_write=$(cat "$WORK/cpu")
 disk_read=$(timed "$GOR" --input-file "$WORK/disk/rec_*.gor|$SPEED" --output-null)
+cpu_disk_read=$(cat "$WORK/cpu")
+before=$(server_ticks)
 s3_write=$(timed "$GOR" --input-file "$BIG|$SPEED" --output-file "s3://gor-bench/rec.gor" \
   --output-file-buffer "$WORK/staging" "${CHUNK[@]}")
-rss_write=$(cat "$WORK/rss")
+rss_write=$(cat "$WORK/rss") cpu_s3_write=$(cat "$WORK/cpu") server_write=$(server_cpu "$before" "$(server_ticks)")
+before=$(server_ticks)
 s3_read=$(timed "$GOR" --input-file "s3://gor-bench/rec|$SPEED" --output-null)
-rss_read=$(cat "$WORK/rss")
+rss_read=$(cat "$WORK/rss") cpu_s3_read=$(cat "$WORK/cpu") server_read=$(server_cpu "$before" "$(server_ticks)")
 objects=$(find "$WORK/s3/gor-bench" -type f -name 'rec_*' | wc -l)
 cmp <(cat "$WORK"/disk/rec_*.gor) <(cat "$WORK"/s3/gor-bench/rec_*.gor) ||
   { echo "s3: the objects differ from the local chunks" >&2; exit 1; }
 
-echo "disk write $(mbps "$disk_write") MB/s, read $(mbps "$disk_read") MB/s" >&2
+echo "disk write $(mbps "$disk_write") MB/s, read $(mbps "$disk_read") MB/s; CPU seconds: gor ${cpu_disk_write} writing, ${cpu_disk_read} reading" >&2
+echo "S3 CPU seconds: writing gor ${cpu_s3_write} + server ${server_write}, reading gor ${cpu_s3_read} + server ${server_read}" >&2
 echo "s3: ${SIZE_MB} MB recording: to S3 $(mbps "$s3_write") MB/s = $(ratio "$s3_write" "$disk_write") x disk ($(mbps "$disk_write") MB/s); from S3 $(mbps "$s3_read") MB/s = $(ratio "$s3_read" "$disk_read") x disk ($(mbps "$disk_read") MB/s); peak RSS $((rss_write / 1024)) MB writing, $((rss_read / 1024)) MB reading ($objects objects of 32 MB)"

@@ -19,6 +19,7 @@
 //! `examples/s3_server.rs` runs it as a process of its own for bench/s3.sh.
 #![allow(dead_code)]
 
+use hyper::body::Body as _;
 use hyper_util::rt::TokioIo;
 use s3s::auth::SimpleAuth;
 use s3s::dto::*;
@@ -27,6 +28,7 @@ use s3s::{Body, S3, S3Request, S3Response, S3Result, s3_error};
 use std::io::{self, Read, Seek, Write};
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The access key every request is signed with.
@@ -127,10 +129,6 @@ impl S3Server {
 /// core (the default of 400 KB made a 32 MB PUT 3x slower).
 const READ_BUFFER: usize = 4 << 20;
 
-/// The largest object accepted in one PUT (S3's own limit is 5 GB; a test
-/// or benchmark object is a chunk of at most a few tens of MB).
-const MOST_PUT: usize = 1 << 30;
-
 /// s3s-fs with objects read and written in one piece.
 struct Objects {
     fs: s3s_fs::FileSystem,
@@ -202,27 +200,29 @@ impl S3 for Objects {
         let Some(body) = req.input.body else {
             return Err(s3_error!(IncompleteBody));
         };
-        let bytes = Body::from(body)
-            .store_all_limited(MOST_PUT)
-            .await
-            .map_err(|e| s3_error!(IncompleteBody, "{e}"))?;
         let temporary = self.root.join(format!(
             ".tmp.{}.object.part",
             self.temporary.fetch_add(1, Ordering::Relaxed)
         ));
-        let crc = tokio::task::spawn_blocking(move || {
-            let mut crc = flate2::Crc::new();
-            crc.update(&bytes);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
+        let failed = |e: &dyn std::fmt::Display| s3_error!(InternalError, "{e}");
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| failed(&e))?;
+        }
+        let mut file = std::fs::File::create(&temporary).map_err(|e| failed(&e))?;
+        // Each piece written as it arrives: no copy of the object in memory.
+        let mut body = Body::from(body);
+        let mut crc = flate2::Crc::new();
+        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+        {
+            let frame = frame.map_err(|e| s3_error!(IncompleteBody, "{e}"))?;
+            if let Ok(data) = frame.into_data() {
+                crc.update(&data);
+                tokio::task::block_in_place(|| file.write_all(&data)).map_err(|e| failed(&e))?;
             }
-            std::fs::File::create(&temporary)?.write_all(&bytes)?;
-            std::fs::rename(&temporary, &path)?;
-            io::Result::Ok(crc.sum())
-        })
-        .await
-        .map_err(blocking_failed)?
-        .map_err(|e| s3_error!(InternalError, "{e}"))?;
+        }
+        drop(file);
+        std::fs::rename(&temporary, &path).map_err(|e| failed(&e))?;
+        let crc = crc.sum();
         let output = PutObjectOutput {
             e_tag: Some(ETag::Strong(format!("{crc:08x}"))),
             ..Default::default()
