@@ -10,7 +10,6 @@
 //! Makes the buckets, prints one JSON line `{"endpoint", "access_key",
 //! "secret_key"}` on stdout and serves until its standard input closes.
 
-#[allow(dead_code)]
 #[path = "../tests/common/s3_server.rs"]
 mod s3_server;
 

@@ -212,15 +212,25 @@ impl S3 for Objects {
         // Each piece written as it arrives: no copy of the object in memory.
         let mut body = Body::from(body);
         let mut crc = flate2::Crc::new();
-        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
-        {
-            let frame = frame.map_err(|e| s3_error!(IncompleteBody, "{e}"))?;
-            if let Ok(data) = frame.into_data() {
-                crc.update(&data);
-                tokio::task::block_in_place(|| file.write_all(&data)).map_err(|e| failed(&e))?;
+        let written: S3Result<()> = async {
+            while let Some(frame) =
+                std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+            {
+                let frame = frame.map_err(|e| s3_error!(IncompleteBody, "{e}"))?;
+                if let Ok(data) = frame.into_data() {
+                    crc.update(&data);
+                    tokio::task::block_in_place(|| file.write_all(&data))
+                        .map_err(|e| failed(&e))?;
+                }
             }
+            Ok(())
         }
+        .await;
         drop(file);
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(e);
+        }
         std::fs::rename(&temporary, &path).map_err(|e| failed(&e))?;
         let crc = crc.sum();
         let output = PutObjectOutput {
