@@ -2,13 +2,13 @@
 # Installs what building and testing gor needs on a fresh Debian machine:
 # libpcap's headers (the pcap crate links libpcap); what building the
 # bundled librdkafka (the Kafka input and output) needs: a C toolchain,
-# make, pkg-config, OpenSSL's headers (TLS and SCRAM) and zlib's; and moto's
-# S3 server from PyPI for the S3 tests (tests/s3.rs start it); promtool
-# (Debian's prometheus package) for tests/metrics.rs; headless Chromium
-# (tests/diff.rs opens the --output-diff report in it); and what the
-# install and container tests (tests/install.rs, tests/container.rs) check
-# with: man and groff (render the man page), systemd-analyze (verify the
-# unit), setcap, setpriv and ip (capture as a non-root user with file
+# make, pkg-config, OpenSSL's headers (TLS and SCRAM) and zlib's (the S3
+# tests need nothing more: their server, s3s-fs, is a Rust dev-dependency);
+# promtool (Debian's prometheus package) for tests/metrics.rs; headless
+# Chromium (tests/diff.rs opens the --output-diff report in it); and what
+# the install and container tests (tests/install.rs, tests/container.rs)
+# check with: man and groff (render the man page), systemd-analyze (verify
+# the unit), setcap, setpriv and ip (capture as a non-root user with file
 # capabilities in a network namespace), python3-yaml (read the Kubernetes
 # manifests). Run as root; a no-op when everything is there already.
 set -euo pipefail
@@ -38,10 +38,5 @@ if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-if command -v python3 >/dev/null && ! python3 -c 'import moto.server, boto3' 2>/dev/null; then
-  echo "setup: installing moto[server] (the S3 test server)" >&2
-  python3 -m pip install -q 'moto[server]' ||
-    echo "setup: could not install moto: tests/s3.rs will fail (pip install 'moto[server]')" >&2
 fi
 command -v cargo >/dev/null || { echo "setup: cargo not found: install Rust from rustup.rs" >&2; exit 1; }

@@ -1,103 +1,39 @@
 //! Recording to S3 and replaying from it, against a real S3-compatible
-//! server (moto's, started once for this test binary on a free loopback
-//! port, with request signatures checked): chunks land under the templated
-//! keys, read back in order byte for byte, gzip included; refused
-//! credentials and a missing bucket give one line naming the flag; the
-//! secret key never appears in gor's output.
-//!
-//! Keys here have no `/` before the first token: moto (5.x) rejects the
-//! signature of any listing whose prefix contains `/` (boto3's too), once
-//! signatures are checked.
+//! server (s3s-fs, run by this test process on a free loopback port, with
+//! request signatures checked; see tests/common/s3_server.rs): chunks land
+//! under the templated keys, read back in order byte for byte, gzip
+//! included; refused credentials and a missing bucket give one line naming
+//! the flag; the secret key never appears in gor's output.
 
 mod common;
 #[path = "common/files.rs"]
 mod files_common;
+#[path = "common/s3_server.rs"]
+mod s3_server;
 
 use common::{SEP, record, records};
 use files_common::*;
-use std::io::{BufRead, BufReader, Read, Write};
+use s3_server::S3Server as Server;
+use std::io::Read;
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
-/// The S3 server of this test binary, and a line-based control channel to
-/// it (see tests/common/s3_server.py).
-struct Server {
-    endpoint: String,
-    access_key: String,
-    secret_key: String,
-    control: Mutex<(ChildStdin, BufReader<ChildStdout>)>,
-    _child: Child,
-}
-
-/// Starts the server once. moto missing is a failure, not a skip: `make
-/// test` installs it (scripts/setup.sh).
-fn server() -> Option<&'static Server> {
-    static SERVER: OnceLock<Option<Server>> = OnceLock::new();
-    let s = SERVER
-        .get_or_init(|| {
-            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/common/s3_server.py");
-            let mut child = Command::new("python3")
-                .arg(script)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .ok()?;
-            let stdin = child.stdin.take()?;
-            let mut stdout = BufReader::new(child.stdout.take()?);
-            let mut line = String::new();
-            stdout.read_line(&mut line).ok()?;
-            let v = serde_json::from_str::<serde_json::Value>(&line).ok()?;
-            let field = |k: &str| v[k].as_str().unwrap_or_default().to_string();
-            Some(Server {
-                endpoint: field("endpoint"),
-                access_key: field("access_key"),
-                secret_key: field("secret_key"),
-                control: Mutex::new((stdin, stdout)),
-                _child: child,
-            })
-        })
-        .as_ref();
-    assert!(
-        s.is_some(),
-        "moto's S3 server did not start: pip install 'moto[server]' (make test does)"
-    );
-    s
-}
-
-impl Server {
-    fn ask(&self, command: &str) -> serde_json::Value {
-        let mut c = self.control.lock().unwrap();
-        writeln!(c.0, "{command}").unwrap();
-        let mut line = String::new();
-        c.1.read_line(&mut line).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-        assert!(v.get("error").is_none(), "{command}: {v}");
-        v
-    }
-
-    fn bucket(&self, name: &str) {
-        self.ask(&format!("bucket {name}"));
-    }
-
-    fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
-        let v = self.ask(&format!("list {bucket} {prefix}"));
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k.as_str().unwrap().to_string())
-            .collect()
-    }
-
-    fn get(&self, bucket: &str, key: &str, dir: &Path) -> Vec<u8> {
-        let path = dir.join("downloaded");
-        self.ask(&format!("get {bucket} {key} {}", arg(&path)));
-        std::fs::read(path).unwrap()
-    }
+/// The server of this test binary, started at the first call. Its objects
+/// are under the target directory (a test process's statics are never
+/// dropped, so a temporary directory would stay behind at every run): the
+/// previous run's are removed first.
+fn server() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("s3-server");
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).expect("a directory for the S3 server");
+        Server::start(&root, 2).expect("starting the S3 server")
+    })
 }
 
 /// What a finished gor printed.
@@ -221,7 +157,7 @@ fn assert_no_secret(s: &Server, ran: &Ran) {
 
 #[test]
 fn chunks_are_uploaded_under_the_templated_key_and_read_back_in_order() {
-    let Some(s) = server() else { return };
+    let s = server();
     s.bucket("gor-chunks");
     let input = requests(650, 1);
     let back = round_trip(
@@ -236,15 +172,14 @@ fn chunks_are_uploaded_under_the_templated_key_and_read_back_in_order() {
     expected.sort();
     assert_eq!(s.keys("gor-chunks", "rec-"), expected);
     // Each chunk holds its 100 records (the last one 50).
-    let tmp = tempfile::tempdir().unwrap();
-    let third = s.get("gor-chunks", &format!("rec-{day}_2.gor"), tmp.path());
+    let third = s.get("gor-chunks", &format!("rec-{day}_2.gor"));
     assert_eq!(records(&third), records(&input)[200..300]);
     assert_eq!(back, input);
 }
 
 #[test]
 fn an_object_of_several_ranges_reads_back_byte_for_byte() {
-    let Some(s) = server() else { return };
+    let s = server();
     s.bucket("gor-big");
     // 20 MB in one object: gor reads objects in 8 MiB ranges.
     let body: Vec<u8> = (0..64 << 10).map(|i| b'a' + (i % 26) as u8).collect();
@@ -275,7 +210,7 @@ fn an_object_of_several_ranges_reads_back_byte_for_byte() {
 
 #[test]
 fn a_second_run_continues_after_the_last_index_in_the_bucket() {
-    let Some(s) = server() else { return };
+    let s = server();
     s.bucket("gor-rerun");
     let first = requests(3, 1);
     round_trip(s, "gor-rerun", "run-%Y.gor", &first, &[]);
@@ -291,7 +226,7 @@ fn a_second_run_continues_after_the_last_index_in_the_bucket() {
 
 #[test]
 fn gzip_chunks_are_gzip_objects_and_read_back_byte_for_byte() {
-    let Some(s) = server() else { return };
+    let s = server();
     s.bucket("gor-gzip");
     let input = requests(300, 1);
     let back = round_trip(s, "gor-gzip", "gz-%Y.gz", &input, &[]);
@@ -300,15 +235,14 @@ fn gzip_chunks_are_gzip_objects_and_read_back_byte_for_byte() {
         s.keys("gor-gzip", "gz-"),
         [format!("gz-{year}_0.gz"), format!("gz-{year}_1.gz")]
     );
-    let tmp = tempfile::tempdir().unwrap();
-    let first = gunzip(&s.get("gor-gzip", &format!("gz-{year}_0.gz"), tmp.path()));
+    let first = gunzip(&s.get("gor-gzip", &format!("gz-{year}_0.gz")));
     assert_eq!(first.windows(SEP.len()).filter(|w| *w == SEP).count(), 256);
     assert_eq!(back, input);
 }
 
 #[test]
 fn refused_credentials_give_one_line_naming_the_flag() {
-    let Some(s) = server() else { return };
+    let s = server();
     s.bucket("gor-refused");
     let wrong = "not-the-secret-0123456789";
     let dir = tempfile::tempdir().unwrap();
@@ -347,7 +281,7 @@ fn refused_credentials_give_one_line_naming_the_flag() {
 /// Also: `AWS_ENDPOINT_URL_S3` alone selects the endpoint.
 #[test]
 fn missing_bucket_gives_one_line_naming_the_flag() {
-    let Some(s) = server() else { return };
+    let s = server();
     let ran = gor_with_endpoint_in(
         "AWS_ENDPOINT_URL_S3",
         s,

@@ -27,11 +27,10 @@ use crate::plugin::{Input, Result, Shutdown, UsageError};
 use crate::settings::Settings;
 use crate::stats::{self, Counter};
 use bytes::Bytes;
-use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message as _;
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use std::time::Duration;
 
 /// How long one wait for messages lasts before the stop is looked at again.
@@ -119,24 +118,12 @@ impl KafkaInputConfig {
     }
 }
 
-/// Receives librdkafka's callbacks: logs, client errors, rebalances.
-struct Events {
+/// What the input's clients hear beyond logs and errors: rebalances.
+struct Rebalances {
     name: String,
-    client_errors: Counter,
 }
 
-impl ClientContext for Events {
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
-        kafka::log_line(level, fac, log_message);
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        kafka::client_error(
-            &self.client_errors,
-            &format_args!("input: {error}: {reason}"),
-        );
-    }
-}
+type Events = kafka::Context<Rebalances>;
 
 impl ConsumerContext for Events {
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -149,12 +136,16 @@ impl ConsumerContext for Events {
         };
         match rebalance {
             Rebalance::Assign(l) => {
-                tracing::info!("{}: assigned partitions [{}]", self.name, partitions(l))
+                tracing::info!(
+                    "{}: assigned partitions [{}]",
+                    self.role.name,
+                    partitions(l)
+                )
             }
             Rebalance::Revoke(l) => {
-                tracing::info!("{}: revoked partitions [{}]", self.name, partitions(l))
+                tracing::info!("{}: revoked partitions [{}]", self.role.name, partitions(l))
             }
-            Rebalance::Error(e) => tracing::warn!("{}: rebalance failed: {e}", self.name),
+            Rebalance::Error(e) => tracing::warn!("{}: rebalance failed: {e}", self.role.name),
         }
     }
 }
@@ -212,20 +203,14 @@ impl KafkaInput {
                     .set("enable.auto.commit", "false");
             }
         }
-        let events = Events {
-            name: name.clone(),
-            client_errors: stats::counter("input_kafka.client_errors"),
-        };
+        let events = Events::new("input", Rebalances { name: name.clone() });
         let fail = |e: &dyn std::fmt::Display| anyhow::anyhow!("{name}: cannot start reading: {e}");
         // The brokers and the topic are checked by a client outside any
         // group: one that belongs to a group leaves it when dropped, and
         // leaving waits for brokers that may not be answering.
         let probe: BaseConsumer<Events> = conn
             .client_config()
-            .create_with_context(Events {
-                name: name.clone(),
-                client_errors: events.client_errors.clone(),
-            })
+            .create_with_context(Events::new("input", Rebalances { name: name.clone() }))
             .map_err(|e| fail(&e))?;
         let metadata = probe
             .fetch_metadata(Some(&conn.topic), kafka::CONNECT_TIMEOUT)

@@ -1,6 +1,7 @@
 //! What the Kafka input and output share: the client settings built from
-//! the command line (brokers, SASL, TLS), how librdkafka's own log lines
-//! reach gor's log, and the JSON message format ([`json`]).
+//! the command line (brokers, SASL, TLS), the callbacks every client gets
+//! ([`Context`]: librdkafka's own log lines to gor's log, client errors
+//! counted), and the JSON message format ([`json`]).
 //!
 //! Secrets (the SASL password, key files' contents) go to librdkafka and
 //! nowhere else: no `Debug`, log line, error or stat shows them.
@@ -8,8 +9,10 @@
 pub mod json;
 
 use crate::plugin::{Result, UsageError};
-use rdkafka::ClientConfig;
+use crate::stats::{self, Counter};
 use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::KafkaError;
+use rdkafka::{ClientConfig, ClientContext};
 use std::time::Duration;
 
 /// How long start-up waits for the brokers to answer (connect, topic
@@ -161,23 +164,53 @@ impl Connection {
     }
 }
 
-/// Forwards one librdkafka log line to gor's log (never a secret:
-/// librdkafka does not print its configuration unless asked to debug it,
-/// which gor never does).
-pub fn log_line(level: RDKafkaLogLevel, fac: &str, line: &str) {
-    use RDKafkaLogLevel::*;
-    match level {
-        Emerg | Alert | Critical | Error => tracing::error!("kafka: {fac}: {line}"),
-        Warning => tracing::warn!("kafka: {fac}: {line}"),
-        Notice | Info => tracing::info!("kafka: {fac}: {line}"),
-        Debug => tracing::debug!("kafka: {fac}: {line}"),
+/// librdkafka's callbacks for a client of either side: its log lines go to
+/// gor's log, its client errors (a broker down, refused credentials) are
+/// counted in `{side}_kafka.client_errors` and logged rate-limited. `role`
+/// holds what one side alone listens to (the input's rebalances, the
+/// output's delivery reports), which that side's module implements.
+pub struct Context<R> {
+    /// `input` or `output`.
+    side: &'static str,
+    client_errors: Counter,
+    pub role: R,
+}
+
+impl<R> Context<R> {
+    pub fn new(side: &'static str, role: R) -> Context<R> {
+        Context {
+            side,
+            client_errors: stats::counter(&format!("{side}_kafka.client_errors")),
+            role,
+        }
+    }
+}
+
+impl<R: Send + Sync + 'static> ClientContext for Context<R> {
+    /// Never a secret: librdkafka does not print its configuration unless
+    /// asked to debug it, which gor never does.
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, line: &str) {
+        use RDKafkaLogLevel::*;
+        match level {
+            Emerg | Alert | Critical | Error => tracing::error!("kafka: {fac}: {line}"),
+            Warning => tracing::warn!("kafka: {fac}: {line}"),
+            Notice | Info => tracing::info!("kafka: {fac}: {line}"),
+            Debug => tracing::debug!("kafka: {fac}: {line}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        client_error(
+            &self.client_errors,
+            &format_args!("{}: {error}: {reason}", self.side),
+        );
     }
 }
 
 /// Rate-limits client error lines (a broker that is down is reported by
 /// librdkafka again and again): the 1st, 2nd, 4th, 8th … are logged, each
 /// saying how many there were so far.
-pub fn client_error(counter: &crate::stats::Counter, what: &dyn std::fmt::Display) {
+pub fn client_error(counter: &Counter, what: &dyn std::fmt::Display) {
     counter.inc();
     let n = counter.get();
     if n.is_power_of_two() {

@@ -18,8 +18,6 @@ use crate::message::Message;
 use crate::plugin::{Output, Result, Shutdown};
 use crate::settings::Settings;
 use crate::stats::{self, Counter};
-use rdkafka::ClientContext;
-use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use std::cell::RefCell;
@@ -74,33 +72,21 @@ impl KafkaOutputConfig {
     }
 }
 
-/// Receives librdkafka's callbacks: logs, client errors, delivery reports.
-struct Reports {
+/// What the output's client hears beyond logs and errors: delivery reports.
+struct Deliveries {
     delivered: Counter,
     failed: Counter,
-    client_errors: Counter,
 }
 
-impl ClientContext for Reports {
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
-        kafka::log_line(level, fac, log_message);
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        kafka::client_error(
-            &self.client_errors,
-            &format_args!("output: {error}: {reason}"),
-        );
-    }
-}
+type Reports = kafka::Context<Deliveries>;
 
 impl ProducerContext for Reports {
     type DeliveryOpaque = ();
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         match result {
-            Ok(_) => self.delivered.inc(),
-            Err((e, _)) => self.failed.drop_one(&format_args!(
+            Ok(_) => self.role.delivered.inc(),
+            Err((e, _)) => self.role.failed.drop_one(&format_args!(
                 "--output-kafka: a message was not delivered: {e}"
             )),
         }
@@ -144,11 +130,13 @@ impl KafkaOutput {
                 MESSAGE_TIMEOUT.as_millis().to_string(),
             )
             .set("queue.buffering.max.kbytes", QUEUE_KBYTES.to_string());
-        let reports = Reports {
-            delivered: stats::counter("output_kafka.delivered"),
-            failed: stats::drop_counter("output_kafka.delivery_failures"),
-            client_errors: stats::counter("output_kafka.client_errors"),
-        };
+        let reports = Reports::new(
+            "output",
+            Deliveries {
+                delivered: stats::counter("output_kafka.delivered"),
+                failed: stats::drop_counter("output_kafka.delivery_failures"),
+            },
+        );
         let fail = |e: &dyn std::fmt::Display| {
             anyhow::anyhow!(
                 "Failed to start Kafka producer ({}): {e}",

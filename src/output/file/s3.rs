@@ -1,9 +1,11 @@
 //! `--output-file s3://bucket/key-template`: chunks are written to a local
 //! staging file under `--output-file-buffer`, exactly as a local
 //! `--output-file` writes them, and each finished chunk (rotated, or closed
-//! at the end) is uploaded to the bucket by a thread of its own and then
-//! removed. Memory is bounded by one chunk's buffers; chunks waiting for
-//! their upload wait on disk.
+//! at the end) is uploaded to the bucket, streamed from its file, and then
+//! removed. [`UPLOADERS`] chunks go up at a time, so that one request's
+//! round trips and the store's own work on it overlap with the next
+//! chunk's transfer. Memory is bounded by one chunk's buffers and a
+//! read buffer per upload; chunks waiting for their upload wait on disk.
 //!
 //! The key is the template's key with its tokens substituted when the chunk
 //! starts and the chunk's index applied as in local names
@@ -23,6 +25,11 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
+/// Chunks uploaded at the same time. In bench/s3.sh (1 GB in 32 MB chunks,
+/// s3s-fs on loopback, 2 cores), two at a time went up 1.5x faster than one
+/// (490 against 330 MB/s); four were slower than one.
+const UPLOADERS: usize = 2;
+
 /// Where a staged chunk goes.
 pub struct Upload {
     pub local: PathBuf,
@@ -38,7 +45,7 @@ pub struct Uploads {
     /// chunk index, the first index free in the bucket when first seen.
     offsets: Mutex<HashMap<String, u64>>,
     queue: Mutex<Option<Sender<Upload>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Uploads {
@@ -68,17 +75,22 @@ impl Uploads {
             rand::random::<u64>() >> 1
         );
         let (tx, rx) = crossbeam_channel::unbounded::<Upload>();
-        let bucket = url.bucket.clone();
-        let uploader = storage.clone();
         let errors = stats::drop_counter("output_file.s3_upload_errors");
         let uploaded = stats::counter("output_file.s3_uploads");
-        let thread = std::thread::Builder::new()
-            .name("output-file-s3".into())
-            .spawn(move || {
-                for up in rx {
-                    upload_one(&uploader, &bucket, up, &errors, &uploaded);
-                }
-            })?;
+        let mut threads = Vec::with_capacity(UPLOADERS);
+        for _ in 0..UPLOADERS {
+            let (rx, bucket, uploader) = (rx.clone(), url.bucket.clone(), storage.clone());
+            let (errors, uploaded) = (errors.clone(), uploaded.clone());
+            threads.push(
+                std::thread::Builder::new()
+                    .name("output-file-s3".into())
+                    .spawn(move || {
+                        for up in rx {
+                            upload_one(&uploader, &bucket, up, &errors, &uploaded);
+                        }
+                    })?,
+            );
+        }
         Ok((
             Uploads {
                 key_template: Template::new(&url.key),
@@ -86,7 +98,7 @@ impl Uploads {
                 storage,
                 offsets: Mutex::new(HashMap::new()),
                 queue: Mutex::new(Some(tx)),
-                thread: Mutex::new(Some(thread)),
+                threads: Mutex::new(threads),
             },
             local,
         ))
@@ -160,7 +172,8 @@ impl Uploads {
     /// Waits until every queued chunk is uploaded (or has failed).
     pub fn close(&self) {
         drop(self.queue.lock().unwrap_or_else(|e| e.into_inner()).take());
-        if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for t in threads {
             let _ = t.join();
         }
     }
