@@ -12,7 +12,7 @@ GET = b"GET /v1/users/42?lang=en HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent
 POST = b"POST /upload HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"id\": 42}\r\n\r\n"[:-4]
 CHUNKED = b"POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=1\r\n world\r\n0\r\nTrailer: t\r\n\r\n"
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n{\"name\": \"alice\"}"
-GZ_BODY = gzip.compress(b'{"items": [1, 2, 3]}')
+GZ_BODY = gzip.compress(b'{"items": [1, 2, 3]}', mtime=0)
 GZIPPED = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n" + \
     b"%x\r\n" % len(GZ_BODY) + GZ_BODY + b"\r\n0\r\n\r\n"
 RESP_CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n"
@@ -48,7 +48,7 @@ def main():
     write("gor_records", "plain", bytes([0xF0]) + rec)
     write("gor_records", "plain_small_reads", bytes([0x04]) + rec)
     write("gor_records", "gzip", bytes([0x01]) + rec)
-    write("gor_records", "gzip_raw", bytes([0x01]) + gzip.compress(rec))
+    write("gor_records", "gzip_raw", bytes([0x01]) + gzip.compress(rec, mtime=0))
     write("gor_records", "capped", bytes([0x02]) + rec)
     write("gor_records", "damaged", bytes([0x08]) + rec[:70] + b"garbage\n" + rec[40:])
     # relay_frames: number of cuts, cut lengths, the stream.
