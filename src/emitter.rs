@@ -291,6 +291,27 @@ impl Emitter {
             Ending::Stopped(_) => "stop requested",
             Ending::Failed(_) => "a fatal error",
         });
+        // Stopped inputs deliver what they had accepted, then their loops
+        // end: the outputs stay open for it.
+        let mut late_fatal = None;
+        if matches!(ending, Ending::Stopped(_)) {
+            let deadline = std::time::Instant::now() + drain_timeout;
+            while finished < self.source_loops {
+                match self.events.recv_deadline(deadline) {
+                    Ok(Event::LoopDone) => finished += 1,
+                    Ok(Event::Fatal(e)) => {
+                        late_fatal = Some(e);
+                        break;
+                    }
+                    Err(_) => {
+                        tracing::warn!(
+                            "inputs still delivering after {drain_timeout:?}; closing outputs anyway"
+                        );
+                        break;
+                    }
+                }
+            }
+        }
         // Inputs that deliver what is still on its way (relayed records).
         if !self.draining_loops.wait(drain_timeout, &self.shutdown) {
             tracing::warn!("inputs still draining after {drain_timeout:?}; closing outputs anyway");
@@ -321,6 +342,9 @@ impl Emitter {
             out.close();
         }
         // A fatal error reported during the drain wins.
+        if let Some(e) = late_fatal {
+            return Ending::Failed(e);
+        }
         if let Ok(Event::Fatal(e)) = self.events.try_recv() {
             return Ending::Failed(e);
         }

@@ -179,6 +179,13 @@ pub fn start(command: &str, shutdown: &Shutdown) -> Result<(Arc<dyn Output>, Box
     })?;
     let (expiry_queue, stop) = (queue.clone(), shutdown.clone());
     shutdown.spawn("middleware-expiry", move || {
+        // At the stop, writes waiting for room give up; at expiry, the
+        // close stops waiting for the program to settle.
+        let _ = stop.stopped().recv();
+        {
+            let _s = expiry_queue.lock();
+            expiry_queue.room.notify_all();
+        }
         stop.wait_expired(Duration::MAX);
         expiry_queue.settle_changed();
     })?;
@@ -334,13 +341,19 @@ impl MiddlewareFeed {
                 if !wait {
                     return Queued::Full;
                 }
+                // Until there is room, or gor stops: a program that no
+                // longer reads must not hold the stop up.
                 s.waiting += 1;
-                while s.messages.len() + s.in_writer >= QUEUE && !s.gone {
+                let full = |s: &FeedState| s.messages.len() + s.in_writer >= QUEUE;
+                while full(&s) && !s.gone && !self.shutdown.is_stopping() {
                     s = queue.room.wait(s).unwrap_or_else(|e| e.into_inner());
                 }
                 s.waiting -= 1;
                 if s.gone {
                     return Queued::Gone;
+                }
+                if full(&s) {
+                    return Queued::Full;
                 }
             }
             s.messages.push(msg.clone());
