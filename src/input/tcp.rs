@@ -241,9 +241,6 @@ async fn accept(
             match &shared.acceptor {
                 None => serve(sock, peer, &shared, tx, stop).await,
                 Some(acceptor) => {
-                    // rustls reads 4 KB at a time: without a buffer under it,
-                    // TLS took 14 times the system calls of plain TCP.
-                    let sock = tokio::io::BufReader::with_capacity(READ_SIZE, sock);
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(sock)).await {
                         Ok(Ok(tls)) => serve(tls, peer, &shared, tx, stop).await,
                         Ok(Err(e)) => shared.counters.handshake_failures.drop_one(&format_args!(
