@@ -136,7 +136,7 @@ for round in $(seq "$RUNS"); do
   w=$(relay_ws)
   DIRECT+=("$(mbps "$d")") PLAIN+=("$(mbps "$p")") TLS+=("$(mbps "$t")") WS+=("$(mbps "$w")")
   R_PLAIN+=("$(ratio "$p" "$d")") R_TLS+=("$(ratio "$t" "$d")") R_WS+=("$(ratio "$w" "$d")")
-  echo "relay round $round: direct $(mbps "$d") MB/s; tcp $(mbps "$p") MB/s ($(ratio "$p" "$d")); tls $(mbps "$t") MB/s ($(ratio "$t" "$d")); ws $(mbps "$w") MB/s ($(ratio "$w" "$d")); peak RSS sender/receiver $((p_send / 1024))/$((p_recv / 1024)) MB plain, $((t_send / 1024))/$((t_recv / 1024)) MB TLS"
+  echo "relay round $round: direct $(mbps "$d") MB/s; tcp $(mbps "$p") MB/s ($(ratio "$p" "$d")); tls $(mbps "$t") MB/s ($(ratio "$t" "$d")); ws $(mbps "$w") MB/s ($(ratio "$w" "$d")); peak RSS sender/receiver $((p_send / 1024))/$((p_recv / 1024)) MB plain, $((t_send / 1024))/$((t_recv / 1024)) MB TLS" >&2
 done
 
 echo "relay: ${SIZE_MB} MB recording, median (range) of $RUNS rounds; direct input-file->output-file $(stats "${DIRECT[@]}") MB/s; over --output-tcp/--input-tcp $(stats "${PLAIN[@]}") MB/s = $(stats "${R_PLAIN[@]}") x direct (goal 0.75); with TLS $(stats "${TLS[@]}") MB/s = $(stats "${R_TLS[@]}") x direct (goal 0.5); --output-ws into a counting server $(stats "${WS[@]}") MB/s = $(stats "${R_WS[@]}") x direct"
