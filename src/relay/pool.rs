@@ -6,7 +6,9 @@
 //! many connections as it needs, a slow connection holds up nothing behind
 //! it, and a busy stream travels in large batches rather than one message
 //! per wake-up of each of many threads (which, with ten workers, costs more
-//! than the writes themselves). When sticky, each worker has its own queue
+//! than the writes themselves). Only one worker at a time waits on the
+//! queue and takes its batch; the others sleep on a lock, rather than all
+//! of them spinning on the queue whenever it runs dry. When sticky, each worker has its own queue
 //! of [`QUEUE`] messages and a message goes to the worker its id hashes to
 //! (FNV-1a, 32 bit), so that every message of one request/response pair
 //! travels on the same connection, in order.
