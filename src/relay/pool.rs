@@ -6,7 +6,9 @@
 //! many connections as it needs, a slow connection holds up nothing behind
 //! it, and a busy stream travels in large batches rather than one message
 //! per wake-up of each of many threads (which, with ten workers, costs more
-//! than the writes themselves). When sticky, each worker has its own queue
+//! than the writes themselves). Only one worker at a time waits on the
+//! queue and takes its batch; the others sleep on a lock, rather than all
+//! of them spinning on the queue whenever it runs dry. When sticky, each worker has its own queue
 //! of [`QUEUE`] messages and a message goes to the worker its id hashes to
 //! (FNV-1a, 32 bit), so that every message of one request/response pair
 //! travels on the same connection, in order.
@@ -172,7 +174,12 @@ impl Pool {
             queues.push(tx.clone());
             receivers.push(rx.clone());
         }
+        let shared_intake = Arc::new(Mutex::new(()));
         for index in 0..config.workers {
+            let intake = match &shared {
+                Some(_) => shared_intake.clone(),
+                None => Arc::new(Mutex::new(())),
+            };
             let rx = match &shared {
                 Some((_, rx)) => rx.clone(),
                 None => {
@@ -187,6 +194,7 @@ impl Pool {
                 rx,
                 connector: connector.clone(),
                 give_up: give_up_rx.clone(),
+                intake: intake.clone(),
                 shutdown: shutdown.clone(),
                 counters: counters.clone(),
                 progress: progress.clone(),
@@ -351,6 +359,9 @@ impl Output for Pool {
 struct Worker {
     name: String,
     rx: Receiver<Message>,
+    /// Held by the worker waiting on `rx` (shared by the workers of one
+    /// queue).
+    intake: Arc<Mutex<()>>,
     connector: Arc<dyn Connector>,
     give_up: Receiver<()>,
     shutdown: Shutdown,
@@ -370,10 +381,20 @@ impl Worker {
         let mut batch: Vec<Message> = Vec::with_capacity(BATCH_MESSAGES);
         'work: loop {
             if pending.is_empty() {
+                // One worker at a time waits on the queue and takes a
+                // batch; the others sleep on this lock rather than each
+                // spinning on the queue and waking for a message or two.
+                let _turn = self.intake.lock().unwrap_or_else(|e| e.into_inner());
                 match self.rx.recv() {
                     Ok(m) => pending.push_back(m),
                     // Closed and drained: the pool is closing.
                     Err(_) => break,
+                }
+                let mut bytes = pending[0].meta.len() + pending[0].data.len();
+                while pending.len() < BATCH_MESSAGES && bytes < BATCH_BYTES {
+                    let Ok(m) = self.rx.try_recv() else { break };
+                    bytes += m.meta.len() + m.data.len();
+                    pending.push_back(m);
                 }
             }
             if checked_at.elapsed() >= CLOSE_CHECK {
@@ -578,6 +599,85 @@ mod tests {
         assert_eq!(fnv1a32(b""), 0x811c_9dc5);
         assert_eq!(fnv1a32(b"a"), 0xe40c_292c);
         assert_eq!(fnv1a32(b"foobar"), 0xbf9c_f968);
+    }
+
+    /// The first connection's writes hang until released; the others record.
+    struct Hanging {
+        made: AtomicUsize,
+        log: Log,
+        release: Receiver<()>,
+    }
+
+    struct HangingLink {
+        inner: Recorder,
+        release: Option<Receiver<()>>,
+    }
+
+    impl Link for HangingLink {
+        fn send(&mut self, batch: &[Message]) -> std::io::Result<()> {
+            if let Some(r) = &self.release {
+                let _ = r.recv();
+            }
+            self.inner.send(batch)
+        }
+        fn peer_closed(&mut self) -> bool {
+            false
+        }
+        fn close(&mut self) {}
+    }
+
+    impl Connector for Hanging {
+        fn connect(&self) -> std::result::Result<Box<dyn Link>, String> {
+            let conn = self.made.fetch_add(1, Ordering::SeqCst);
+            Ok(Box::new(HangingLink {
+                inner: Recorder {
+                    conn,
+                    log: self.log.clone(),
+                },
+                release: (conn == 0).then(|| self.release.clone()),
+            }))
+        }
+    }
+
+    #[test]
+    fn a_hanging_connection_holds_up_only_the_batch_it_took() {
+        let log = Arc::new(StdMutex::new(Vec::new()));
+        let (release_tx, release_rx) = bounded::<()>(0);
+        let connector = Arc::new(Hanging {
+            made: AtomicUsize::new(0),
+            log: log.clone(),
+            release: release_rx,
+        });
+        let config = PoolConfig {
+            flag: "output-tcp",
+            target: "test".into(),
+            workers: 3,
+            sticky: false,
+            stats_period: None,
+        };
+        let pool = Pool::start(config, connector, &Shutdown::new()).unwrap();
+        pool.write(&msg(PayloadType::Request, "first")).unwrap();
+        // Wait until the first worker is stuck in its write.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !pool.receivers[0].is_empty() && Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        for i in 0..200 {
+            pool.write(&msg(PayloadType::Request, &format!("id{i}")))
+                .unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while log.lock().unwrap().len() < 200 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(
+            log.lock().unwrap().len(),
+            200,
+            "the other workers sent the rest"
+        );
+        drop(release_tx);
+        pool.close();
+        assert_eq!(log.lock().unwrap().len(), 201);
     }
 
     #[test]
