@@ -231,15 +231,6 @@ fn sigkill_loses_nothing_flushed_to_a_gzip_file() {
     assert!(plain.ends_with(SEP));
 }
 
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn a_middleware_that_stops_reading_costs_bounded_memory_and_sigterm_still_ends_gor() {
     // The program never reads its stdin: its pipe fills, then gor's queue.
@@ -284,14 +275,10 @@ fn a_middleware_that_stops_reading_costs_bounded_memory_and_sigterm_still_ends_g
             }
         }));
     }
-    let mut peak = 0;
-    while clients.iter().any(|c| !c.is_finished()) {
-        peak = peak.max(rss_kb(gor.pid()));
-        std::thread::sleep(Duration::from_millis(20));
-    }
     for c in clients {
         c.join().unwrap();
     }
+    let peak = common::peak_rss_kb(gor.pid()).expect("gor's peak RSS");
     assert_eq!(
         answers.load(std::sync::atomic::Ordering::Relaxed),
         4 * 50 * 100

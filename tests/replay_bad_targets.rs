@@ -7,7 +7,7 @@ mod common;
 #[path = "common/replay.rs"]
 mod replay_common;
 
-use common::{Running, run};
+use common::{Running, peak_rss_kb, run};
 use replay_common::{Behaviour, OK, RecordingServer, closed_port, counted, replay, write_gor};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -135,18 +135,6 @@ fn resets_trickles_and_failed_tls_handshakes_are_counted_and_the_healthy_target_
         "the failed handshake\n{}",
         out.stderr
     );
-}
-
-fn peak_rss_kb(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| {
-        l.strip_prefix("VmHWM:")?
-            .trim()
-            .strip_suffix("kB")?
-            .trim()
-            .parse()
-            .ok()
-    })
 }
 
 #[test]

@@ -351,3 +351,16 @@ pub fn http_get(port: u16, path: &str) -> String {
     let _ = s.read_to_string(&mut text);
     text
 }
+
+/// The peak resident memory of a running process (VmHWM), in kB.
+pub fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| {
+        l.strip_prefix("VmHWM:")?
+            .trim()
+            .strip_suffix("kB")?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
