@@ -381,3 +381,73 @@ fn connections_past_the_cap_are_closed_and_counted() {
     );
     assert_eq!(sorted_records(&[&out]).len(), 1, "{}", r.stderr);
 }
+
+#[test]
+fn slowloris_senders_are_cut_off_after_the_stall_timeout_and_others_are_served_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.gor");
+    let (gor_in, port) = receiver("127.0.0.1:0", &out, &[]);
+    let addr = format!("127.0.0.1:{port}");
+    // 100 connections that start a record and then send a byte every 5 s,
+    // never finishing it.
+    let mut slow: Vec<TcpStream> = (0..100)
+        .map(|i| {
+            let mut c = TcpStream::connect(&addr).unwrap();
+            c.write_all(format!("1 {i:024x} 1700000000000000000 0\nGET /slow").as_bytes())
+                .unwrap();
+            c
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let trickle = {
+        let mut writers: Vec<TcpStream> = slow.iter().map(|c| c.try_clone().unwrap()).collect();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for w in &mut writers {
+                    let _ = w.write_all(b"w");
+                }
+                // The attack's pace, not a wait for a condition.
+                std::thread::sleep(Duration::from_secs(5));
+            }
+        })
+    };
+    // Meanwhile a real sender is served in full.
+    let sent = messages(2_000, 7, |i| 1_700_000_000_000_000_000 + i as i64);
+    let mut real = TcpStream::connect(&addr).unwrap();
+    for (h, p) in &sent {
+        real.write_all(&record(h, p)).unwrap();
+    }
+    drop(real);
+    // Past the stall timeout (60 s), every slow connection is closed.
+    for (i, c) in slow.iter_mut().enumerate() {
+        let left = Duration::from_secs(75).saturating_sub(started.elapsed());
+        c.set_read_timeout(Some(left.max(Duration::from_secs(1))))
+            .unwrap();
+        let mut b = [0u8; 16];
+        match std::io::Read::read(c, &mut b) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!(
+                "slow connection {i} still open after {:?}: {other:?}",
+                started.elapsed()
+            ),
+        }
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(55),
+        "cut off too early"
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    trickle.join().unwrap();
+    let r = gor_in.finish(DEADLINE, true);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr);
+    assert_eq!(
+        counted(&r.stderr, "input_tcp.stalled_connections"),
+        100,
+        "{}",
+        r.stderr
+    );
+    assert_same_messages(&sent, &sorted_records(&[&out]));
+}

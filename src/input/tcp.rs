@@ -6,9 +6,10 @@
 //!
 //! Bounded everywhere: at most [`MAX_CONNECTIONS`] connections (more are
 //! closed at once, counted); a record keeps at most `--copy-buffer-size`
-//! bytes of payload; a connection stalled inside a record for
-//! [`STALL_TIMEOUT`] is closed (idle between records is fine: relays idle
-//! for long). Every connection feeds one bounded queue; when it is full,
+//! bytes of payload; a connection that takes longer than
+//! [`STALL_TIMEOUT`] to send one record is closed, a byte now and then
+//! does not keep it open (idle between records is fine: relays idle for
+//! long). Every connection feeds one bounded queue; when it is full,
 //! connections stop reading and TCP flow control slows the senders down.
 //!
 //! A connection that sends something other than records (garbage, a bad
@@ -38,8 +39,8 @@ use tokio::time::Instant;
 
 /// Most connections served at once.
 pub const MAX_CONNECTIONS: usize = 512;
-/// A connection that sends nothing this long while a record is incomplete
-/// is closed.
+/// A connection that takes longer than this to send one record (from the
+/// end of the one before, or its own first byte) is closed.
 pub const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// At a stop, how long connections are read after the half-close.
 pub const STOP_GRACE: Duration = Duration::from_secs(2);
@@ -271,15 +272,16 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let mut out: VecDeque<Record> = VecDeque::new();
     let mut buf = BytesMut::new();
     let mut grace_ends: Option<Instant> = None;
+    // When the record now coming began (or the one before it ended): a
+    // sender trickling a byte now and then must still finish it in time.
+    let mut record_began: Option<Instant> = None;
     loop {
         if buf.capacity() - buf.len() < READ_SIZE / 4 {
             buf.reserve(READ_SIZE);
         }
         let deadline = match grace_ends {
             Some(t) => Some(t),
-            None => splitter
-                .holds_partial()
-                .then(|| Instant::now() + STALL_TIMEOUT),
+            None => record_began.map(|t| t + STALL_TIMEOUT),
         };
         let stopping = grace_ends.is_some();
         let read = tokio::select! {
@@ -293,7 +295,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             _ = sleep_until(deadline) => {
                 if !stopping {
                     shared.counters.stalled.drop_one(&format_args!(
-                        "--input-tcp: {peer} sent nothing for {STALL_TIMEOUT:?} in the middle of a record; closing that connection"
+                        "--input-tcp: {peer} took more than {STALL_TIMEOUT:?} to send one record; closing that connection"
                     ));
                 }
                 break;
@@ -304,9 +306,18 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(_) => {
                 let chunk = buf.split().freeze();
                 splitter.push(&chunk, &mut out);
+                let completed = !out.is_empty();
                 if !deliver(&tx, &mut out).await {
                     return;
                 }
+                // Taken after the delivery, which waits while the copy loop
+                // is behind: that time is not the sender's.
+                record_began = match (splitter.holds_partial(), record_began) {
+                    (false, _) => None,
+                    (true, None) => Some(Instant::now()),
+                    (true, _) if completed => Some(Instant::now()),
+                    (true, began) => began,
+                };
                 if splitter.damaged() > 0 {
                     // The records before the damage were delivered above.
                     shared.counters.closed_for_damage.drop_one(&format_args!(
