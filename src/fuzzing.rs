@@ -76,7 +76,9 @@ fn assert_same_records(a: &[Record], b: &[Record], what: &str) {
 /// The .gor record reader, plain and gzip. Byte 0: bit 0 reads the rest as
 /// a gzip file (and also gzips it, so valid gzip reaches the splitter),
 /// bit 1 caps records at 256 bytes, bits 2-7 the read size. Invariant:
-/// records written back with the .gor writer read back the same.
+/// records written back with the .gor writer read back the same (unless
+/// a payload ends in a newline and the monkeys, which the format cannot
+/// tell from a separator).
 pub fn gor_records(data: &[u8]) {
     let Some((&mode, body)) = data.split_first() else {
         return;
@@ -102,6 +104,16 @@ pub fn gor_records(data: &[u8]) {
     } else {
         read_records(Trickle { data: body, step }, chunk_len, max_record)
     };
+    // The one payload the format cannot hold: one that ends in a newline
+    // and the monkeys (with the separator written after it, the reader
+    // ends the record there). A record cut at the cap can end that way.
+    let monkeys = &crate::message::SEPARATOR_LINE[..crate::message::SEPARATOR_LINE.len() - 1];
+    let ambiguous = |data: &[u8]| {
+        data.ends_with(monkeys) && data[..data.len() - monkeys.len()].ends_with(b"\n")
+    };
+    if records.iter().any(|r| ambiguous(&r.message.data)) {
+        return;
+    }
     let mut written = Vec::new();
     for r in &records {
         r.message
