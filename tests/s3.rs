@@ -51,14 +51,19 @@ fn gor(server: &Server, secret: &str, args: &[&str]) -> Ran {
 
 /// The same, with the endpoint in environment variable `var`.
 fn gor_with_endpoint_in(var: &str, server: &Server, secret: &str, args: &[&str]) -> Ran {
+    gor_at(var, &server.endpoint, secret, args)
+}
+
+/// The same, with the endpoint given as a URL.
+fn gor_at(var: &str, endpoint: &str, secret: &str, args: &[&str]) -> Ran {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gor"))
         .args(args)
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_SESSION_TOKEN")
         .env_remove("AWS_ENDPOINT_URL_S3")
         .env_remove("AWS_ENDPOINT_URL")
-        .env(var, &server.endpoint)
-        .env("AWS_ACCESS_KEY_ID", &server.access_key)
+        .env(var, endpoint)
+        .env("AWS_ACCESS_KEY_ID", s3_server::ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", secret)
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -305,4 +310,86 @@ fn error_lines(stderr: &str) -> Vec<&str> {
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.contains("Version:"))
         .collect()
+}
+
+#[test]
+fn an_s3_server_stopped_and_restarted_mid_run_gets_every_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("s3");
+    std::fs::create_dir(&root).unwrap();
+    let secret = format!("{:032x}", rand::random::<u128>());
+    let first = Server::start_at(&root, 1, "127.0.0.1:0", &secret).unwrap();
+    first.bucket("restart");
+    let endpoint = first.endpoint.clone();
+    let addr = endpoint.trim_start_matches("http://").to_string();
+    // 800 requests 10 ms apart: about 8 s, in chunks of 20 records.
+    let input = requests(800, 10);
+    let src = dir.path().join("in.gor");
+    write(&src, &input);
+    let staging = dir.path().join("staging");
+    std::fs::create_dir(&staging).unwrap();
+    // Down from the first second to the seventh (longer than the SDK's
+    // own retries last), back on the same port.
+    let outage = {
+        let (root, secret) = (root.clone(), secret.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(1));
+            first.stop();
+            std::thread::sleep(Duration::from_secs(6));
+            Server::start_at(&root, 1, &addr, &secret).expect("restarting the S3 server")
+        })
+    };
+    let ran = gor_at(
+        "AWS_ENDPOINT_URL",
+        &endpoint,
+        &secret,
+        &[
+            "--input-file",
+            &arg(&src),
+            "--output-file",
+            "s3://restart/run/%Y.gor",
+            "--output-file-queue-limit",
+            "20",
+            "--output-file-buffer",
+            &arg(&staging),
+        ],
+    );
+    let again = outage.join().unwrap();
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let waiting: Vec<&str> = ran
+        .stderr
+        .lines()
+        .filter(|l| l.contains("upload failed"))
+        .collect();
+    assert_eq!(
+        waiting.len(),
+        1,
+        "one line while S3 is away:\n{}",
+        ran.stderr
+    );
+    assert!(waiting[0].contains("trying again"), "{}", waiting[0]);
+    assert!(!ran.stderr.contains("s3_upload_errors"), "{}", ran.stderr);
+    assert_eq!(names(&staging), Vec::<String>::new(), "chunks left behind");
+    // Every chunk is in the bucket: the records read back in index order.
+    let mut keys: Vec<(u64, String)> = again
+        .keys("restart", "run/")
+        .into_iter()
+        .map(|k| {
+            let n = k
+                .rsplit('_')
+                .next()
+                .unwrap()
+                .trim_end_matches(".gor")
+                .parse()
+                .unwrap();
+            (n, k)
+        })
+        .collect();
+    keys.sort();
+    let back: Vec<u8> = keys
+        .iter()
+        .flat_map(|(_, k)| again.get("restart", k))
+        .collect();
+    assert_eq!(records(&back), records(&input));
+    again.stop();
 }

@@ -43,6 +43,9 @@ pub struct S3Server {
     pub secret_key: String,
     /// Where buckets and objects are.
     pub root: PathBuf,
+    /// Ends the server: its listener and every connection close.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl S3Server {
@@ -50,6 +53,18 @@ impl S3Server {
     /// a runtime of `threads` worker threads on a thread of its own.
     pub fn start(root: &Path, threads: usize) -> io::Result<S3Server> {
         let secret_key = format!("{:032x}", rand::random::<u128>());
+        Self::start_at(root, threads, "127.0.0.1:0", &secret_key)
+    }
+
+    /// The same on `addr`, with `secret_key`: a server stopped with
+    /// [`S3Server::stop`] comes back where it was.
+    pub fn start_at(
+        root: &Path,
+        threads: usize,
+        addr: &str,
+        secret_key: &str,
+    ) -> io::Result<S3Server> {
+        let secret_key = secret_key.to_string();
         let fs = s3s_fs::FileSystem::new(root).map_err(|e| io::Error::other(format!("{e:?}")))?;
         let mut service = S3ServiceBuilder::new(Objects {
             fs,
@@ -63,14 +78,19 @@ impl S3Server {
             .thread_name("s3-server")
             .enable_all()
             .build()?;
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        let listener = runtime.block_on(tokio::net::TcpListener::bind(addr))?;
         let addr: SocketAddr = listener.local_addr()?;
-        std::thread::Builder::new()
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
             .name("s3-server".into())
             .spawn(move || {
                 runtime.block_on(async move {
                     loop {
-                        let Ok((socket, _)) = listener.accept().await else {
+                        let accepted = tokio::select! {
+                            a = listener.accept() => a,
+                            _ = &mut stopped => break,
+                        };
+                        let Ok((socket, _)) = accepted else {
                             continue;
                         };
                         let _ = socket.set_nodelay(true);
@@ -82,14 +102,28 @@ impl S3Server {
                                 .await;
                         });
                     }
-                })
+                });
+                // Every connection task ends with the runtime.
+                runtime.shutdown_background();
             })?;
         Ok(S3Server {
             endpoint: format!("http://{addr}"),
             access_key: ACCESS_KEY.to_string(),
             secret_key,
             root: root.to_path_buf(),
+            stop: Some(stop),
+            thread: Some(thread),
         })
+    }
+
+    /// Stops the server: from now on its port refuses connections.
+    pub fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 
     /// Makes an empty bucket.

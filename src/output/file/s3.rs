@@ -22,13 +22,18 @@ use crate::stats::{self, Counter};
 use crossbeam_channel::Sender;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// Chunks uploaded at the same time. In bench/s3.sh (1 GB in 32 MB chunks,
 /// s3s-fs on loopback, 2 cores), two at a time went up 1.5x faster than one
 /// (490 against 330 MB/s); four were slower than one.
 const UPLOADERS: usize = 2;
+
+/// The longest wait between two tries of a failed upload.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
 
 /// Where a staged chunk goes.
 pub struct Upload {
@@ -46,6 +51,36 @@ pub struct Uploads {
     offsets: Mutex<HashMap<String, u64>>,
     queue: Mutex<Option<Sender<Upload>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    retry: Arc<Retry>,
+}
+
+/// What the uploaders share about failed uploads: whether the output is
+/// closing (then a failed upload gets one last try), a wake-up for those
+/// waiting to try again, and whether the failure was said already.
+#[derive(Default)]
+struct Retry {
+    closing: Mutex<bool>,
+    wake: Condvar,
+    failing: AtomicBool,
+}
+
+impl Retry {
+    fn is_closing(&self) -> bool {
+        *self.closing.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits `wait`, or until the output closes.
+    fn pause(&self, wait: Duration) {
+        let closing = self.closing.lock().unwrap_or_else(|e| e.into_inner());
+        if !*closing {
+            let _ = self.wake.wait_timeout(closing, wait);
+        }
+    }
+
+    fn close(&self) {
+        *self.closing.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.wake.notify_all();
+    }
 }
 
 impl Uploads {
@@ -77,16 +112,17 @@ impl Uploads {
         let (tx, rx) = crossbeam_channel::unbounded::<Upload>();
         let errors = stats::drop_counter("output_file.s3_upload_errors");
         let uploaded = stats::counter("output_file.s3_uploads");
+        let retry = Arc::new(Retry::default());
         let mut threads = Vec::with_capacity(UPLOADERS);
         for _ in 0..UPLOADERS {
             let (rx, bucket, uploader) = (rx.clone(), url.bucket.clone(), storage.clone());
-            let (errors, uploaded) = (errors.clone(), uploaded.clone());
+            let (errors, uploaded, retry) = (errors.clone(), uploaded.clone(), retry.clone());
             threads.push(
                 std::thread::Builder::new()
                     .name("output-file-s3".into())
                     .spawn(move || {
                         for up in rx {
-                            upload_one(&uploader, &bucket, up, &errors, &uploaded);
+                            upload_one(&uploader, &bucket, up, &errors, &uploaded, &retry);
                         }
                     })?,
             );
@@ -99,6 +135,7 @@ impl Uploads {
                 offsets: Mutex::new(HashMap::new()),
                 queue: Mutex::new(Some(tx)),
                 threads: Mutex::new(threads),
+                retry,
             },
             local,
         ))
@@ -172,6 +209,7 @@ impl Uploads {
     /// Waits until every queued chunk is uploaded (or has failed).
     pub fn close(&self) {
         drop(self.queue.lock().unwrap_or_else(|e| e.into_inner()).take());
+        self.retry.close();
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
         for t in threads {
             let _ = t.join();
@@ -179,23 +217,55 @@ impl Uploads {
     }
 }
 
-/// Uploads one chunk and removes it; a failed upload leaves the chunk on
-/// disk (the SDK has already retried) and is counted.
-fn upload_one(storage: &Storage, bucket: &str, up: Upload, errors: &Counter, uploaded: &Counter) {
-    match storage.upload(bucket, &up.key, &up.local) {
-        Ok(()) => {
-            uploaded.inc();
-            if let Err(e) = std::fs::remove_file(&up.local) {
-                tracing::warn!(
-                    "--output-file: could not remove {}: {e}",
+/// Uploads one chunk and removes it. A failed upload (S3 down for a
+/// while, a network cut; the SDK has already retried) is tried again, at
+/// growing intervals up to [`MAX_RETRY_WAIT`], while gor runs: the chunk
+/// goes up once S3 is back. Once the output closes it gets one last try;
+/// then it is counted and left on disk. The failure is said once, and
+/// the recovery too.
+fn upload_one(
+    storage: &Storage,
+    bucket: &str,
+    up: Upload,
+    errors: &Counter,
+    uploaded: &Counter,
+    retry: &Retry,
+) {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        let closing = retry.is_closing();
+        match storage.upload(bucket, &up.key, &up.local) {
+            Ok(()) => {
+                uploaded.inc();
+                if retry.failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!("--output-file s3://{bucket}: uploads go through again");
+                }
+                if let Err(e) = std::fs::remove_file(&up.local) {
+                    tracing::warn!(
+                        "--output-file: could not remove {}: {e}",
+                        up.local.display()
+                    );
+                }
+                return;
+            }
+            Err(e) if closing => {
+                errors.drop_one(&format_args!(
+                    "--output-file s3://{bucket}/{}: upload failed: {e:#}; the chunk is kept at {}",
+                    up.key,
                     up.local.display()
-                );
+                ));
+                return;
+            }
+            Err(e) => {
+                if !retry.failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "--output-file s3://{bucket}/{}: upload failed, trying again until it succeeds or gor stops: {e:#}",
+                        up.key
+                    );
+                }
+                retry.pause(wait);
+                wait = (wait * 2).min(MAX_RETRY_WAIT);
             }
         }
-        Err(e) => errors.drop_one(&format_args!(
-            "--output-file s3://{bucket}/{}: upload failed: {e:#}; the chunk is kept at {}",
-            up.key,
-            up.local.display()
-        )),
     }
 }
