@@ -25,9 +25,39 @@ fn requests(n: usize) -> Vec<(&'static str, Vec<u8>)> {
         .collect()
 }
 
+/// Replays 5 requests to a healthy target and to `bad` ones with a
+/// request timeout of `timeout`: gor exits 0, drains in bounded time, the
+/// healthy target gets all 5. Returns gor's stderr.
+fn replay_beside_a_healthy_target(bad: &[String], timeout: &str) -> String {
+    let good = RecordingServer::start(Behaviour::Respond(OK.to_vec()));
+    let mut args = vec!["--output-http".to_string(), good.url()];
+    for url in bad {
+        args.extend(["--output-http".to_string(), url.clone()]);
+    }
+    args.extend(
+        [
+            "--output-http-timeout",
+            timeout,
+            "--output-http-workers",
+            "5",
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let started = Instant::now();
+    let out = replay(&requests(5), &args, T);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "draining took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(good.received().len(), 5);
+    out.stderr
+}
+
 #[test]
 fn each_error_kind_is_counted_and_the_healthy_target_gets_everything() {
-    let good = RecordingServer::start(Behaviour::Respond(OK.to_vec()));
     let slow = RecordingServer::start(Behaviour::Silent);
     let half = RecordingServer::start(Behaviour::CloseAfter(
         b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc".to_vec(),
@@ -36,48 +66,20 @@ fn each_error_kind_is_counted_and_the_healthy_target_gets_everything() {
         b"\x00\x01\x02 SSH-2.0-OpenSSH\r\n\r\n".to_vec(),
     ));
     let refused = format!("http://127.0.0.1:{}", closed_port());
-    let recording = requests(5);
-    let started = Instant::now();
-    let out = replay(
-        &recording,
-        &[
-            "--output-http",
-            &good.url(),
-            "--output-http",
-            &refused,
-            "--output-http",
-            &slow.url(),
-            "--output-http",
-            &half.url(),
-            "--output-http",
-            &garbage.url(),
-            "--output-http-timeout",
-            "300ms",
-            "--output-http-workers",
-            "5",
-        ],
-        T,
-    );
-    assert_eq!(out.code(), Some(0), "{}", out.stderr);
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "draining took {:?}",
-        started.elapsed()
-    );
-    assert_eq!(good.received().len(), 5);
+    let stderr =
+        replay_beside_a_healthy_target(&[refused, slow.url(), half.url(), garbage.url()], "300ms");
     for (name, want) in [
         ("output_http.errors.refused", 5),
         ("output_http.errors.timeout", 5),
         ("output_http.errors.closed_mid_response", 5),
         ("output_http.errors.garbage_response", 5),
     ] {
-        assert_eq!(counted(&out.stderr, name), want, "{name}\n{}", out.stderr);
+        assert_eq!(counted(&stderr, name), want, "{name}\n{stderr}");
     }
 }
 
 #[test]
 fn resets_trickles_and_failed_tls_handshakes_are_counted_and_the_healthy_target_gets_everything() {
-    let good = RecordingServer::start(Behaviour::Respond(OK.to_vec()));
     let reset = RecordingServer::start(Behaviour::ResetAfter(
         b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc".to_vec(),
     ));
@@ -94,47 +96,11 @@ fn resets_trickles_and_failed_tls_handshakes_are_counted_and_the_healthy_target_
             let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
         }
     });
-    let recording = requests(5);
-    let started = Instant::now();
-    let out = replay(
-        &recording,
-        &[
-            "--output-http",
-            &good.url(),
-            "--output-http",
-            &reset.url(),
-            "--output-http",
-            &trickle.url(),
-            "--output-http",
-            &not_tls,
-            "--output-http-timeout",
-            "500ms",
-            "--output-http-workers",
-            "5",
-        ],
-        T,
-    );
-    assert_eq!(out.code(), Some(0), "{}", out.stderr);
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "draining took {:?}",
-        started.elapsed()
-    );
-    assert_eq!(good.received().len(), 5);
-    let errors = |kind: &str| counted(&out.stderr, &format!("output_http.errors.{kind}"));
-    assert_eq!(errors("timeout"), 5, "the trickle\n{}", out.stderr);
-    assert_eq!(
-        errors("closed_mid_response"),
-        5,
-        "the reset\n{}",
-        out.stderr
-    );
-    assert_eq!(
-        errors("tls_failed"),
-        5,
-        "the failed handshake\n{}",
-        out.stderr
-    );
+    let stderr = replay_beside_a_healthy_target(&[reset.url(), trickle.url(), not_tls], "500ms");
+    let errors = |kind: &str| counted(&stderr, &format!("output_http.errors.{kind}"));
+    assert_eq!(errors("timeout"), 5, "the trickle\n{stderr}");
+    assert_eq!(errors("closed_mid_response"), 5, "the reset\n{stderr}");
+    assert_eq!(errors("tls_failed"), 5, "the failed handshake\n{stderr}");
 }
 
 #[test]
