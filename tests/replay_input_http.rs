@@ -85,10 +85,11 @@ fn a_live_source_never_waits_the_overflow_is_dropped_and_counted() {
         "{:?}",
         start.elapsed()
     );
-    // The request in flight and the one queued reach the target; the rest
-    // were dropped as they came.
-    wait_until(T, "two requests at the target", || {
-        target.received().len() >= 2
+    // What the worker took and what waited in the queue reach the target
+    // (one or two requests: on a loaded machine all 20 may arrive before
+    // the worker takes the first); the rest were dropped as they came.
+    wait_until(T, "a request at the target", || {
+        !target.received().is_empty()
     });
     gor.signal(libc::SIGINT);
     let out = gor.wait(T);
