@@ -17,6 +17,21 @@ use std::time::Duration;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
+/// The receiver's TLS flags with this certificate, when `tls`.
+fn secure_receiver<'a>(tls: bool, cert: &'a str, key: &'a str) -> Vec<&'a str> {
+    if tls {
+        vec![
+            "--input-tcp-secure",
+            "--input-tcp-certificate",
+            cert,
+            "--input-tcp-certificate-key",
+            key,
+        ]
+    } else {
+        vec![]
+    }
+}
+
 fn relay_ten_thousand(tls: bool) {
     let dir = tempfile::tempdir().unwrap();
     let sent = messages(10_000, 7, |_| 1_700_000_000_000_000_000);
@@ -24,17 +39,7 @@ fn relay_ten_thousand(tls: bool) {
     write_file(&input, &sent);
     let out = dir.path().join("out.gor");
     let (cert, key) = common::tls::pem_files(dir.path());
-    let secure: Vec<&str> = if tls {
-        vec![
-            "--input-tcp-secure",
-            "--input-tcp-certificate",
-            &cert,
-            "--input-tcp-certificate-key",
-            &key,
-        ]
-    } else {
-        vec![]
-    };
+    let secure = secure_receiver(tls, &cert, &key);
     let (gor_in, port) = receiver("127.0.0.1:0", &out, &secure);
     let target = format!("localhost:{port}");
     let mut args = vec![
@@ -94,17 +99,7 @@ fn ten_thousand_varied_messages_arrive_intact_over_tls() {
 fn restart_mid_stream(tls: bool) {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = common::tls::pem_files(dir.path());
-    let secure: Vec<&str> = if tls {
-        vec![
-            "--input-tcp-secure",
-            "--input-tcp-certificate",
-            &cert,
-            "--input-tcp-certificate-key",
-            &key,
-        ]
-    } else {
-        vec![]
-    };
+    let secure = secure_receiver(tls, &cert, &key);
     // 2,000 messages over about 2 s (1 ms apart), so the restart falls in
     // the middle of the stream.
     let sent = messages(2_000, 11, |i| {

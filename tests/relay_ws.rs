@@ -8,7 +8,7 @@ mod relay_common;
 
 use base64::Engine;
 use common::{counted, record, run, wait_until};
-use relay_common::messages;
+use relay_common::{messages, write_file};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -87,17 +87,14 @@ fn messages_arrive_as_binary_frames_with_the_urls_credentials() {
     let (port, seen) = server();
     let dir = tempfile::tempdir().unwrap();
     let sent = messages(2_000, 5, |_| 1_700_000_000_000_000_000);
-    let mut bytes = Vec::new();
-    for (h, p) in &sent {
-        bytes.extend_from_slice(&record(h, p));
-    }
     // A replayed response: not relayed.
-    bytes.extend_from_slice(&record(
-        "3 ffff 1700000000000000000 0",
-        b"HTTP/1.1 200 OK\r\n\r\n",
+    let mut recorded = sent.clone();
+    recorded.push((
+        "3 ffff 1700000000000000000 0".to_string(),
+        b"HTTP/1.1 200 OK\r\n\r\n".to_vec(),
     ));
     let input = dir.path().join("in.gor");
-    std::fs::write(&input, bytes).unwrap();
+    write_file(&input, &recorded);
     let url = format!("ws://user1:p%40ss@127.0.0.1:{port}/relay?x=1");
     let r = run(
         &[
@@ -175,12 +172,8 @@ fn wss_delivers_the_same_frames() {
     let (port, seen) = server_with(Some(common::tls::server_config()));
     let dir = tempfile::tempdir().unwrap();
     let sent = messages(200, 9, |_| 1_700_000_000_000_000_000);
-    let mut bytes = Vec::new();
-    for (h, p) in &sent {
-        bytes.extend_from_slice(&record(h, p));
-    }
     let input = dir.path().join("in.gor");
-    std::fs::write(&input, bytes).unwrap();
+    write_file(&input, &sent);
     let url = format!("wss://u:p@127.0.0.1:{port}/secure");
     let r = run(
         &[
