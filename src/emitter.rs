@@ -427,23 +427,14 @@ impl CopyLoop {
                     }
                 },
             };
-            let stopping = self.stoppable && self.shutdown.is_stopping();
             // What an input has read is delivered, also at the stop.
             if let Some(msg) = self.process(msg, &name) {
                 self.deliver(&msg, live);
             }
-            if stopping {
-                // A live input ends soon after the stop (its capture
-                // threads or listener end): what it accepted before goes
-                // through too. A file is simply not read further.
-                if live {
-                    while let Ok(Some(msg)) = self.input.read() {
-                        self.read.inc();
-                        if let Some(msg) = self.process(msg, &name) {
-                            self.deliver(&msg, live);
-                        }
-                    }
-                }
+            // At the stop a file is not read further. A live input is read
+            // on: it ends soon after the stop (its capture threads or
+            // listener end), and what it accepted before goes through too.
+            if !live && self.stoppable && self.shutdown.is_stopping() {
                 break Event::LoopDone;
             }
         };

@@ -488,7 +488,8 @@ impl Output for MiddlewareFeed {
 
 impl MiddlewareFeed {
     /// The program did not take what is queued for it by the time gor
-    /// closes (it stopped reading, or the shutdown expired): a write into
+    /// closes (it stopped reading, the settling time ran out, or the
+    /// shutdown expired): a write into
     /// its full pipe would block gor for good. SIGTERM, then SIGKILL after
     /// [`STOP_GRACE`]; the writer then sees the pipe close and counts what
     /// was still queued as lost.
@@ -502,8 +503,9 @@ impl MiddlewareFeed {
         );
         self.activity.stopped_by_gor.store(true, Ordering::SeqCst);
         let pid = self.pid as libc::pid_t;
-        // SAFETY: kill(2) on our own child, which the waiter has not reaped
-        // (it sets `exited` first, checked above and below).
+        // SAFETY: kill(2) on our own child. The waiter sets `exited` right
+        // after reaping it (checked above and below); only in the instant
+        // between could the pid be a recycled one.
         unsafe { libc::kill(pid, libc::SIGTERM) };
         let deadline = Instant::now() + STOP_GRACE;
         let mut s = self.queue.lock();
