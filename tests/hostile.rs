@@ -392,7 +392,7 @@ for line in sys.stdin:
             .any(|r| r.starts_with("GET /before"))
     });
     ip(&ns.0, "link del va");
-    gor.wait_for_line("va", T);
+    gor.wait_for_line("capture on va stopped", T);
     let started = Instant::now();
     gor.wait_until(T, "capture after the deletion", |g| {
         request("after");
