@@ -41,7 +41,7 @@ demo: build
 # Release mode: capture tests push real traffic and must not lose it to an
 # unoptimised build.
 test: setup
-	$(CARGO) test --release
+	$(CARGO) test --release --no-fail-fast
 
 # Formatting and clippy on every target (library, binary, tests, benches),
 # warnings as errors. Installs the rustfmt and clippy components if missing.
