@@ -27,7 +27,7 @@ use bytes::Bytes;
 use compare::{Differences, Rules};
 use pairs::{Added, Expiry, Pair, Pairs, Roles};
 use report::{Compared, Outcome, Report};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -144,7 +144,7 @@ pub struct Differ {
     rules: Rules,
     pairs: Pairs,
     /// Fields seen differing between primary and secondary, per endpoint.
-    noise: HashMap<String, HashSet<String>>,
+    noise: foldhash::HashMap<String, HashSet<String>>,
     report: Report,
     counters: Counters,
     regressions: Arc<AtomicU64>,
@@ -170,7 +170,7 @@ impl Differ {
             roles,
             rules: config.rules()?,
             pairs: Pairs::new(roles, config.timeout),
-            noise: HashMap::new(),
+            noise: Default::default(),
             report,
             counters: Counters::new(),
             regressions: Arc::new(AtomicU64::new(0)),

@@ -14,7 +14,7 @@
 use super::compare::{Difference, Differences};
 use crate::http::body;
 use serde_json::{Map, Value, json};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -111,7 +111,7 @@ struct Sample {
 #[derive(Default)]
 struct Endpoint {
     counts: Counts,
-    fields: HashMap<String, FieldCount>,
+    fields: foldhash::HashMap<String, FieldCount>,
     samples: Vec<Sample>,
 }
 
@@ -120,7 +120,9 @@ pub struct Report {
     dir: PathBuf,
     roles: String,
     samples: usize,
-    endpoints: HashMap<String, Endpoint>,
+    /// A fast seeded hash: looked up for every compared pair, and holding
+    /// at most `MAX_ENDPOINTS` names.
+    endpoints: foldhash::HashMap<String, Endpoint>,
     diffs: BufWriter<File>,
 }
 
@@ -134,13 +136,13 @@ impl Report {
             dir: dir.to_path_buf(),
             roles: roles.to_string(),
             samples,
-            endpoints: HashMap::new(),
+            endpoints: Default::default(),
             diffs,
         })
     }
 
     fn endpoint(&mut self, name: &str) -> &mut Endpoint {
-        let key = if self.endpoints.contains_key(name) || self.endpoints.len() < MAX_ENDPOINTS {
+        let key = if self.endpoints.len() < MAX_ENDPOINTS || self.endpoints.contains_key(name) {
             name
         } else {
             OTHER_ENDPOINTS

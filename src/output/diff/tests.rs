@@ -107,8 +107,8 @@ fn three_targets_learn_noise_from_primary_and_secondary() {
     assert_eq!(
         fields,
         [
-            ("$.price".to_string(), false),
-            ("$.token".to_string(), true)
+            ("$.token".to_string(), true),
+            ("$.price".to_string(), false)
         ]
     );
 }

@@ -1,0 +1,543 @@
+//! JSON bodies compared side by side, without building either as a tree.
+//!
+//! Two builds of one service almost always write the same keys in the same
+//! order, so both texts are read together: containers are entered in
+//! step, and a value is parsed only where its text differs (to tell `1`
+//! from `1.0` and `"A"` from `"\u0041"`, which are equal). Only an object
+//! whose keys differ is taken apart key by key. Differences come in
+//! document order: the baseline's keys, then the keys only the candidate
+//! has. A key written twice counts once, with its last value, as in
+//! serde_json; objects whose keys match position by position are compared
+//! occurrence by occurrence.
+
+use super::{Change, Differences, Rules, compare_json, push_key};
+use serde_json::Value;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+/// Deeper than this the bodies are compared as bytes: serde_json refuses
+/// to parse deeper documents too, and the walk is recursive.
+const MAX_DEPTH: usize = 128;
+
+/// Compares two JSON texts, naming each difference by its path from `$`.
+/// `None` when they are not both JSON (or nest too deep, or have a key that
+/// is not UTF-8): the caller compares them as bytes, and `out` is as it was.
+pub(super) fn compare(rules: &Rules, a: &[u8], b: &[u8], out: &mut Differences) -> Option<()> {
+    // serde_json checks the whole grammar (trailing text included) without
+    // building anything; the walk below can then trust the structure.
+    serde_json::from_slice::<serde::de::IgnoredAny>(a).ok()?;
+    serde_json::from_slice::<serde::de::IgnoredAny>(b).ok()?;
+    let (kept, more) = (out.list.len(), out.more);
+    let mut path = String::from("$");
+    let walked = value(
+        rules,
+        &mut Text::new(a),
+        &mut Text::new(b),
+        &mut path,
+        out,
+        0,
+    );
+    if walked.is_none() {
+        out.list.truncate(kept);
+        out.more = more;
+    }
+    walked
+}
+
+/// A read position in one JSON text.
+struct Text<'a> {
+    s: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Text<'a> {
+    fn new(s: &'a [u8]) -> Text<'a> {
+        Text { s, at: 0 }
+    }
+
+    /// The next byte after white space, not taken.
+    fn peek(&mut self) -> Option<u8> {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.s.get(self.at) {
+            self.at += 1;
+        }
+        self.s.get(self.at).copied()
+    }
+
+    /// Takes `c` if it comes next.
+    fn eat(&mut self, c: u8) -> bool {
+        let next = self.peek() == Some(c);
+        if next {
+            self.at += 1;
+        }
+        next
+    }
+
+    /// Takes the string that starts here; its text, quotes included.
+    fn string(&mut self) -> Option<&'a [u8]> {
+        let start = self.at;
+        let mut i = start + 1;
+        loop {
+            i += memchr::memchr2(b'"', b'\\', self.s.get(i..)?)?;
+            if self.s[i] == b'"' {
+                break;
+            }
+            i += 2;
+        }
+        self.at = i + 1;
+        self.s.get(start..self.at)
+    }
+
+    /// Takes the whole value that comes next; its text.
+    fn value(&mut self) -> Option<&'a [u8]> {
+        let first = self.peek()?;
+        let start = self.at;
+        match first {
+            b'"' => {
+                self.string()?;
+            }
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                loop {
+                    match *self.s.get(self.at)? {
+                        b'"' => {
+                            self.string()?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth = depth.checked_sub(1)?;
+                            if depth == 0 {
+                                self.at += 1;
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    self.at += 1;
+                }
+            }
+            _ => {
+                while let Some(c) = self.s.get(self.at) {
+                    if matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                        break;
+                    }
+                    self.at += 1;
+                }
+            }
+        }
+        self.s.get(start..self.at)
+    }
+
+    /// Takes the key that comes next, and its colon.
+    fn key(&mut self) -> Option<&'a [u8]> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let key = self.string()?;
+        self.eat(b':').then_some(key)
+    }
+}
+
+/// A key's text (quotes included) as the key itself.
+fn key_name(raw: &[u8]) -> Option<Cow<'_, str>> {
+    let inner = raw.get(1..raw.len().checked_sub(1)?)?;
+    if inner.contains(&b'\\') {
+        serde_json::from_slice::<String>(raw).ok().map(Cow::Owned)
+    } else {
+        std::str::from_utf8(inner).ok().map(Cow::Borrowed)
+    }
+}
+
+fn parse(text: &[u8]) -> Option<Value> {
+    serde_json::from_slice(text).ok()
+}
+
+/// Compares the values that come next in `a` and `b`.
+fn value(
+    rules: &Rules,
+    a: &mut Text<'_>,
+    b: &mut Text<'_>,
+    path: &mut String,
+    out: &mut Differences,
+    depth: usize,
+) -> Option<()> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    match (a.peek()?, b.peek()?) {
+        (b'{', b'{') => object(rules, a, b, path, out, depth),
+        (b'[', b'[') => array(rules, a, b, path, out, depth),
+        _ => {
+            let (x, y) = (a.value()?, b.value()?);
+            if x != y {
+                compare_json(rules, &parse(x)?, &parse(y)?, path, out);
+            }
+            Some(())
+        }
+    }
+}
+
+/// Two objects, key by key in step while their keys match; from the first
+/// key that does not, the whole object again, matched by name.
+fn object(
+    rules: &Rules,
+    a: &mut Text<'_>,
+    b: &mut Text<'_>,
+    path: &mut String,
+    out: &mut Differences,
+    depth: usize,
+) -> Option<()> {
+    let (start_a, start_b) = (a.at, b.at);
+    let (kept, more) = (out.list.len(), out.more);
+    a.at += 1;
+    b.at += 1;
+    let len = path.len();
+    loop {
+        match (a.eat(b'}'), b.eat(b'}')) {
+            (true, true) => return Some(()),
+            (false, false) => {}
+            _ => break,
+        }
+        let (ka, kb) = (a.key()?, b.key()?);
+        if ka != kb {
+            break;
+        }
+        push_key(path, &key_name(ka)?);
+        value(rules, a, b, path, out, depth + 1)?;
+        path.truncate(len);
+        a.eat(b',');
+        b.eat(b',');
+    }
+    path.truncate(len);
+    out.list.truncate(kept);
+    out.more = more;
+    a.at = start_a;
+    b.at = start_b;
+    let (x, y) = (a.value()?, b.value()?);
+    object_by_name(rules, x, y, path, out, depth)
+}
+
+/// The members of an object's text: each key and its value's text.
+fn members(text: &[u8]) -> Option<Vec<(Cow<'_, str>, &[u8])>> {
+    let mut t = Text::new(text);
+    let mut list = Vec::new();
+    t.at = 1;
+    while !t.eat(b'}') {
+        let key = key_name(t.key()?)?;
+        list.push((key, t.value()?));
+        t.eat(b',');
+    }
+    Some(list)
+}
+
+/// Two objects (their texts) whose keys differ: matched by name.
+fn object_by_name(
+    rules: &Rules,
+    a: &[u8],
+    b: &[u8],
+    path: &mut String,
+    out: &mut Differences,
+    depth: usize,
+) -> Option<()> {
+    let (xs, ys) = (members(a)?, members(b)?);
+    // Where each key last appears: a repeated key counts once, last value.
+    let last = |list: &[(Cow<'_, str>, &[u8])]| -> HashMap<String, usize> {
+        let mut at = HashMap::with_capacity(list.len());
+        for (i, (k, _)) in list.iter().enumerate() {
+            at.insert(k.to_string(), i);
+        }
+        at
+    };
+    let (in_a, in_b) = (last(&xs), last(&ys));
+    let len = path.len();
+    for (i, (k, va)) in xs.iter().enumerate() {
+        if in_a.get(k.as_ref()) != Some(&i) {
+            continue;
+        }
+        push_key(path, k);
+        match in_b.get(k.as_ref()) {
+            Some(&j) => value(
+                rules,
+                &mut Text::new(va),
+                &mut Text::new(ys[j].1),
+                path,
+                out,
+                depth + 1,
+            )?,
+            None => out.add(rules, path, parse(va)?, Value::Null, Change::Removed),
+        }
+        path.truncate(len);
+    }
+    for (j, (k, vb)) in ys.iter().enumerate() {
+        if in_b.get(k.as_ref()) != Some(&j) || in_a.contains_key(k.as_ref()) {
+            continue;
+        }
+        push_key(path, k);
+        out.add(rules, path, Value::Null, parse(vb)?, Change::Added);
+        path.truncate(len);
+    }
+    Some(())
+}
+
+/// Two arrays, element by element; what one has beyond the other's end is
+/// added or removed.
+fn array(
+    rules: &Rules,
+    a: &mut Text<'_>,
+    b: &mut Text<'_>,
+    path: &mut String,
+    out: &mut Differences,
+    depth: usize,
+) -> Option<()> {
+    a.at += 1;
+    b.at += 1;
+    let len = path.len();
+    let (mut a_done, mut b_done) = (false, false);
+    for i in 0usize.. {
+        a_done = a_done || a.eat(b']');
+        b_done = b_done || b.eat(b']');
+        let _ = write!(path, "[{i}]");
+        match (a_done, b_done) {
+            (true, true) => {
+                path.truncate(len);
+                return Some(());
+            }
+            (false, false) => value(rules, a, b, path, out, depth + 1)?,
+            (false, true) => out.add(
+                rules,
+                path,
+                parse(a.value()?)?,
+                Value::Null,
+                Change::Removed,
+            ),
+            (true, false) => out.add(rules, path, Value::Null, parse(b.value()?)?, Change::Added),
+        }
+        path.truncate(len);
+        a.eat(b',');
+        b.eat(b',');
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn diff(a: &str, b: &str) -> Option<Vec<(String, Value, Value)>> {
+        let mut out = Differences::default();
+        compare(
+            &Rules::new(&[], &[]).unwrap(),
+            a.as_bytes(),
+            b.as_bytes(),
+            &mut out,
+        )?;
+        Some(
+            out.list
+                .into_iter()
+                .map(|d| (d.field, d.baseline, d.candidate))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn equal_values_written_differently_are_equal() {
+        let a = r#"{ "n": 1, "s": "A", "l": [1.0, {"x": null}], "e": {} }"#;
+        let b = r#"{"n":1.0,"s":"\u0041","l":[1,{"x":null}],"e":{ }}"#;
+        assert_eq!(diff(a, b), Some(vec![]));
+    }
+
+    #[test]
+    fn keys_in_another_order_are_matched_by_name_in_document_order() {
+        let a = r#"{"z":1,"same":{"k":[1,2]},"gone":true}"#;
+        let b = r#"{"same":{"k":[1,3,4]},"z":2,"new":"x"}"#;
+        let fields: Vec<String> = diff(a, b).unwrap().into_iter().map(|d| d.0).collect();
+        assert_eq!(
+            fields,
+            ["$.z", "$.same.k[1]", "$.same.k[2]", "$.gone", "$.new"]
+        );
+    }
+
+    #[test]
+    fn a_repeated_key_counts_once_with_its_last_value() {
+        let d = diff(r#"{"a":1,"b":0,"a":2}"#, r#"{"b":0,"a":2}"#);
+        assert_eq!(d, Some(vec![]));
+    }
+
+    #[test]
+    fn a_changed_type_is_one_difference_with_both_values() {
+        let d = diff(r#"{"v":{"x":1}}"#, r#"{"v":[1]}"#).unwrap();
+        assert_eq!(d, [("$.v".to_string(), json!({"x": 1}), json!([1]))]);
+    }
+
+    /// A small deterministic generator, so the property test below needs
+    /// no crate and fails the same way every time.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    fn random_value(r: &mut Rng, depth: u32) -> Value {
+        match r.below(if depth > 3 { 4 } else { 6 }) {
+            0 => Value::Null,
+            1 => json!(r.below(3) == 0),
+            2 => json!(r.below(5)),
+            3 => json!(["a", "b", "\u{e9}"][r.below(3) as usize]),
+            4 => Value::Array(
+                (0..r.below(4))
+                    .map(|_| random_value(r, depth + 1))
+                    .collect(),
+            ),
+            _ => Value::Object(
+                (0..r.below(5))
+                    .map(|_| (format!("k{}", r.below(6)), random_value(r, depth + 1)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// A changed copy: values replaced, keys dropped or added.
+    fn mutate(r: &mut Rng, v: &Value) -> Value {
+        match (v, r.below(8)) {
+            (_, 0) => random_value(r, 2),
+            (Value::Object(m), _) => {
+                let mut m = m.clone();
+                if r.below(3) == 0 {
+                    m.insert(format!("k{}", r.below(8)), random_value(r, 3));
+                }
+                let keys: Vec<String> = m.keys().cloned().collect();
+                for k in keys {
+                    match r.below(6) {
+                        0 => {
+                            m.remove(&k);
+                        }
+                        1 => {
+                            let changed = mutate(r, &m[&k]);
+                            m.insert(k, changed);
+                        }
+                        _ => {}
+                    }
+                }
+                Value::Object(m)
+            }
+            (Value::Array(a), _) => {
+                let mut a: Vec<Value> = a
+                    .iter()
+                    .map(|x| {
+                        if r.below(3) == 0 {
+                            mutate(r, x)
+                        } else {
+                            x.clone()
+                        }
+                    })
+                    .collect();
+                if r.below(3) == 0 {
+                    a.push(random_value(r, 3));
+                }
+                Value::Array(a)
+            }
+            (Value::Number(n), 1) => json!(n.as_f64()),
+            (v, _) => v.clone(),
+        }
+    }
+
+    /// JSON text with the keys in a shuffled order, numbers sometimes
+    /// written as floats and strings sometimes escaped, and white space.
+    fn write(r: &mut Rng, v: &Value, out: &mut String) {
+        match v {
+            Value::Object(m) => {
+                let mut members: Vec<_> = m.iter().collect();
+                for i in (1..members.len()).rev() {
+                    members.swap(i, r.below(i as u64 + 1) as usize);
+                }
+                out.push('{');
+                for (i, (k, x)) in members.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(if r.below(2) == 0 { "," } else { ", " });
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    write(r, x, out);
+                }
+                out.push('}');
+            }
+            Value::Array(a) => {
+                out.push_str("[ ");
+                for (i, x) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(r, x, out);
+                }
+                out.push(']');
+            }
+            Value::Number(n) if r.below(3) == 0 => {
+                let _ = write!(out, "{:.1}", n.as_f64().unwrap_or(0.0));
+            }
+            Value::String(s) if s == "a" && r.below(2) == 0 => out.push_str(r#""\u0061""#),
+            other => out.push_str(&other.to_string()),
+        }
+    }
+
+    #[test]
+    fn the_walk_finds_what_comparing_whole_trees_finds() {
+        let rules = Rules::new(&[], &[]).unwrap();
+        let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut differing = 0;
+        for _ in 0..5000 {
+            let a = random_value(&mut r, 0);
+            let b = if r.below(4) == 0 {
+                a.clone()
+            } else {
+                mutate(&mut r, &a)
+            };
+            let (mut ta, mut tb) = (String::new(), String::new());
+            write(&mut r, &a, &mut ta);
+            write(&mut r, &b, &mut tb);
+            let mut walked = Differences::default();
+            compare(&rules, ta.as_bytes(), tb.as_bytes(), &mut walked).unwrap();
+            let mut trees = Differences::default();
+            let parsed = |t: &str| serde_json::from_str::<Value>(t).unwrap();
+            let (a, b) = (parsed(&ta), parsed(&tb));
+            compare_json(&rules, &a, &b, &mut String::from("$"), &mut trees);
+            let set = |d: Differences| {
+                let mut v: Vec<String> = d
+                    .list
+                    .into_iter()
+                    .map(|x| {
+                        format!(
+                            "{} {} {} {}",
+                            x.field,
+                            x.baseline,
+                            x.candidate,
+                            x.change.as_str()
+                        )
+                    })
+                    .collect();
+                v.sort();
+                (v, d.more)
+            };
+            differing += usize::from(!walked.is_empty());
+            assert_eq!(set(walked), set(trees), "{ta}\n{tb}");
+        }
+        assert!(differing > 500, "{differing} of 5000 pairs differed");
+    }
+
+    #[test]
+    fn invalid_or_too_deep_documents_are_left_to_the_byte_comparison() {
+        assert_eq!(diff(r#"{"a":1}"#, r#"{"a":1"#), None);
+        assert_eq!(diff(r#"{"a":1} x"#, r#"{"a":1}"#), None);
+        let deep = |leaf: &str| format!("{}{leaf}{}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(diff(&deep("1"), &deep("2")), None);
+        // Within the limit the same shape is compared.
+        let shallow = |leaf: &str| format!("{}{leaf}{}", "[".repeat(100), "]".repeat(100));
+        assert_eq!(diff(&shallow("1"), &shallow("2")).unwrap().len(), 1);
+    }
+}
