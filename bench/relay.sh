@@ -78,11 +78,12 @@ relay() {
     sleep 0.05
   done
   local start gor_pid
+  # /usr/bin/time's child is the receiving gor (looked up before the clock
+  # starts: pgrep reads all of /proc).
+  gor_pid=$(pgrep -P "$RECV_PID" -x gor || true)
   start=$(now)
   /usr/bin/time -f %M -o "$WORK/send.rss" "$GOR" --input-file "$BIG|$SPEED" \
     --output-tcp "localhost:$PORT" "${send_tls[@]}" > /dev/null 2> "$WORK/send.log"
-  # /usr/bin/time's child is the receiving gor.
-  gor_pid=$(pgrep -P "$RECV_PID" -x gor || true)
   kill -INT "${gor_pid:-$RECV_PID}"
   wait "$RECV_PID" || true
   RECV_PID=

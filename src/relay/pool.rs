@@ -34,9 +34,9 @@ use std::time::{Duration, Instant};
 /// Messages queued per worker.
 pub const QUEUE: usize = 100;
 /// Most bytes handed to one connection in one go.
-const BATCH_BYTES: usize = 256 * 1024;
+const BATCH_BYTES: usize = 1024 * 1024;
 /// Most messages handed to one connection in one go.
-const BATCH_MESSAGES: usize = 64;
+const BATCH_MESSAGES: usize = 256;
 /// A connection quiet for this long is checked for a peer close before it
 /// is written to again; while streaming, the check runs this often.
 const CLOSE_CHECK: Duration = Duration::from_millis(20);

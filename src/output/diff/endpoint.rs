@@ -15,7 +15,7 @@ pub fn of_request(request: &[u8]) -> Option<String> {
         None => target,
     };
     let mut out = String::with_capacity(line.method.len() + path.len() + 8);
-    out.push_str(&String::from_utf8_lossy(line.method));
+    push_text(&mut out, line.method);
     out.push(' ');
     if path.is_empty() {
         out.push('/');
@@ -28,10 +28,19 @@ pub fn of_request(request: &[u8]) -> Option<String> {
         if is_id(segment) {
             out.push_str("{id}");
         } else {
-            out.push_str(&String::from_utf8_lossy(segment));
+            push_text(&mut out, segment);
         }
     }
     Some(out)
+}
+
+/// Appends `bytes` as text (`\u{FFFD}` for what is not UTF-8), without the
+/// lossy conversion's cost in the usual case that it is.
+fn push_text(out: &mut String, bytes: &[u8]) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => out.push_str(text),
+        Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
+    }
 }
 
 /// The request line without its CRLF, for reports (`GET /a?b HTTP/1.1`).

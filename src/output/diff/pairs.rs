@@ -169,7 +169,7 @@ impl Pairs {
     pub fn add(
         &mut self,
         slot: Slot,
-        msg: &Message,
+        msg: Message,
         now: Instant,
         expired: &mut dyn FnMut(Option<Bytes>, Expiry),
     ) -> Added {
@@ -198,7 +198,7 @@ impl Pairs {
         if part.is_some() {
             return Added::Duplicate;
         }
-        *part = Some(msg.data.clone());
+        *part = Some(msg.data);
         entry.bytes += size;
         self.bytes += size;
         let needs_secondary = self.roles.has_secondary();
@@ -311,20 +311,20 @@ mod tests {
         let mut none = |_: Option<Bytes>, _: Expiry| panic!("nothing expires");
         let cand = msg(PayloadType::ReplayedResponse, "a", Some(0));
         assert!(matches!(
-            p.add(Slot::Candidate, &cand, now, &mut none),
+            p.add(Slot::Candidate, cand.clone(), now, &mut none),
             Added::Pending
         ));
         assert!(matches!(
-            p.add(Slot::Candidate, &cand, now, &mut none),
+            p.add(Slot::Candidate, cand.clone(), now, &mut none),
             Added::Duplicate
         ));
         let req = msg(PayloadType::Request, "a", None);
         assert!(matches!(
-            p.add(Slot::Request, &req, now, &mut none),
+            p.add(Slot::Request, req, now, &mut none),
             Added::Pending
         ));
         let orig = msg(PayloadType::Response, "a", None);
-        match p.add(Slot::Baseline, &orig, now, &mut none) {
+        match p.add(Slot::Baseline, orig, now, &mut none) {
             Added::Complete(pair) => {
                 assert_eq!(&pair.id[..], b"a");
                 assert!(pair.secondary.is_none());
@@ -342,7 +342,7 @@ mod tests {
         let mut rec = |r: Option<Bytes>, why: Expiry| gone.push((r.is_some(), why));
         p.add(
             Slot::Request,
-            &msg(PayloadType::Request, "old", None),
+            msg(PayloadType::Request, "old", None),
             start,
             &mut rec,
         );
@@ -355,14 +355,14 @@ mod tests {
             ] {
                 p.add(
                     slot,
-                    &msg(PayloadType::ReplayedResponse, &id, Some(t)),
+                    msg(PayloadType::ReplayedResponse, &id, Some(t)),
                     start,
                     &mut rec,
                 );
             }
             let done = p.add(
                 Slot::Request,
-                &msg(PayloadType::Request, &id, None),
+                msg(PayloadType::Request, &id, None),
                 start,
                 &mut rec,
             );
@@ -375,7 +375,7 @@ mod tests {
         assert!(p.is_empty());
         p.add(
             Slot::Request,
-            &msg(PayloadType::Request, "late", None),
+            msg(PayloadType::Request, "late", None),
             start,
             &mut rec,
         );
@@ -392,7 +392,7 @@ mod tests {
         for id in ["a", "b", "c"] {
             p.add(
                 Slot::Request,
-                &msg(PayloadType::Request, id, None),
+                msg(PayloadType::Request, id, None),
                 now,
                 &mut rec,
             );

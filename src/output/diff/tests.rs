@@ -74,10 +74,10 @@ fn three_targets_learn_noise_from_primary_and_secondary() {
     .enumerate()
     {
         let id = format!("{i:024x}");
-        d.handle(&request(&id, &format!("/items/{i}")), now);
-        d.handle(&replayed(&id, 0, p), now);
-        d.handle(&replayed(&id, 1, s), now);
-        d.handle(&replayed(&id, 2, c), now);
+        d.handle(request(&id, &format!("/items/{i}")), now);
+        d.handle(replayed(&id, 0, p), now);
+        d.handle(replayed(&id, 1, s), now);
+        d.handle(replayed(&id, 2, c), now);
     }
     assert!(d.pairs.is_empty());
     let line = d.finish();
@@ -120,8 +120,8 @@ fn a_response_that_never_arrives_is_unmatched_after_the_timeout() {
     c.timeout = Duration::from_secs(1);
     let mut d = Differ::new(&c).unwrap();
     let start = Instant::now();
-    d.handle(&request("a", "/slow"), start);
-    d.handle(&replayed("a", 0, "{}"), start);
+    d.handle(request("a", "/slow"), start);
+    d.handle(replayed("a", 0, "{}"), start);
     d.tick(start + Duration::from_millis(500));
     assert_eq!(summary(dir.path())["endpoints"]["GET /slow"], Value::Null);
     d.tick(start + Duration::from_secs(2));
@@ -130,7 +130,7 @@ fn a_response_that_never_arrives_is_unmatched_after_the_timeout() {
         json!(1)
     );
     // A response for an id never requested is unmatched at exit.
-    d.handle(&replayed("b", 1, "{}"), start);
+    d.handle(replayed("b", 1, "{}"), start);
     d.finish();
     let s = summary(dir.path());
     assert_eq!(s["endpoints"][UNKNOWN_ENDPOINT]["unmatched"], json!(1));
