@@ -353,8 +353,10 @@ pub struct DiffOutput {
 /// once closed).
 struct Gathering {
     batch: Vec<Message>,
-    tx: Option<crossbeam_channel::Sender<Vec<Message>>>,
+    tx: Option<BatchSender>,
 }
+
+type BatchSender = crossbeam_channel::Sender<Vec<Message>>;
 
 /// Answers, after the run, whether it must fail: `Some(why)` when
 /// `--output-diff-fail` is on and a regression was seen.
@@ -431,10 +433,7 @@ impl DiffOutput {
     /// Adds `msg` to the batch; a full batch is returned with the queue it
     /// goes to (sent outside the lock, so the comparing thread can always
     /// take a partial batch).
-    fn gather(
-        &self,
-        msg: &Message,
-    ) -> Result<Option<(Vec<Message>, crossbeam_channel::Sender<Vec<Message>>)>> {
+    fn gather(&self, msg: &Message) -> Result<Option<(Vec<Message>, BatchSender)>> {
         let mut g = self.gathering();
         let Some(tx) = g.tx.clone() else {
             anyhow::bail!("{} is closed", self.name);
@@ -462,10 +461,10 @@ impl DiffOutput {
 
 impl Output for DiffOutput {
     fn write(&self, msg: &Message) -> Result<()> {
-        if let Some((batch, tx)) = self.gather(msg)? {
-            if tx.send(batch).is_err() {
-                anyhow::bail!("{} is closed", self.name);
-            }
+        if let Some((batch, tx)) = self.gather(msg)?
+            && tx.send(batch).is_err()
+        {
+            anyhow::bail!("{} is closed", self.name);
         }
         Ok(())
     }

@@ -1,10 +1,11 @@
 //! JSON bodies compared side by side, without building either as a tree.
 //!
 //! Two builds of one service almost always write the same keys in the same
-//! order, so both texts are read together: containers are entered in
-//! step, and a value is parsed only where its text differs (to tell `1`
-//! from `1.0` and `"A"` from `"\u0041"`, which are equal). Only an object
-//! whose keys differ is taken apart key by key. Differences come in
+//! order, so both texts are read together: a value whose text is the same
+//! on both sides is passed over whole, an object or array that differs is
+//! entered in step, and a scalar is parsed only where its text differs (to
+//! tell `1` from `1.0` and `"A"` from `"\u0041"`, which are equal). Only an
+//! object whose keys differ is taken apart key by key. Differences come in
 //! document order: the baseline's keys, then the keys only the candidate
 //! has. A key written twice counts once, with its last value, as in
 //! serde_json; objects whose keys match position by position are compared
@@ -23,26 +24,27 @@ const MAX_DEPTH: usize = 128;
 /// Compares two JSON texts, naming each difference by its path from `$`.
 /// `None` when they are not both JSON (or nest too deep, or have a key that
 /// is not UTF-8): the caller compares them as bytes, and `out` is as it was.
+///
+/// Only what differs is parsed (by serde_json): a flaw where both texts are
+/// the same byte for byte is passed over with the rest of what is equal,
+/// and one where they differ sends the whole comparison to the bytes.
 pub(super) fn compare(rules: &Rules, a: &[u8], b: &[u8], out: &mut Differences) -> Option<()> {
-    // serde_json checks the whole grammar (trailing text included) without
-    // building anything; the walk below can then trust the structure.
-    serde_json::from_slice::<serde::de::IgnoredAny>(a).ok()?;
-    serde_json::from_slice::<serde::de::IgnoredAny>(b).ok()?;
+    let (x, y) = (one_value(a)?, one_value(b)?);
     let (kept, more) = (out.list.len(), out.more);
     let mut path = String::from("$");
-    let walked = value(
-        rules,
-        &mut Text::new(a),
-        &mut Text::new(b),
-        &mut path,
-        out,
-        0,
-    );
+    let walked = differ(rules, x, y, &mut path, out, 0);
     if walked.is_none() {
         out.list.truncate(kept);
         out.more = more;
     }
     walked
+}
+
+/// The one value `text` holds between white space, if nothing follows it.
+fn one_value(text: &[u8]) -> Option<&[u8]> {
+    let text = text.trim_ascii();
+    let span = Text::new(text).value()?;
+    (span.len() == text.len()).then_some(span)
 }
 
 /// A read position in one JSON text.
@@ -76,57 +78,50 @@ impl<'a> Text<'a> {
     /// Takes the string that starts here; its text, quotes included.
     fn string(&mut self) -> Option<&'a [u8]> {
         let start = self.at;
-        let mut i = start + 1;
-        loop {
-            i += memchr::memchr2(b'"', b'\\', self.s.get(i..)?)?;
-            if self.s[i] == b'"' {
-                break;
-            }
-            i += 2;
-        }
-        self.at = i + 1;
+        self.at = string_end(self.s, start + 1)?;
         self.s.get(start..self.at)
     }
 
     /// Takes the whole value that comes next; its text.
     fn value(&mut self) -> Option<&'a [u8]> {
         let first = self.peek()?;
-        let start = self.at;
+        let (s, start) = (self.s, self.at);
+        let mut i = start;
         match first {
-            b'"' => {
-                self.string()?;
-            }
+            b'"' => i = string_end(s, i + 1)?,
             b'{' | b'[' => {
                 let mut depth = 0usize;
                 loop {
-                    match *self.s.get(self.at)? {
+                    while i < s.len() && !SKIPPED_TO[usize::from(s[i])] {
+                        i += 1;
+                    }
+                    match *s.get(i)? {
                         b'"' => {
-                            self.string()?;
+                            i = string_end(s, i + 1)?;
                             continue;
                         }
                         b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
+                        _ => {
                             depth = depth.checked_sub(1)?;
                             if depth == 0 {
-                                self.at += 1;
+                                i += 1;
                                 break;
                             }
                         }
-                        _ => {}
                     }
-                    self.at += 1;
+                    i += 1;
                 }
             }
             _ => {
-                while let Some(c) = self.s.get(self.at) {
-                    if matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
-                        break;
-                    }
-                    self.at += 1;
+                while i < s.len()
+                    && !matches!(s[i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                {
+                    i += 1;
                 }
             }
         }
-        self.s.get(start..self.at)
+        self.at = i;
+        s.get(start..i)
     }
 
     /// Takes the key that comes next, and its colon.
@@ -136,6 +131,30 @@ impl<'a> Text<'a> {
         }
         let key = self.string()?;
         self.eat(b':').then_some(key)
+    }
+}
+
+/// What skipping over an object or array stops at: quotes and brackets.
+const SKIPPED_TO: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b'{' as usize] = true;
+    t[b'[' as usize] = true;
+    t[b'}' as usize] = true;
+    t[b']' as usize] = true;
+    t
+};
+
+/// Just past the closing quote of the string whose text starts at `i`.
+fn string_end(s: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        while i < s.len() && s[i] != b'"' && s[i] != b'\\' {
+            i += 1;
+        }
+        match *s.get(i)? {
+            b'"' => return Some(i + 1),
+            _ => i += 2,
+        }
     }
 }
 
@@ -153,26 +172,28 @@ fn parse(text: &[u8]) -> Option<Value> {
     serde_json::from_slice(text).ok()
 }
 
-/// Compares the values that come next in `a` and `b`.
-fn value(
+/// Two values (their texts) at `path`: nothing to do when the texts are
+/// the same, which is how equal subtrees are passed over without reading
+/// them key by key.
+fn differ(
     rules: &Rules,
-    a: &mut Text<'_>,
-    b: &mut Text<'_>,
+    x: &[u8],
+    y: &[u8],
     path: &mut String,
     out: &mut Differences,
     depth: usize,
 ) -> Option<()> {
+    if x == y {
+        return Some(());
+    }
     if depth > MAX_DEPTH {
         return None;
     }
-    match (a.peek()?, b.peek()?) {
-        (b'{', b'{') => object(rules, a, b, path, out, depth),
-        (b'[', b'[') => array(rules, a, b, path, out, depth),
+    match (x.first(), y.first()) {
+        (Some(b'{'), Some(b'{')) => object(rules, x, y, path, out, depth),
+        (Some(b'['), Some(b'[')) => array(rules, x, y, path, out, depth),
         _ => {
-            let (x, y) = (a.value()?, b.value()?);
-            if x != y {
-                compare_json(rules, &parse(x)?, &parse(y)?, path, out);
-            }
+            compare_json(rules, &parse(x)?, &parse(y)?, path, out);
             Some(())
         }
     }
@@ -182,16 +203,16 @@ fn value(
 /// key that does not, the whole object again, matched by name.
 fn object(
     rules: &Rules,
-    a: &mut Text<'_>,
-    b: &mut Text<'_>,
+    x: &[u8],
+    y: &[u8],
     path: &mut String,
     out: &mut Differences,
     depth: usize,
 ) -> Option<()> {
-    let (start_a, start_b) = (a.at, b.at);
+    let (mut a, mut b) = (Text::new(x), Text::new(y));
     let (kept, more) = (out.list.len(), out.more);
-    a.at += 1;
-    b.at += 1;
+    a.at = 1;
+    b.at = 1;
     let len = path.len();
     loop {
         match (a.eat(b'}'), b.eat(b'}')) {
@@ -203,18 +224,17 @@ fn object(
         if ka != kb {
             break;
         }
-        push_key(path, &key_name(ka)?);
-        value(rules, a, b, path, out, depth + 1)?;
-        path.truncate(len);
+        let (va, vb) = (a.value()?, b.value()?);
+        if va != vb {
+            push_key(path, &key_name(ka)?);
+            differ(rules, va, vb, path, out, depth + 1)?;
+            path.truncate(len);
+        }
         a.eat(b',');
         b.eat(b',');
     }
-    path.truncate(len);
     out.list.truncate(kept);
     out.more = more;
-    a.at = start_a;
-    b.at = start_b;
-    let (x, y) = (a.value()?, b.value()?);
     object_by_name(rules, x, y, path, out, depth)
 }
 
@@ -255,17 +275,16 @@ fn object_by_name(
         if in_a.get(k.as_ref()) != Some(&i) {
             continue;
         }
-        push_key(path, k);
         match in_b.get(k.as_ref()) {
-            Some(&j) => value(
-                rules,
-                &mut Text::new(va),
-                &mut Text::new(ys[j].1),
-                path,
-                out,
-                depth + 1,
-            )?,
-            None => out.add(rules, path, parse(va)?, Value::Null, Change::Removed),
+            Some(&j) if *va == ys[j].1 => continue,
+            Some(&j) => {
+                push_key(path, k);
+                differ(rules, va, ys[j].1, path, out, depth + 1)?;
+            }
+            None => {
+                push_key(path, k);
+                out.add(rules, path, parse(va)?, Value::Null, Change::Removed);
+            }
         }
         path.truncate(len);
     }
@@ -284,36 +303,36 @@ fn object_by_name(
 /// added or removed.
 fn array(
     rules: &Rules,
-    a: &mut Text<'_>,
-    b: &mut Text<'_>,
+    x: &[u8],
+    y: &[u8],
     path: &mut String,
     out: &mut Differences,
     depth: usize,
 ) -> Option<()> {
-    a.at += 1;
-    b.at += 1;
+    let (mut a, mut b) = (Text::new(x), Text::new(y));
+    a.at = 1;
+    b.at = 1;
     let len = path.len();
     let (mut a_done, mut b_done) = (false, false);
     for i in 0usize.. {
         a_done = a_done || a.eat(b']');
         b_done = b_done || b.eat(b']');
-        let _ = write!(path, "[{i}]");
-        match (a_done, b_done) {
-            (true, true) => {
-                path.truncate(len);
-                return Some(());
+        let (va, vb) = match (a_done, b_done) {
+            (true, true) => return Some(()),
+            (false, false) => (Some(a.value()?), Some(b.value()?)),
+            (false, true) => (Some(a.value()?), None),
+            (true, false) => (None, Some(b.value()?)),
+        };
+        if va != vb {
+            let _ = write!(path, "[{i}]");
+            match (va, vb) {
+                (Some(va), Some(vb)) => differ(rules, va, vb, path, out, depth + 1)?,
+                (Some(va), None) => out.add(rules, path, parse(va)?, Value::Null, Change::Removed),
+                (None, Some(vb)) => out.add(rules, path, Value::Null, parse(vb)?, Change::Added),
+                (None, None) => {}
             }
-            (false, false) => value(rules, a, b, path, out, depth + 1)?,
-            (false, true) => out.add(
-                rules,
-                path,
-                parse(a.value()?)?,
-                Value::Null,
-                Change::Removed,
-            ),
-            (true, false) => out.add(rules, path, Value::Null, parse(b.value()?)?, Change::Added),
+            path.truncate(len);
         }
-        path.truncate(len);
         a.eat(b',');
         b.eat(b',');
     }
@@ -528,6 +547,13 @@ mod tests {
             assert_eq!(set(walked), set(trees), "{ta}\n{tb}");
         }
         assert!(differing > 500, "{differing} of 5000 pairs differed");
+    }
+
+    #[test]
+    fn a_flaw_both_sides_share_is_passed_over_and_one_that_differs_is_not() {
+        let d = diff(r#"{"a":NaN,"b":1}"#, r#"{"a":NaN,"b":2}"#).unwrap();
+        assert_eq!(d, [("$.b".to_string(), json!(1), json!(2))]);
+        assert_eq!(diff(r#"{"a":NaN}"#, r#"{"a":Infinity}"#), None);
     }
 
     #[test]
