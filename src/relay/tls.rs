@@ -25,8 +25,7 @@ pub fn server_config(cert_path: &str, key_path: &str) -> anyhow::Result<Arc<Serv
             "--input-tcp-certificate-key {key_path:?}: cannot read a PEM private key: {e}"
         )
     })?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider)
+    let config = ServerConfig::builder_with_provider(crate::http::client::tls::provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| anyhow::anyhow!("--input-tcp-secure: TLS set-up: {e}"))?
         .with_no_client_auth()
