@@ -31,8 +31,12 @@ const MAX_DEPTH: usize = 128;
 pub(super) fn compare(rules: &Rules, a: &[u8], b: &[u8], out: &mut Differences) -> Option<()> {
     let (x, y) = (one_value(a)?, one_value(b)?);
     let (kept, more) = (out.list.len(), out.more);
-    let mut path = String::from("$");
-    let walked = differ(rules, x, y, &mut path, out, 0);
+    let mut walk = Walk {
+        rules,
+        path: String::from("$"),
+        out,
+    };
+    let walked = walk.differ(x, y, 0);
     if walked.is_none() {
         out.list.truncate(kept);
         out.more = more;
@@ -56,6 +60,11 @@ struct Text<'a> {
 impl<'a> Text<'a> {
     fn new(s: &'a [u8]) -> Text<'a> {
         Text { s, at: 0 }
+    }
+
+    /// Just inside the opening bracket of an object's or array's text.
+    fn inside(s: &'a [u8]) -> Text<'a> {
+        Text { s, at: 1 }
     }
 
     /// The next byte after white space, not taken.
@@ -172,77 +181,159 @@ fn parse(text: &[u8]) -> Option<Value> {
     serde_json::from_slice(text).ok()
 }
 
-/// Two values (their texts) at `path`: nothing to do when the texts are
-/// the same, which is how equal subtrees are passed over without reading
-/// them key by key.
-fn differ(
-    rules: &Rules,
-    x: &[u8],
-    y: &[u8],
-    path: &mut String,
-    out: &mut Differences,
-    depth: usize,
-) -> Option<()> {
-    if x == y {
-        return Some(());
-    }
-    if depth > MAX_DEPTH {
-        return None;
-    }
-    match (x.first(), y.first()) {
-        (Some(b'{'), Some(b'{')) => object(rules, x, y, path, out, depth),
-        (Some(b'['), Some(b'[')) => array(rules, x, y, path, out, depth),
-        _ => {
-            compare_json(rules, &parse(x)?, &parse(y)?, path, out);
-            Some(())
+/// Where the walk is: the rules, the path of the values being compared,
+/// and the differences found so far.
+struct Walk<'w> {
+    rules: &'w Rules,
+    path: String,
+    out: &'w mut Differences,
+}
+
+impl Walk<'_> {
+    /// Two values (their texts) at the current path: nothing to do when
+    /// the texts are the same, which is how equal subtrees are passed over
+    /// without reading them key by key.
+    fn differ(&mut self, x: &[u8], y: &[u8], depth: usize) -> Option<()> {
+        if x == y {
+            return Some(());
         }
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        match (x.first(), y.first()) {
+            (Some(b'{'), Some(b'{')) => self.object(x, y, depth),
+            (Some(b'['), Some(b'[')) => self.array(x, y, depth),
+            _ => {
+                compare_json(self.rules, &parse(x)?, &parse(y)?, &mut self.path, self.out);
+                Some(())
+            }
+        }
+    }
+
+    /// `x` and `y` differ at `path` + `step`.
+    fn differ_at(&mut self, step: Step<'_>, x: &[u8], y: &[u8], depth: usize) -> Option<()> {
+        let len = self.path.len();
+        step.push(&mut self.path);
+        let walked = self.differ(x, y, depth + 1);
+        self.path.truncate(len);
+        walked
+    }
+
+    /// A value at `path` + `step` only one side has.
+    fn one_side(
+        &mut self,
+        step: Step<'_>,
+        baseline: Option<&[u8]>,
+        candidate: Option<&[u8]>,
+    ) -> Option<()> {
+        let (a, b, change) = match (baseline, candidate) {
+            (Some(a), None) => (parse(a)?, Value::Null, Change::Removed),
+            (None, Some(b)) => (Value::Null, parse(b)?, Change::Added),
+            _ => return Some(()),
+        };
+        let len = self.path.len();
+        step.push(&mut self.path);
+        self.out.add(self.rules, &self.path, a, b, change);
+        self.path.truncate(len);
+        Some(())
+    }
+
+    /// Two objects, key by key in step while their keys match; from the
+    /// first key that does not, the whole object again, matched by name.
+    fn object(&mut self, x: &[u8], y: &[u8], depth: usize) -> Option<()> {
+        let (mut a, mut b) = (Text::inside(x), Text::inside(y));
+        let (kept, more) = (self.out.list.len(), self.out.more);
+        loop {
+            match (a.eat(b'}'), b.eat(b'}')) {
+                (true, true) => return Some(()),
+                (false, false) => {}
+                _ => break,
+            }
+            let (ka, kb) = (a.key()?, b.key()?);
+            if ka != kb {
+                break;
+            }
+            let (va, vb) = (a.value()?, b.value()?);
+            if va != vb {
+                self.differ_at(Step::Key(&key_name(ka)?), va, vb, depth)?;
+            }
+            a.eat(b',');
+            b.eat(b',');
+        }
+        self.out.list.truncate(kept);
+        self.out.more = more;
+        self.object_by_name(x, y, depth)
+    }
+
+    /// Two objects (their texts) whose keys differ: matched by name.
+    fn object_by_name(&mut self, x: &[u8], y: &[u8], depth: usize) -> Option<()> {
+        let (xs, ys) = (members(x)?, members(y)?);
+        let (in_x, in_y) = (last_places(&xs), last_places(&ys));
+        for (i, (k, va)) in xs.iter().enumerate() {
+            if in_x.get(k.as_ref()) != Some(&i) {
+                continue;
+            }
+            match in_y.get(k.as_ref()) {
+                Some(&j) if *va == ys[j].1 => {}
+                Some(&j) => self.differ_at(Step::Key(k), va, ys[j].1, depth)?,
+                None => self.one_side(Step::Key(k), Some(va), None)?,
+            }
+        }
+        for (j, (k, vb)) in ys.iter().enumerate() {
+            if in_y.get(k.as_ref()) == Some(&j) && !in_x.contains_key(k.as_ref()) {
+                self.one_side(Step::Key(k), None, Some(vb))?;
+            }
+        }
+        Some(())
+    }
+
+    /// Two arrays, element by element; what one has beyond the other's end
+    /// is added or removed.
+    fn array(&mut self, x: &[u8], y: &[u8], depth: usize) -> Option<()> {
+        let (mut a, mut b) = (Text::inside(x), Text::inside(y));
+        let (mut a_done, mut b_done) = (false, false);
+        for i in 0usize.. {
+            a_done = a_done || a.eat(b']');
+            b_done = b_done || b.eat(b']');
+            let va = if a_done { None } else { Some(a.value()?) };
+            let vb = if b_done { None } else { Some(b.value()?) };
+            match (va, vb) {
+                (None, None) => return Some(()),
+                (Some(va), Some(vb)) if va != vb => {
+                    self.differ_at(Step::Index(i), va, vb, depth)?
+                }
+                (Some(_), Some(_)) => {}
+                _ => self.one_side(Step::Index(i), va, vb)?,
+            }
+            a.eat(b',');
+            b.eat(b',');
+        }
+        None
     }
 }
 
-/// Two objects, key by key in step while their keys match; from the first
-/// key that does not, the whole object again, matched by name.
-fn object(
-    rules: &Rules,
-    x: &[u8],
-    y: &[u8],
-    path: &mut String,
-    out: &mut Differences,
-    depth: usize,
-) -> Option<()> {
-    let (mut a, mut b) = (Text::new(x), Text::new(y));
-    let (kept, more) = (out.list.len(), out.more);
-    a.at = 1;
-    b.at = 1;
-    let len = path.len();
-    loop {
-        match (a.eat(b'}'), b.eat(b'}')) {
-            (true, true) => return Some(()),
-            (false, false) => {}
-            _ => break,
+/// One step down a JSON path.
+#[derive(Clone, Copy)]
+enum Step<'k> {
+    Key(&'k str),
+    Index(usize),
+}
+
+impl Step<'_> {
+    fn push(self, path: &mut String) {
+        match self {
+            Step::Key(k) => push_key(path, k),
+            Step::Index(i) => {
+                let _ = write!(path, "[{i}]");
+            }
         }
-        let (ka, kb) = (a.key()?, b.key()?);
-        if ka != kb {
-            break;
-        }
-        let (va, vb) = (a.value()?, b.value()?);
-        if va != vb {
-            push_key(path, &key_name(ka)?);
-            differ(rules, va, vb, path, out, depth + 1)?;
-            path.truncate(len);
-        }
-        a.eat(b',');
-        b.eat(b',');
     }
-    out.list.truncate(kept);
-    out.more = more;
-    object_by_name(rules, x, y, path, out, depth)
 }
 
 /// The members of an object's text: each key and its value's text.
 fn members(text: &[u8]) -> Option<Vec<(Cow<'_, str>, &[u8])>> {
-    let mut t = Text::new(text);
+    let mut t = Text::inside(text);
     let mut list = Vec::new();
-    t.at = 1;
     while !t.eat(b'}') {
         let key = key_name(t.key()?)?;
         list.push((key, t.value()?));
@@ -251,92 +342,13 @@ fn members(text: &[u8]) -> Option<Vec<(Cow<'_, str>, &[u8])>> {
     Some(list)
 }
 
-/// Two objects (their texts) whose keys differ: matched by name.
-fn object_by_name(
-    rules: &Rules,
-    a: &[u8],
-    b: &[u8],
-    path: &mut String,
-    out: &mut Differences,
-    depth: usize,
-) -> Option<()> {
-    let (xs, ys) = (members(a)?, members(b)?);
-    // Where each key last appears: a repeated key counts once, last value.
-    let last = |list: &[(Cow<'_, str>, &[u8])]| -> HashMap<String, usize> {
-        let mut at = HashMap::with_capacity(list.len());
-        for (i, (k, _)) in list.iter().enumerate() {
-            at.insert(k.to_string(), i);
-        }
-        at
-    };
-    let (in_a, in_b) = (last(&xs), last(&ys));
-    let len = path.len();
-    for (i, (k, va)) in xs.iter().enumerate() {
-        if in_a.get(k.as_ref()) != Some(&i) {
-            continue;
-        }
-        match in_b.get(k.as_ref()) {
-            Some(&j) if *va == ys[j].1 => continue,
-            Some(&j) => {
-                push_key(path, k);
-                differ(rules, va, ys[j].1, path, out, depth + 1)?;
-            }
-            None => {
-                push_key(path, k);
-                out.add(rules, path, parse(va)?, Value::Null, Change::Removed);
-            }
-        }
-        path.truncate(len);
+/// Where each key last appears: a repeated key counts once, last value.
+fn last_places<'k>(list: &'k [(Cow<'_, str>, &[u8])]) -> HashMap<&'k str, usize> {
+    let mut at = HashMap::with_capacity(list.len());
+    for (i, (k, _)) in list.iter().enumerate() {
+        at.insert(k.as_ref(), i);
     }
-    for (j, (k, vb)) in ys.iter().enumerate() {
-        if in_b.get(k.as_ref()) != Some(&j) || in_a.contains_key(k.as_ref()) {
-            continue;
-        }
-        push_key(path, k);
-        out.add(rules, path, Value::Null, parse(vb)?, Change::Added);
-        path.truncate(len);
-    }
-    Some(())
-}
-
-/// Two arrays, element by element; what one has beyond the other's end is
-/// added or removed.
-fn array(
-    rules: &Rules,
-    x: &[u8],
-    y: &[u8],
-    path: &mut String,
-    out: &mut Differences,
-    depth: usize,
-) -> Option<()> {
-    let (mut a, mut b) = (Text::new(x), Text::new(y));
-    a.at = 1;
-    b.at = 1;
-    let len = path.len();
-    let (mut a_done, mut b_done) = (false, false);
-    for i in 0usize.. {
-        a_done = a_done || a.eat(b']');
-        b_done = b_done || b.eat(b']');
-        let (va, vb) = match (a_done, b_done) {
-            (true, true) => return Some(()),
-            (false, false) => (Some(a.value()?), Some(b.value()?)),
-            (false, true) => (Some(a.value()?), None),
-            (true, false) => (None, Some(b.value()?)),
-        };
-        if va != vb {
-            let _ = write!(path, "[{i}]");
-            match (va, vb) {
-                (Some(va), Some(vb)) => differ(rules, va, vb, path, out, depth + 1)?,
-                (Some(va), None) => out.add(rules, path, parse(va)?, Value::Null, Change::Removed),
-                (None, Some(vb)) => out.add(rules, path, Value::Null, parse(vb)?, Change::Added),
-                (None, None) => {}
-            }
-            path.truncate(len);
-        }
-        a.eat(b',');
-        b.eat(b',');
-    }
-    None
+    at
 }
 
 #[cfg(test)]
