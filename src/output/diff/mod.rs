@@ -337,7 +337,8 @@ fn unmatched(report: &mut Report, counters: &Counters, request: Option<&[u8]>, w
 /// operation (and at most one wake-up) per [`BATCH`] messages instead of
 /// per message, which at full speed was a third of the copy loop's time.
 /// A batch that is not full is taken by the comparing thread itself when
-/// its queue is empty, within [`PARTIAL_BATCH_WAIT`].
+/// its queue is empty: within [`PARTIAL_BATCH_WAIT`], or at the latest when
+/// it next writes the files (should it look just before the batch began).
 pub struct DiffOutput {
     gathering: Mutex<Gathering>,
     /// Set while `gathering` holds messages, so that the comparing thread
