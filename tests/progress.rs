@@ -27,22 +27,14 @@ fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-#[test]
-fn a_replay_on_a_terminal_shows_done_total_rate_and_eta() {
-    let script_found = Command::new("script")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        script_found,
-        "`script` (util-linux) is needed for this test"
-    );
+/// Replays `RECORDS` requests into `output` with gor's stdout and stderr on
+/// a pseudo-terminal (`script`); what the terminal showed.
+fn on_a_terminal(output: &str) -> String {
+    common::need_tool("script", "bsdutils");
     let dir = tempfile::tempdir().unwrap();
     let file = recording(dir.path());
     let command = format!(
-        "{} --input-file {} --output-null",
+        "{} --input-file {} {output}",
         shell_quote(common::GOR),
         shell_quote(file.to_str().unwrap())
     );
@@ -52,8 +44,14 @@ fn a_replay_on_a_terminal_shows_done_total_rate_and_eta() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    let screen = String::from_utf8_lossy(&out.stdout);
+    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{screen}");
+    screen
+}
+
+#[test]
+fn a_replay_on_a_terminal_shows_done_total_rate_and_eta() {
+    let screen = on_a_terminal("--output-null");
     // The last drawing: every record of the total, the rate and the ETA.
     assert!(
         screen.contains(&format!("{RECORDS}/{RECORDS} records (100%)")),
@@ -72,22 +70,7 @@ fn a_replay_on_a_terminal_shows_done_total_rate_and_eta() {
 
 #[test]
 fn records_printed_to_the_terminal_are_not_torn_by_a_progress_line() {
-    common::need_tool("script", "bsdutils");
-    let dir = tempfile::tempdir().unwrap();
-    let file = recording(dir.path());
-    let command = format!(
-        "{} --input-file {} --output-stdout",
-        shell_quote(common::GOR),
-        shell_quote(file.to_str().unwrap())
-    );
-    let out = Command::new("script")
-        .args(["-q", "-e", "-c", &command, "/dev/null"])
-        .env("TERM", "xterm")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let screen = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{screen}");
+    let screen = on_a_terminal("--output-stdout");
     assert!(
         screen.contains(&format!("GET /p/{} ", RECORDS - 1)),
         "{screen}"
