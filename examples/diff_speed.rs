@@ -5,36 +5,22 @@
 //! the file input's noise.
 //!
 //!     cargo run --release --example diff_speed -- recording.gor
-use gor::message::{Message, PayloadType};
+use gor::message::Message;
 use gor::output::diff::{DiffConfig, Differ};
+use gor::records::{Damage, Splitter};
 use std::time::{Duration, Instant};
 
 fn main() {
     let path = std::env::args()
         .nth(1)
         .expect("usage: diff_speed RECORDING");
-    let data = std::fs::read(&path).expect("read the recording");
-    let sep = "\n\u{1F435}\u{1F648}\u{1F649}\n".as_bytes();
-    let mut messages = Vec::new();
-    let mut rest = &data[..];
-    while !rest.is_empty() {
-        let end = memchr::memmem::find(rest, sep).unwrap_or(rest.len());
-        let record = &rest[..end];
-        rest = &rest[(end + sep.len()).min(rest.len())..];
-        let Some(nl) = record.iter().position(|b| *b == b'\n') else {
-            continue;
-        };
-        let head: Vec<&str> = std::str::from_utf8(&record[..nl])
-            .unwrap()
-            .split(' ')
-            .collect();
-        let kind = match head[0] {
-            "1" => PayloadType::Request,
-            "2" => PayloadType::Response,
-            _ => PayloadType::ReplayedResponse,
-        };
-        messages.push(Message::new(kind, head[1], 0, 0, record[nl + 1..].to_vec()));
-    }
+    let data = bytes::Bytes::from(std::fs::read(&path).expect("read the recording"));
+    // Cut the way `--input-file` cuts a file: the records are slices of it.
+    let mut records = std::collections::VecDeque::new();
+    let mut splitter = Splitter::new("diff_speed", Damage::counters(), usize::MAX);
+    splitter.push(&data, &mut records);
+    splitter.finish(&mut records);
+    let messages: Vec<Message> = records.into_iter().map(|r| r.message).collect();
     let dir = tempfile::tempdir().unwrap();
     let config = DiffConfig {
         dir: dir.path().to_path_buf(),
