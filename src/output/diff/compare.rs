@@ -15,7 +15,6 @@ use crate::http::{body, headers, start_line};
 use regex::RegexSet;
 use serde_json::Value;
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 /// Response headers that differ between two good servers on every call,
 /// or that describe the coding rather than the content (the body is
@@ -340,54 +339,6 @@ fn compare_bodies(rules: &Rules, a: &Parsed<'_>, b: &Parsed<'_>, out: &mut Diffe
         Value::String(y),
         Change::Changed,
     );
-}
-
-/// Walks two JSON values, recording each differing leaf (or added or
-/// removed subtree) under its path.
-fn compare_json(rules: &Rules, a: &Value, b: &Value, path: &mut String, out: &mut Differences) {
-    if a == b {
-        return;
-    }
-    let len = path.len();
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            for (k, va) in x {
-                push_key(path, k);
-                match y.get(k) {
-                    Some(vb) => compare_json(rules, va, vb, path, out),
-                    None => out.add(rules, path, va.clone(), Value::Null, Change::Removed),
-                }
-                path.truncate(len);
-            }
-            for (k, vb) in y {
-                if !x.contains_key(k) {
-                    push_key(path, k);
-                    out.add(rules, path, Value::Null, vb.clone(), Change::Added);
-                    path.truncate(len);
-                }
-            }
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            for i in 0..x.len().max(y.len()) {
-                let _ = write!(path, "[{i}]");
-                match (x.get(i), y.get(i)) {
-                    (Some(va), Some(vb)) => compare_json(rules, va, vb, path, out),
-                    (Some(va), None) => {
-                        out.add(rules, path, va.clone(), Value::Null, Change::Removed)
-                    }
-                    (None, Some(vb)) => {
-                        out.add(rules, path, Value::Null, vb.clone(), Change::Added)
-                    }
-                    (None, None) => {}
-                }
-                path.truncate(len);
-            }
-        }
-        // 1 and 1.0 are the same number.
-        (Value::Number(x), Value::Number(y))
-            if x.as_f64() == y.as_f64() && x.as_f64().is_some() => {}
-        _ => out.add(rules, path, a.clone(), b.clone(), Change::Changed),
-    }
 }
 
 /// `.name` for a plain key, `["odd key"]` for any other.
