@@ -652,12 +652,10 @@ mod tests {
         let record = chunk.slice(1..3);
         drop(chunk);
         // Still held by the record: a new buffer.
-        let other = buffers.take(64);
-        assert_ne!(other.as_ptr(), addr);
+        assert_ne!(buffers.take(64).as_ptr(), addr);
         assert_eq!(&record[..], b"el");
         drop(record);
-        let again = buffers.take(64);
-        assert_eq!(again.as_ptr(), addr);
+        assert_eq!(buffers.take(64).as_ptr(), addr);
         // A larger request than the pool's size is never a pooled buffer.
         assert_eq!(buffers.take(65).len(), 65);
     }
