@@ -27,9 +27,9 @@ use std::sync::{Arc, Mutex};
 /// cache while it is parsed.
 pub const READ_CHUNK: usize = 128 * 1024;
 
-/// Read buffers kept for reuse, in bytes (reusing them avoids fresh
-/// pages, which cost more than the copy into them).
-const POOL_BYTES: usize = 8 << 20;
+/// Read buffers kept for reuse (reusing them avoids fresh pages, which cost
+/// more than the copy from the page cache).
+const POOL_SIZE: usize = 64;
 
 /// One parsed record with its ordering key.
 #[derive(Debug, Clone)]
@@ -71,47 +71,20 @@ impl Damage {
     }
 }
 
-/// Read buffers of one size that come back once every record cut from
-/// them is gone: the file reader's chunks and the relay receiver's reads.
-#[derive(Clone)]
-pub struct ReadBuffers(Arc<Pool>);
-
+/// Buffers that come back once every record cut from them is gone.
+#[derive(Default)]
 struct Pool {
-    len: usize,
-    keep: usize,
     free: Mutex<Vec<Vec<u8>>>,
 }
 
-impl ReadBuffers {
-    /// Buffers of `len` bytes; as many are kept as fit in a few MB.
-    pub fn new(len: usize) -> ReadBuffers {
-        let len = len.max(1);
-        ReadBuffers(Arc::new(Pool {
-            len,
-            keep: (POOL_BYTES / len).max(2),
-            free: Mutex::new(Vec::new()),
-        }))
-    }
-
-    /// A buffer of at least `min_len` bytes (a reused one when it is
-    /// large enough).
-    pub fn take(&self, min_len: usize) -> Vec<u8> {
-        if min_len <= self.0.len
-            && let Some(v) = self.0.free.lock().unwrap_or_else(|e| e.into_inner()).pop()
+impl Pool {
+    fn take(&self, min_len: usize) -> Vec<u8> {
+        if min_len <= READ_CHUNK
+            && let Some(v) = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop()
         {
             return v;
         }
-        vec![0; min_len.max(self.0.len)]
-    }
-
-    /// The first `filled` bytes of `buf`, to be sliced into records; the
-    /// buffer comes back when the last slice is dropped.
-    pub fn share(&self, buf: Vec<u8>, filled: usize) -> Bytes {
-        Bytes::from_owner(Pooled {
-            buf,
-            pool: self.0.clone(),
-        })
-        .slice(..filled)
+        vec![0; min_len.max(READ_CHUNK)]
     }
 }
 
@@ -130,9 +103,9 @@ impl AsRef<[u8]> for Pooled {
 
 impl Drop for Pooled {
     fn drop(&mut self) {
-        if self.buf.len() == self.pool.len {
+        if self.buf.len() == READ_CHUNK {
             let mut free = self.pool.free.lock().unwrap_or_else(|e| e.into_inner());
-            if free.len() < self.pool.keep {
+            if free.len() < POOL_SIZE {
                 free.push(std::mem::take(&mut self.buf));
             }
         }
@@ -145,7 +118,7 @@ impl Drop for Pooled {
 pub struct ChunkReader<R> {
     source: R,
     name: String,
-    buffers: ReadBuffers,
+    pool: Arc<Pool>,
     chunk_len: usize,
     done: bool,
     bytes_read: u64,
@@ -166,7 +139,7 @@ impl<R: Read> ChunkReader<R> {
         ChunkReader {
             source,
             name: name.into(),
-            buffers: ReadBuffers::new(READ_CHUNK),
+            pool: Arc::new(Pool::default()),
             chunk_len: len,
             done: false,
             bytes_read: 0,
@@ -185,7 +158,7 @@ impl<R: Read> ChunkReader<R> {
         if self.done {
             return None;
         }
-        let mut buf = self.buffers.take(self.chunk_len);
+        let mut buf = self.pool.take(self.chunk_len);
         let want = self.chunk_len.min(buf.len());
         let mut filled = 0;
         while filled < want {
@@ -212,7 +185,13 @@ impl<R: Read> ChunkReader<R> {
         if filled == 0 {
             return None;
         }
-        Some(self.buffers.share(buf, filled))
+        Some(
+            Bytes::from_owner(Pooled {
+                buf,
+                pool: self.pool.clone(),
+            })
+            .slice(..filled),
+        )
     }
 }
 
@@ -640,35 +619,6 @@ mod tests {
             v = v.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
         }
         if negative { Some(v) } else { v.checked_neg() }
-    }
-
-    #[test]
-    fn a_read_buffer_comes_back_once_its_last_record_is_gone() {
-        let buffers = ReadBuffers::new(64);
-        let mut buf = buffers.take(64);
-        buf[..5].copy_from_slice(b"hello");
-        let addr = buf.as_ptr();
-        let chunk = buffers.share(buf, 5);
-        let record = chunk.slice(1..3);
-        drop(chunk);
-        // Still held by the record: a new buffer.
-        assert_ne!(buffers.take(64).as_ptr(), addr);
-        assert_eq!(&record[..], b"el");
-        drop(record);
-        assert_eq!(buffers.take(64).as_ptr(), addr);
-        // A larger request than the pool's size is never a pooled buffer.
-        assert_eq!(buffers.take(65).len(), 65);
-    }
-
-    #[test]
-    fn the_pool_keeps_only_a_few_megabytes_of_buffers() {
-        let len = POOL_BYTES / 4;
-        let buffers = ReadBuffers::new(len);
-        let shared: Vec<Bytes> = (0..10)
-            .map(|_| buffers.share(buffers.take(len), 1))
-            .collect();
-        drop(shared);
-        assert_eq!(buffers.0.free.lock().unwrap().len(), 4);
     }
 
     #[test]

@@ -23,11 +23,11 @@
 
 use crate::message::Message;
 use crate::plugin::{Input, Result, Shutdown};
-use crate::records::{Damage, ReadBuffers, Record, Splitter};
+use crate::records::{Damage, Record, Splitter};
 use crate::runtime::runtime;
 use crate::settings::{Settings, UsageError};
 use crate::stats::{self, Counter};
-use bytes::Bytes;
+use bytes::BytesMut;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -51,13 +51,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// time, rather than one by one, is what lets one connection carry
 /// hundreds of MB/s.
 const QUEUE: usize = 32;
-/// Bytes asked for by each read.
+/// Room reserved for each read.
 const READ_SIZE: usize = 256 * 1024;
-/// A read that brought less than this is copied out of the read buffer,
-/// which then takes the next read: records hold on to the buffer they
-/// were cut from, so a connection that trickles must not pin a whole
-/// buffer per read (at most 4 times the bytes are held this way).
-const SMALL_READ: usize = READ_SIZE / 4;
 /// Room for the header line on top of `--copy-buffer-size`.
 const HEADER_ROOM: usize = 4096;
 
@@ -167,7 +162,6 @@ impl TcpInput {
             damage: Damage::for_input("input-tcp"),
             counters: Counters::new(),
             max_record: config.max_record.max(1),
-            buffers: ReadBuffers::new(READ_SIZE),
         });
         runtime().spawn(accept(listener, shared, tx, stop_rx));
         Ok(TcpInput {
@@ -210,8 +204,6 @@ struct Shared {
     damage: Damage,
     counters: Counters,
     max_record: usize,
-    /// Read buffers, reused once the records cut from them are written.
-    buffers: ReadBuffers,
 }
 
 async fn accept(
@@ -278,14 +270,14 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
 ) {
     let mut splitter = Splitter::new(peer.to_string(), shared.damage.clone(), shared.max_record);
     let mut out: VecDeque<Record> = VecDeque::new();
-    let mut buf: Vec<u8> = Vec::new();
+    let mut buf = BytesMut::new();
     let mut grace_ends: Option<Instant> = None;
     // When the record now coming began (or the one before it ended): a
     // sender trickling a byte now and then must still finish it in time.
     let mut record_began: Option<Instant> = None;
     loop {
-        if buf.is_empty() {
-            buf = shared.buffers.take(READ_SIZE);
+        if buf.capacity() - buf.len() < READ_SIZE / 4 {
+            buf.reserve(READ_SIZE);
         }
         let deadline = match grace_ends {
             Some(t) => Some(t),
@@ -293,7 +285,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         };
         let stopping = grace_ends.is_some();
         let read = tokio::select! {
-            r = stream.read(&mut buf) => r,
+            r = stream.read_buf(&mut buf) => r,
             _ = stopped(&mut stop), if !stopping => {
                 // Tell the sender we are going; read what it already sent.
                 let _ = stream.shutdown().await;
@@ -311,12 +303,8 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         };
         match read {
             Ok(0) => break,
-            Ok(n) => {
-                let chunk = if n < SMALL_READ {
-                    Bytes::copy_from_slice(&buf[..n])
-                } else {
-                    shared.buffers.share(std::mem::take(&mut buf), n)
-                };
+            Ok(_) => {
+                let chunk = buf.split().freeze();
                 splitter.push(&chunk, &mut out);
                 let completed = !out.is_empty();
                 if !deliver(&tx, &mut out).await {
