@@ -55,6 +55,7 @@ async fn handle(mut stream: TcpStream, mut conn: Connection) {
             }
         };
         conn.head_done();
+        let closes = closes_after(&buf[..head_len]);
         let head = String::from_utf8_lossy(&buf[..head_len]).into_owned();
         eprintln!("{}", head.trim_end());
         // A body (POST, PUT) is read and discarded, so the next request on a
@@ -88,23 +89,40 @@ async fn handle(mut stream: TcpStream, mut conn: Connection) {
                 .flatten(),
             None => None,
         };
-        let sent = match body {
-            Some(body) => {
-                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
-                conn.write(&mut stream, head.as_bytes()).await
-                    && conn.write(&mut stream, &body).await
-            }
-            None => {
-                conn.write(
-                    &mut stream,
-                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found",
-                )
-                .await
-            }
+        let close = if closes { "Connection: close\r\n" } else { "" };
+        let (status, body) = match &body {
+            Some(body) => ("200 OK", &body[..]),
+            None => ("404 Not Found", &b"not found"[..]),
         };
-        if !sent {
+        let head = format!(
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\n{close}\r\n",
+            body.len()
+        );
+        let sent =
+            conn.write(&mut stream, head.as_bytes()).await && conn.write(&mut stream, body).await;
+        if !sent || closes {
+            // Dropping the stream closes it: everything written is sent.
             return;
         }
+    }
+}
+
+/// True when the client asked for the connection to end after this
+/// request (`Connection: close`, or HTTP/1.0 without `keep-alive`); a head
+/// that does not parse ends it too.
+fn closes_after(head: &[u8]) -> bool {
+    let mut headers = [httparse::EMPTY_HEADER; 128];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {
+            let connection = req
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("connection"))
+                .map(|h| h.value);
+            crate::http::framing::closes_connection(req.version == Some(0), connection)
+        }
+        _ => true,
     }
 }
 
@@ -135,6 +153,16 @@ fn local_path(path: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_connection_ends_when_the_client_asks() {
+        assert!(closes_after(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"));
+        assert!(closes_after(b"GET / HTTP/1.0\r\n\r\n"));
+        assert!(!closes_after(
+            b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+        ));
+        assert!(!closes_after(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    }
 
     #[test]
     fn parent_directory_paths_are_refused() {

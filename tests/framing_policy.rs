@@ -273,3 +273,31 @@ fn file_server_reads_the_same_bodies_and_answers_400_to_the_rest() {
     // It runs until killed: the first refusal is logged with its counter.
     gor.wait_for_line("file_server.unframeable_requests", T);
 }
+
+#[test]
+fn file_server_ends_the_connection_when_the_client_asks() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("page.txt"), "the page").unwrap();
+    let gor = Running::start_in(&["file-server", "127.0.0.1:0"], Some(dir.path()));
+    let port = gor.port_after(&format!("{} on ", dir.path().display()), T);
+    for req in [
+        "GET /page.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /page.txt HTTP/1.0\r\n\r\n",
+    ] {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(req.as_bytes()).unwrap();
+        let started = std::time::Instant::now();
+        let mut got = Vec::new();
+        // Ends at the server's close, not at the read timeout.
+        s.read_to_end(&mut got).unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5), "{req:?}");
+        let text = String::from_utf8_lossy(&got);
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{req:?}: {text}");
+        assert!(
+            text.contains("\r\nConnection: close\r\n"),
+            "{req:?}: {text}"
+        );
+        assert!(text.ends_with("\r\n\r\nthe page"), "{req:?}: {text}");
+    }
+}

@@ -243,6 +243,17 @@ pub fn has_token(v: &[u8], token: &[u8]) -> bool {
         .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
 }
 
+/// Whether the connection ends after a message with this version and
+/// `Connection` header (RFC 9112 §9.3): `close` ends it, `keep-alive` keeps
+/// an HTTP/1.0 one open, and otherwise HTTP/1.0 ends and HTTP/1.1 persists.
+pub fn closes_connection(http_1_0: bool, connection: Option<&[u8]>) -> bool {
+    match connection {
+        Some(v) if has_token(v, b"close") => true,
+        Some(v) if has_token(v, b"keep-alive") => false,
+        _ => http_1_0,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ChunkState {
     /// Reading a chunk-size line.
@@ -645,6 +656,15 @@ mod tests {
             FramingHeaders::of_head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
         assert!(f.is_chunked() && !f.is_only_chunked());
         assert!(has_token(b"keep-alive, Close", b"close"));
+    }
+
+    #[test]
+    fn http_1_0_closes_unless_kept_alive_and_http_1_1_persists_unless_closed() {
+        assert!(closes_connection(true, None));
+        assert!(!closes_connection(true, Some(b"Keep-Alive")));
+        assert!(!closes_connection(false, None));
+        assert!(closes_connection(false, Some(b"upgrade, close")));
+        assert!(!closes_connection(false, Some(b"upgrade")));
     }
 
     fn walk(body: &[u8]) -> (usize, ChunkStatus) {

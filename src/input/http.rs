@@ -168,11 +168,8 @@ async fn serve(
                             return;
                         }
                     };
-                    let closes = match get("Connection") {
-                        Some(v) if framing::has_token(v, b"close") => true,
-                        Some(v) if framing::has_token(v, b"keep-alive") => false,
-                        _ => req.version == Some(0),
-                    };
+                    let closes =
+                        framing::closes_connection(req.version == Some(0), get("Connection"));
                     break (n, kind, closes, framing.expects_continue());
                 }
                 Ok(httparse::Status::Partial) if buf.len() <= MAX_HEAD => {

@@ -316,18 +316,14 @@ fn parse_head(buf: &[u8], is_head: bool) -> Result<Option<Head>, ExchangeError> 
     let version = resp.version.unwrap_or(1);
     let mut framing = FramingHeaders::new();
     let mut location = None;
-    let mut close = version == 0;
+    let mut connection = None;
     for h in resp.headers.iter() {
         let name = h.name.as_bytes();
         if framing.add(name, h.value) {
             continue;
         }
         if name.eq_ignore_ascii_case(b"connection") {
-            if framing::has_token(h.value, b"close") {
-                close = true;
-            } else if framing::has_token(h.value, b"keep-alive") {
-                close = false;
-            }
+            connection = Some(h.value);
         } else if name.eq_ignore_ascii_case(b"location") {
             location = Some(h.value.to_vec());
         }
@@ -344,7 +340,7 @@ fn parse_head(buf: &[u8], is_head: bool) -> Result<Option<Head>, ExchangeError> 
         status,
         kind,
         location,
-        keep_alive: !close,
+        keep_alive: !framing::closes_connection(version == 0, connection),
     }))
 }
 
