@@ -9,7 +9,7 @@ mod common;
 #[path = "common/replay.rs"]
 mod replay_common;
 
-use common::{Running, can_capture, counted, records};
+use common::{FileServer, Running, can_capture, counted, records};
 use replay_common::{Behaviour, OK, RecordingServer, replay};
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -238,14 +238,11 @@ fn replay_sends_the_same_requests_and_skips_the_rest() {
 
 #[test]
 fn file_server_reads_the_same_bodies_and_answers_400_to_the_rest() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("page.txt"), "the page").unwrap();
-    let gor = Running::start_in(&["file-server", "127.0.0.1:0"], Some(dir.path()));
-    let port = gor.port_after(&format!("{} on ", dir.path().display()), T);
+    let server = FileServer::start();
     for (path, req, accepted) in cases() {
         // After the body, a GET on the same connection: answered only when
         // the body was read to its end.
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         s.write_all(&req).unwrap();
         s.write_all(b"GET /page.txt HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -271,20 +268,19 @@ fn file_server_reads_the_same_bodies_and_answers_400_to_the_rest() {
         }
     }
     // It runs until killed: the first refusal is logged with its counter.
-    gor.wait_for_line("file_server.unframeable_requests", T);
+    server
+        .gor
+        .wait_for_line("file_server.unframeable_requests", T);
 }
 
 #[test]
 fn file_server_ends_the_connection_when_the_client_asks() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("page.txt"), "the page").unwrap();
-    let gor = Running::start_in(&["file-server", "127.0.0.1:0"], Some(dir.path()));
-    let port = gor.port_after(&format!("{} on ", dir.path().display()), T);
+    let server = FileServer::start();
     for req in [
         "GET /page.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         "GET /page.txt HTTP/1.0\r\n\r\n",
     ] {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         s.write_all(req.as_bytes()).unwrap();
         let started = std::time::Instant::now();

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Running, counted};
+use common::{FileServer, Running, counted};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -151,14 +151,11 @@ fn input_http_under_slowloris_refuses_past_its_cap_and_serves_again_after_the_he
 
 #[test]
 fn file_server_under_slowloris_refuses_past_its_cap_and_serves_again_after_the_head_timeout() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("page.txt"), "the page").unwrap();
-    let gor = Running::start_in(&["file-server", "127.0.0.1:0"], Some(dir.path()));
-    let port = gor.port_after(&format!("{} on ", dir.path().display()), T);
-    attack_then_serve(port, "/page.txt", "\r\n\r\nthe page");
+    let server = FileServer::start();
+    attack_then_serve(server.port, "/page.txt", "\r\n\r\nthe page");
     // It runs until killed, so it has no exit summary: the first cut-off of
     // each kind is logged with its counter's name.
-    let log = gor.stderr();
+    let log = server.gor.stderr();
     for counter in [
         "file_server.refused_connections",
         "file_server.silent_connections",

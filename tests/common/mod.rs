@@ -75,6 +75,27 @@ fn drain(mut pipe: impl Read + Send + 'static, sink: Arc<Mutex<Vec<u8>>>) -> Joi
     })
 }
 
+/// A `gor file-server` serving a directory of its own that holds
+/// `page.txt` ("the page").
+pub struct FileServer {
+    pub gor: Running,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl FileServer {
+    pub fn start() -> FileServer {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("page.txt"), "the page").unwrap();
+        let gor = Running::start_in(&["file-server", "127.0.0.1:0"], Some(dir.path()));
+        let port = gor.port_after(
+            &format!("{} on ", dir.path().display()),
+            Duration::from_secs(30),
+        );
+        FileServer { gor, port, dir }
+    }
+}
+
 impl Running {
     pub fn start(args: &[&str]) -> Running {
         Self::start_in(args, None)
