@@ -110,49 +110,31 @@ struct TcpConnector {
 impl Connector for TcpConnector {
     fn connect(&self) -> std::result::Result<Box<dyn Link>, String> {
         let stream = stream::dial(&self.address, self.tls.as_ref())?;
-        Ok(Box::new(TcpLink {
-            stream,
-            buf: Vec::with_capacity(64 * 1024),
-        }))
+        Ok(Box::new(TcpLink { stream }))
     }
 }
 
 /// One connection: records written back to back, each batch in one write.
 struct TcpLink {
     stream: RelayStream,
-    buf: Vec<u8>,
 }
 
 impl Link for TcpLink {
     fn send(&mut self, batch: &[Message]) -> std::io::Result<()> {
-        if let RelayStream::Plain(sock) = &mut self.stream {
-            // Straight from the messages' buffers: one writev, no copy.
-            // (Not for TLS: sealing many small slices costs more than one
-            // copy into a contiguous buffer.)
-            let mut slices: Vec<IoSlice<'_>> = batch
-                .iter()
-                .flat_map(|m| {
-                    [
-                        IoSlice::new(&m.meta),
-                        IoSlice::new(&m.data),
-                        IoSlice::new(SEPARATOR),
-                    ]
-                })
-                .collect();
-            return write_all_vectored(sock, &mut slices);
-        }
-        self.buf.clear();
-        for m in batch {
-            self.buf.extend_from_slice(&m.meta);
-            self.buf.extend_from_slice(&m.data);
-            self.buf.extend_from_slice(SEPARATOR);
-        }
-        self.stream.write_all(&self.buf)?;
-        self.stream.flush()?;
-        if self.buf.capacity() > 4 * 1024 * 1024 {
-            self.buf = Vec::with_capacity(64 * 1024);
-        }
-        Ok(())
+        // Straight from the messages' buffers, no copy: one writev, or with
+        // TLS, records sealed from the slices.
+        let mut slices: Vec<IoSlice<'_>> = batch
+            .iter()
+            .flat_map(|m| {
+                [
+                    IoSlice::new(&m.meta),
+                    IoSlice::new(&m.data),
+                    IoSlice::new(SEPARATOR),
+                ]
+            })
+            .collect();
+        write_all_vectored(&mut self.stream, &mut slices)?;
+        self.stream.flush()
     }
 
     fn peer_closed(&mut self) -> bool {

@@ -212,6 +212,20 @@ impl Write for RelayStream {
         }
     }
 
+    /// Many slices in one call: one `writev` for a plain socket; for TLS,
+    /// rustls seals them into full-size records. (`StreamOwned` has only
+    /// the default, which passes on the first slice alone and so makes a
+    /// record of each; the borrowing `Stream` seals them all.)
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            RelayStream::Plain(s) => s.write_vectored(bufs),
+            RelayStream::Tls(s) => {
+                let StreamOwned { conn, sock } = &mut **s;
+                rustls::Stream::new(conn, sock).write_vectored(bufs)
+            }
+        }
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         match self {
             RelayStream::Plain(s) => s.flush(),
