@@ -143,6 +143,10 @@ fn restart_mid_stream(tls: bool) {
     );
     assert_same_messages(&sent, &sorted_records(&[&first, &second]));
     assert_eq!(counted(&s.stderr, "output_tcp.abandoned_at_close"), 0);
+    // The outage is one line, not one per worker, and so is its end.
+    let lines = |text: &str| s.stderr.lines().filter(|l| l.contains(text)).count();
+    assert_eq!(lines("retrying (at least every second)"), 1, "{}", s.stderr);
+    assert_eq!(lines("connected again after"), 1, "{}", s.stderr);
 }
 
 #[test]

@@ -17,7 +17,8 @@
 //! checks for a peer close before writing (a receiver that restarted), and
 //! a write that fails puts its messages back at the front of the queue, so
 //! they are sent again on a fresh connection. Dial failures are retried with
-//! a backoff of at most a second and logged once per outage. At close, the
+//! a backoff of at most a second and logged once per outage (by the first
+//! worker that fails; its end by the last one to connect again). At close, the
 //! pool keeps sending while it makes progress; what it still could not send
 //! is counted (`<output>.abandoned_at_close`), never silently lost.
 
@@ -105,6 +106,9 @@ struct Counters {
     skipped_replayed: Counter,
     queue_full: Counter,
     abandoned: Counter,
+    /// This pool's part of `abandoned` (the counter is shared by every
+    /// output of the kind), reported in one line at close.
+    abandoned_here: Arc<AtomicU64>,
 }
 
 impl Counters {
@@ -116,15 +120,21 @@ impl Counters {
             skipped_replayed: stats::drop_counter(&format!("{prefix}.replayed_responses_skipped")),
             queue_full: stats::drop_counter(&format!("{prefix}.queue_full")),
             abandoned: stats::drop_counter(&format!("{prefix}.abandoned_at_close")),
+            abandoned_here: Arc::new(AtomicU64::new(0)),
         }
     }
-}
 
-impl Counters {
-    /// Counts and reports messages that could not be sent before closing.
-    fn abandon(&self, name: &str, left: usize) {
+    /// Counts messages that could not be sent before closing.
+    fn abandon(&self, left: usize) {
+        self.abandoned.add(left as u64);
+        self.abandoned_here
+            .fetch_add(left as u64, Ordering::Relaxed);
+    }
+
+    /// One line for everything this pool could not send.
+    fn report_abandoned(&self, name: &str) {
+        let left = self.abandoned_here.load(Ordering::Relaxed);
         if left > 0 {
-            self.abandoned.add(left as u64);
             tracing::warn!(
                 "{name}: {left} messages could not be sent before closing (counted as {})",
                 self.abandoned.name()
@@ -165,6 +175,7 @@ impl Pool {
         let counters = Counters::new(config.flag);
         let progress = Arc::new(AtomicU64::new(0));
         let connected = Arc::new(AtomicUsize::new(0));
+        let failing = Arc::new(AtomicUsize::new(0));
         let (give_up_tx, give_up_rx) = bounded::<()>(0);
         let (done_tx, done_rx) = bounded::<()>(0);
         let mut queues = Vec::with_capacity(config.workers);
@@ -199,6 +210,7 @@ impl Pool {
                 counters: counters.clone(),
                 progress: progress.clone(),
                 connected: connected.clone(),
+                failing: failing.clone(),
                 _done: done_tx.clone(),
             };
             shutdown.spawn(format!("{}-{index}", config.flag), move || worker.run())?;
@@ -281,7 +293,7 @@ impl Output for Pool {
         }
         let queue = self.queue_for(msg)?;
         if queue.send(msg.clone()).is_err() {
-            self.counters.abandoned.inc();
+            self.counters.abandon(1);
             anyhow::bail!("{} is closed", self.name);
         }
         self.after_enqueue();
@@ -300,7 +312,7 @@ impl Output for Pool {
                 self.name
             )),
             Err(TrySendError::Disconnected(_)) => {
-                self.counters.abandoned.inc();
+                self.counters.abandon(1);
                 anyhow::bail!("{} is closed", self.name)
             }
         }
@@ -343,9 +355,10 @@ impl Output for Pool {
             if let Err(RecvTimeoutError::Timeout) = self.done.recv_timeout(Duration::from_secs(2)) {
                 // A worker stuck in a write: what its queue holds is lost.
                 let left: usize = self.receivers.iter().map(Receiver::len).sum();
-                self.counters.abandon(&self.name, left);
+                self.counters.abandon(left);
             }
         }
+        self.counters.report_abandoned(&self.name);
         if let Some(s) = &self.stats {
             s.stop();
         }
@@ -368,6 +381,9 @@ struct Worker {
     counters: Counters,
     progress: Arc<AtomicU64>,
     connected: Arc<AtomicUsize>,
+    /// Workers that cannot connect right now: an outage is logged by the
+    /// first of them and its end by the last, not once per worker.
+    failing: Arc<AtomicUsize>,
     /// Dropped when the worker ends: the pool's `done` sees it.
     _done: Sender<()>,
 }
@@ -418,7 +434,9 @@ impl Worker {
                         checked_at = Instant::now();
                         self.connected.fetch_add(1, Ordering::Relaxed);
                         self.counters.reconnects.inc();
-                        if let Some(since) = outage.take() {
+                        if let Some(since) = outage.take()
+                            && self.failing.fetch_sub(1, Ordering::Relaxed) == 1
+                        {
                             tracing::info!(
                                 "{}: connected again after {:.1?}",
                                 self.name,
@@ -429,10 +447,12 @@ impl Worker {
                     Err(e) => {
                         if outage.is_none() {
                             outage = Some(Instant::now());
-                            tracing::warn!(
-                                "{}: {e}; retrying (at least every second), messages wait in the queue",
-                                self.name
-                            );
+                            if self.failing.fetch_add(1, Ordering::Relaxed) == 0 {
+                                tracing::warn!(
+                                    "{}: {e}; retrying (at least every second), messages wait in the queue",
+                                    self.name
+                                );
+                            }
                         }
                         if self.shutdown.is_stopping() {
                             tracing::debug!(target: crate::logging::FLOW, "{}: stopping while disconnected", self.name);
@@ -477,7 +497,7 @@ impl Worker {
             }
         }
         let left = pending.len() + self.rx.try_iter().count();
-        self.counters.abandon(&self.name, left);
+        self.counters.abandon(left);
         if let Some(mut l) = link {
             l.close();
             self.connected.fetch_sub(1, Ordering::Relaxed);
@@ -678,6 +698,32 @@ mod tests {
         drop(release_tx);
         pool.close();
         assert_eq!(log.lock().unwrap().len(), 201);
+    }
+
+    struct Unreachable;
+
+    impl Connector for Unreachable {
+        fn connect(&self) -> std::result::Result<Box<dyn Link>, String> {
+            Err("connection refused".into())
+        }
+    }
+
+    #[test]
+    fn what_no_worker_could_send_is_counted_once_for_the_whole_pool() {
+        let config = PoolConfig {
+            flag: "output-tcp",
+            target: "unreachable".into(),
+            workers: 4,
+            sticky: false,
+            stats_period: None,
+        };
+        let pool = Pool::start(config, Arc::new(Unreachable), &Shutdown::new()).unwrap();
+        for i in 0..50 {
+            pool.write(&msg(PayloadType::Request, &format!("id{i}")))
+                .unwrap();
+        }
+        pool.close();
+        assert_eq!(pool.counters.abandoned_here.load(Ordering::Relaxed), 50);
     }
 
     #[test]
