@@ -161,8 +161,8 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// Starts `config.workers` workers; each connects on its own, the first
-    /// time it has a message to send.
+    /// Starts `config.workers` workers; each connects at once (and, if the
+    /// receiver is not there yet, again when it has a message to send).
     pub fn start(
         config: PoolConfig,
         connector: Arc<dyn Connector>,
@@ -395,6 +395,15 @@ impl Worker {
         let mut checked_at = Instant::now();
         let mut outage: Option<Instant> = None;
         let mut batch: Vec<Message> = Vec::with_capacity(BATCH_MESSAGES);
+        // Connect at once, as GoReplay's workers do: every worker has its
+        // connection from the start, whichever of them the first batches
+        // go to. A receiver that is not there yet is retried (and the
+        // outage logged) when there is something to send.
+        if let Ok(l) = self.connector.connect() {
+            link = Some(l);
+            self.connected.fetch_add(1, Ordering::Relaxed);
+            self.counters.reconnects.inc();
+        }
         'work: loop {
             if pending.is_empty() {
                 // One worker at a time waits on the queue and takes a
