@@ -477,12 +477,13 @@ impl Output for DiffOutput {
         match tx.try_send(batch) {
             Ok(()) => Ok(()),
             Err(crossbeam_channel::TrySendError::Full(batch)) => {
-                for _ in &batch {
-                    self.queue_full.drop_one(&format_args!(
+                self.queue_full.drop_many(
+                    batch.len() as u64,
+                    &format_args!(
                         "{}: the comparison queue is full, live messages were not compared",
                         self.name
-                    ));
-                }
+                    ),
+                );
                 Ok(())
             }
             Err(crossbeam_channel::TrySendError::Disconnected(_)) => {
