@@ -135,6 +135,17 @@ impl Differences {
         self.list.is_empty() && self.more == 0
     }
 
+    /// Where the list stands now, to go back to with [`Differences::rewind`].
+    fn mark(&self) -> (usize, usize) {
+        (self.list.len(), self.more)
+    }
+
+    /// Forgets what was added since `mark`.
+    fn rewind(&mut self, (len, more): (usize, usize)) {
+        self.list.truncate(len);
+        self.more = more;
+    }
+
     fn add(
         &mut self,
         rules: &Rules,

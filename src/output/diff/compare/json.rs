@@ -30,7 +30,7 @@ const MAX_DEPTH: usize = 128;
 /// and one where they differ sends the whole comparison to the bytes.
 pub(super) fn compare(rules: &Rules, a: &[u8], b: &[u8], out: &mut Differences) -> Option<()> {
     let (x, y) = (one_value(a)?, one_value(b)?);
-    let (kept, more) = (out.list.len(), out.more);
+    let mark = out.mark();
     let mut walk = Walk {
         rules,
         path: String::from("$"),
@@ -38,8 +38,7 @@ pub(super) fn compare(rules: &Rules, a: &[u8], b: &[u8], out: &mut Differences) 
     };
     let walked = walk.differ(x, y, 0);
     if walked.is_none() {
-        out.list.truncate(kept);
-        out.more = more;
+        out.rewind(mark);
     }
     walked
 }
@@ -255,7 +254,7 @@ impl Walk<'_> {
     /// first key that does not, the whole object again, matched by name.
     fn object(&mut self, x: &[u8], y: &[u8], depth: usize) -> Option<()> {
         let (mut a, mut b) = (Text::inside(x), Text::inside(y));
-        let (kept, more) = (self.out.list.len(), self.out.more);
+        let mark = self.out.mark();
         loop {
             match (a.eat(b'}'), b.eat(b'}')) {
                 (true, true) => return Some(()),
@@ -273,8 +272,7 @@ impl Walk<'_> {
             a.eat(b',');
             b.eat(b',');
         }
-        self.out.list.truncate(kept);
-        self.out.more = more;
+        self.out.rewind(mark);
         self.object_by_name(x, y, depth)
     }
 
