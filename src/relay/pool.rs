@@ -389,21 +389,24 @@ struct Worker {
 }
 
 impl Worker {
+    /// A new connection, counted as connected (and as a reconnect).
+    fn dial(&self) -> std::result::Result<Box<dyn Link>, String> {
+        let link = self.connector.connect()?;
+        self.connected.fetch_add(1, Ordering::Relaxed);
+        self.counters.reconnects.inc();
+        Ok(link)
+    }
+
     fn run(self) {
         let mut pending: VecDeque<Message> = VecDeque::new();
-        let mut link: Option<Box<dyn Link>> = None;
-        let mut checked_at = Instant::now();
-        let mut outage: Option<Instant> = None;
-        let mut batch: Vec<Message> = Vec::with_capacity(BATCH_MESSAGES);
         // Connect at once, as GoReplay's workers do: every worker has its
         // connection from the start, whichever of them the first batches
         // go to. A receiver that is not there yet is retried (and the
         // outage logged) when there is something to send.
-        if let Ok(l) = self.connector.connect() {
-            link = Some(l);
-            self.connected.fetch_add(1, Ordering::Relaxed);
-            self.counters.reconnects.inc();
-        }
+        let mut link = self.dial().ok();
+        let mut checked_at = Instant::now();
+        let mut outage: Option<Instant> = None;
+        let mut batch: Vec<Message> = Vec::with_capacity(BATCH_MESSAGES);
         'work: loop {
             if pending.is_empty() {
                 // One worker at a time waits on the queue and takes a
@@ -437,12 +440,10 @@ impl Worker {
             }
             let mut backoff = Duration::from_millis(10);
             while link.is_none() {
-                match self.connector.connect() {
+                match self.dial() {
                     Ok(l) => {
                         link = Some(l);
                         checked_at = Instant::now();
-                        self.connected.fetch_add(1, Ordering::Relaxed);
-                        self.counters.reconnects.inc();
                         if let Some(since) = outage.take()
                             && self.failing.fetch_sub(1, Ordering::Relaxed) == 1
                         {
