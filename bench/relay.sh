@@ -3,6 +3,9 @@
 # speed through a loopback relay (`--output-tcp` → `--input-tcp`) into
 # `--output-file`, against the same file straight into `--output-file`, in
 # the same run; plain and TLS. Also the peak memory of both relay sides,
+# the CPU time (user + system) of the direct run and of both relay sides
+# together (unlike wall time, it does not depend on how many cores the two
+# relay processes share, so it compares across machines),
 # and `--output-ws` into a small WebSocket server that counts the frames
 # (examples/ws_sink.rs: gor has no WebSocket input).
 #
@@ -53,16 +56,23 @@ now() { date +%s%N; }
 mbps() { awk -v b="$BYTES" -v ns="$1" 'BEGIN { printf "%.0f", b / 1048576 / (ns / 1e9) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b / a }'; }
 
-# direct: input-file straight to output-file; prints ns.
+# cpu FILE: the CPU seconds (user + system) /usr/bin/time wrote to FILE
+# (its last line: "rss_kb user system").
+cpu() { tail -1 "$1" | awk '{ printf "%.2f", $2 + $3 }'; }
+
+# direct: input-file straight to output-file; prints "ns cpu_s".
 direct() {
   rm -f "$OUT_DIR"/*
-  local start
+  local start took
   start=$(now)
-  "$GOR" --input-file "$BIG|$SPEED" --output-file "$OUT_DIR/direct.gor" "${FILE_FLAGS[@]}" > /dev/null 2>&1
-  echo $(( $(now) - start ))
+  /usr/bin/time -f '%M %U %S' -o "$WORK/direct.time" "$GOR" --input-file "$BIG|$SPEED" \
+    --output-file "$OUT_DIR/direct.gor" "${FILE_FLAGS[@]}" > /dev/null 2>&1
+  took=$(( $(now) - start ))
+  echo "$took $(cpu "$WORK/direct.time")"
 }
 
-# relay [tls]: prints "ns sender_rss_kb receiver_rss_kb".
+# relay [tls]: prints "ns sender_rss_kb receiver_rss_kb cpu_s" (the CPU
+# time of both sides together).
 relay() {
   rm -f "$OUT_DIR"/*
   local recv_tls=() send_tls=()
@@ -70,7 +80,7 @@ relay() {
     recv_tls=(--input-tcp-secure --input-tcp-certificate "$WORK/cert.pem" --input-tcp-certificate-key "$WORK/key.pem")
     send_tls=(--output-tcp-secure --output-tcp-skip-verify)
   fi
-  /usr/bin/time -f %M -o "$WORK/recv.rss" "$GOR" --input-tcp "127.0.0.1:$PORT" "${recv_tls[@]}" \
+  /usr/bin/time -f '%M %U %S' -o "$WORK/recv.time" "$GOR" --input-tcp "127.0.0.1:$PORT" "${recv_tls[@]}" \
     --output-file "$OUT_DIR/relay.gor" "${FILE_FLAGS[@]}" > /dev/null 2> "$WORK/recv.log" &
   RECV_PID=$!
   for _ in $(seq 200); do
@@ -82,7 +92,7 @@ relay() {
   # starts: pgrep reads all of /proc).
   gor_pid=$(pgrep -P "$RECV_PID" -x gor || true)
   start=$(now)
-  /usr/bin/time -f %M -o "$WORK/send.rss" "$GOR" --input-file "$BIG|$SPEED" \
+  /usr/bin/time -f '%M %U %S' -o "$WORK/send.time" "$GOR" --input-file "$BIG|$SPEED" \
     --output-tcp "localhost:$PORT" "${send_tls[@]}" > /dev/null 2> "$WORK/send.log"
   kill -INT "${gor_pid:-$RECV_PID}"
   wait "$RECV_PID" || true
@@ -95,7 +105,9 @@ relay() {
     tail -5 "$WORK/send.log" "$WORK/recv.log" >&2
     exit 1
   fi
-  echo "$took $(tail -1 "$WORK/send.rss") $(tail -1 "$WORK/recv.rss")"
+  local both
+  both=$(awk -v a="$(cpu "$WORK/send.time")" -v b="$(cpu "$WORK/recv.time")" 'BEGIN { printf "%.2f", a + b }')
+  echo "$took $(tail -1 "$WORK/send.time" | cut -d' ' -f1) $(tail -1 "$WORK/recv.time" | cut -d' ' -f1) $both"
 }
 
 # relay_ws: --output-ws into ws_sink; prints ns.
@@ -127,17 +139,18 @@ relay_ws() {
 # stats VALUE...: "median (min–max)"
 stats() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%s (%s-%s)", m, v[1], v[NR] }'; }
 
-DIRECT=() PLAIN=() TLS=() WS=() R_PLAIN=() R_TLS=() R_WS=()
+DIRECT=() PLAIN=() TLS=() WS=() R_PLAIN=() R_TLS=() R_WS=() C_DIRECT=() C_PLAIN=() C_TLS=()
 for round in $(seq "$RUNS"); do
-  d=$(direct)
+  read -r d d_cpu < <(direct)
   relay > "$WORK/plain.txt"
-  read -r p p_send p_recv < "$WORK/plain.txt"
+  read -r p p_send p_recv p_cpu < "$WORK/plain.txt"
   relay tls > "$WORK/tls.txt"
-  read -r t t_send t_recv < "$WORK/tls.txt"
+  read -r t t_send t_recv t_cpu < "$WORK/tls.txt"
+  C_DIRECT+=("$d_cpu") C_PLAIN+=("$p_cpu") C_TLS+=("$t_cpu")
   w=$(relay_ws)
   DIRECT+=("$(mbps "$d")") PLAIN+=("$(mbps "$p")") TLS+=("$(mbps "$t")") WS+=("$(mbps "$w")")
   R_PLAIN+=("$(ratio "$p" "$d")") R_TLS+=("$(ratio "$t" "$d")") R_WS+=("$(ratio "$w" "$d")")
-  echo "relay round $round: direct $(mbps "$d") MB/s; tcp $(mbps "$p") MB/s ($(ratio "$p" "$d")); tls $(mbps "$t") MB/s ($(ratio "$t" "$d")); ws $(mbps "$w") MB/s ($(ratio "$w" "$d")); peak RSS sender/receiver $((p_send / 1024))/$((p_recv / 1024)) MB plain, $((t_send / 1024))/$((t_recv / 1024)) MB TLS" >&2
+  echo "relay round $round: direct $(mbps "$d") MB/s; tcp $(mbps "$p") MB/s ($(ratio "$p" "$d")); tls $(mbps "$t") MB/s ($(ratio "$t" "$d")); ws $(mbps "$w") MB/s ($(ratio "$w" "$d")); peak RSS sender/receiver $((p_send / 1024))/$((p_recv / 1024)) MB plain, $((t_send / 1024))/$((t_recv / 1024)) MB TLS; CPU s direct $d_cpu, tcp $p_cpu, tls $t_cpu" >&2
 done
 
-echo "relay: ${SIZE_MB} MB recording, median (range) of $RUNS rounds; direct input-file->output-file $(stats "${DIRECT[@]}") MB/s; over --output-tcp/--input-tcp $(stats "${PLAIN[@]}") MB/s = $(stats "${R_PLAIN[@]}") x direct (goal 0.75); with TLS $(stats "${TLS[@]}") MB/s = $(stats "${R_TLS[@]}") x direct (goal 0.5); --output-ws into a counting server $(stats "${WS[@]}") MB/s = $(stats "${R_WS[@]}") x direct"
+echo "relay: ${SIZE_MB} MB recording, median (range) of $RUNS rounds; direct input-file->output-file $(stats "${DIRECT[@]}") MB/s; over --output-tcp/--input-tcp $(stats "${PLAIN[@]}") MB/s = $(stats "${R_PLAIN[@]}") x direct (goal 0.75); with TLS $(stats "${TLS[@]}") MB/s = $(stats "${R_TLS[@]}") x direct (goal 0.5); --output-ws into a counting server $(stats "${WS[@]}") MB/s = $(stats "${R_WS[@]}") x direct; CPU seconds (both relay sides together) direct $(stats "${C_DIRECT[@]}"), tcp $(stats "${C_PLAIN[@]}"), tls $(stats "${C_TLS[@]}")"
