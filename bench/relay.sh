@@ -5,7 +5,8 @@
 # the same run; plain and TLS. Also the peak memory of both relay sides,
 # the CPU time (user + system) of the direct run and of both relay sides
 # together (unlike wall time, it does not depend on how many cores the two
-# relay processes share, so it compares across machines),
+# relay processes share, so it compares across machines), the ratio of a
+# relay that only moves bytes (the best any relay can do on the machine),
 # and `--output-ws` into a small WebSocket server that counts the frames
 # (examples/ws_sink.rs: gor has no WebSocket input).
 #
@@ -25,11 +26,12 @@ SIZE_MB=${SIZE_MB:-300}
 SPEED='100000000%'
 RUNS=${RUNS:-3}
 
-cargo build --release --quiet --bin gor --example make_gor_file --example ws_sink
+cargo build --release --quiet --bin gor --example make_gor_file --example ws_sink --example relay_floor
 TARGET=${CARGO_TARGET_DIR:-target}
 GOR=$TARGET/release/gor
 MAKE=$TARGET/release/examples/make_gor_file
 WS_SINK=$TARGET/release/examples/ws_sink
+FLOOR=$TARGET/release/examples/relay_floor
 [ -x /usr/bin/time ] || { echo "relay: /usr/bin/time is missing (GNU time); cannot measure memory" ; exit 1; }
 command -v openssl > /dev/null || { echo "relay: openssl is missing; cannot make a test certificate" ; exit 1; }
 
@@ -136,10 +138,37 @@ relay_ws() {
   echo "$took"
 }
 
+# floor: what a relay that only moves bytes (examples/relay_floor.rs: one
+# connection, no records) reaches against its own file copy, in the same
+# round: about the best ratio any relay can have on this machine. Prints
+# "copy_ns relay_ns".
+floor() {
+  rm -f "$OUT_DIR"/*
+  local start copy_ns
+  start=$(now)
+  "$FLOOR" copy "$BIG" "$OUT_DIR/floor-copy.gor"
+  copy_ns=$(( $(now) - start ))
+  rm -f "$OUT_DIR"/*
+  "$FLOOR" recv "$PORT" "$OUT_DIR/floor-relay.gor" > "$WORK/floor.log" &
+  RECV_PID=$!
+  for _ in $(seq 200); do
+    grep -q "listening" "$WORK/floor.log" 2> /dev/null && break
+    sleep 0.05
+  done
+  start=$(now)
+  "$FLOOR" send "$PORT" "$BIG"
+  wait "$RECV_PID"
+  RECV_PID=
+  local got
+  got=$(stat -c %s "$OUT_DIR/floor-relay.gor")
+  [ "$got" -eq "$BYTES" ] || { echo "relay: the floor's receiver wrote $got bytes of $BYTES" >&2; exit 1; }
+  echo "$copy_ns $(( $(now) - start ))"
+}
+
 # stats VALUE...: "median (min–max)"
 stats() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%s (%s-%s)", m, v[1], v[NR] }'; }
 
-DIRECT=() PLAIN=() TLS=() WS=() R_PLAIN=() R_TLS=() R_WS=() C_DIRECT=() C_PLAIN=() C_TLS=()
+DIRECT=() PLAIN=() TLS=() WS=() R_PLAIN=() R_TLS=() R_WS=() C_DIRECT=() C_PLAIN=() C_TLS=() R_FLOOR=() FLOOR_RELAY=() R_OF_FLOOR=()
 for round in $(seq "$RUNS"); do
   read -r d d_cpu < <(direct)
   relay > "$WORK/plain.txt"
@@ -147,10 +176,13 @@ for round in $(seq "$RUNS"); do
   relay tls > "$WORK/tls.txt"
   read -r t t_send t_recv t_cpu < "$WORK/tls.txt"
   C_DIRECT+=("$d_cpu") C_PLAIN+=("$p_cpu") C_TLS+=("$t_cpu")
+  read -r f_copy f_relay < <(floor)
+  R_FLOOR+=("$(ratio "$f_relay" "$f_copy")") FLOOR_RELAY+=("$(mbps "$f_relay")")
+  R_OF_FLOOR+=("$(ratio "$p" "$f_relay")")
   w=$(relay_ws)
   DIRECT+=("$(mbps "$d")") PLAIN+=("$(mbps "$p")") TLS+=("$(mbps "$t")") WS+=("$(mbps "$w")")
   R_PLAIN+=("$(ratio "$p" "$d")") R_TLS+=("$(ratio "$t" "$d")") R_WS+=("$(ratio "$w" "$d")")
-  echo "relay round $round: direct $(mbps "$d") MB/s; tcp $(mbps "$p") MB/s ($(ratio "$p" "$d")); tls $(mbps "$t") MB/s ($(ratio "$t" "$d")); ws $(mbps "$w") MB/s ($(ratio "$w" "$d")); peak RSS sender/receiver $((p_send / 1024))/$((p_recv / 1024)) MB plain, $((t_send / 1024))/$((t_recv / 1024)) MB TLS; CPU s direct $d_cpu, tcp $p_cpu, tls $t_cpu" >&2
+  echo "relay round $round: direct $(mbps "$d") MB/s; tcp $(mbps "$p") MB/s ($(ratio "$p" "$d")); tls $(mbps "$t") MB/s ($(ratio "$t" "$d")); ws $(mbps "$w") MB/s ($(ratio "$w" "$d")); peak RSS sender/receiver $((p_send / 1024))/$((p_recv / 1024)) MB plain, $((t_send / 1024))/$((t_recv / 1024)) MB TLS; CPU s direct $d_cpu, tcp $p_cpu, tls $t_cpu; byte-moving floor $(mbps "$f_relay") MB/s ($(ratio "$f_relay" "$f_copy") x its copy; gor's tcp relay $(ratio "$p" "$f_relay") x the floor)" >&2
 done
 
-echo "relay: ${SIZE_MB} MB recording, median (range) of $RUNS rounds; direct input-file->output-file $(stats "${DIRECT[@]}") MB/s; over --output-tcp/--input-tcp $(stats "${PLAIN[@]}") MB/s = $(stats "${R_PLAIN[@]}") x direct (goal 0.75); with TLS $(stats "${TLS[@]}") MB/s = $(stats "${R_TLS[@]}") x direct (goal 0.5); --output-ws into a counting server $(stats "${WS[@]}") MB/s = $(stats "${R_WS[@]}") x direct; CPU seconds (both relay sides together) direct $(stats "${C_DIRECT[@]}"), tcp $(stats "${C_PLAIN[@]}"), tls $(stats "${C_TLS[@]}")"
+echo "relay: ${SIZE_MB} MB recording, median (range) of $RUNS rounds; direct input-file->output-file $(stats "${DIRECT[@]}") MB/s; over --output-tcp/--input-tcp $(stats "${PLAIN[@]}") MB/s = $(stats "${R_PLAIN[@]}") x direct (goal 0.75); with TLS $(stats "${TLS[@]}") MB/s = $(stats "${R_TLS[@]}") x direct (goal 0.5); --output-ws into a counting server $(stats "${WS[@]}") MB/s = $(stats "${R_WS[@]}") x direct; CPU seconds (both relay sides together) direct $(stats "${C_DIRECT[@]}"), tcp $(stats "${C_PLAIN[@]}"), tls $(stats "${C_TLS[@]}"); a relay that only moves bytes (examples/relay_floor.rs) reaches $(stats "${FLOOR_RELAY[@]}") MB/s = $(stats "${R_FLOOR[@]}") x its own file copy, and gor's relay over --output-tcp keeps $(stats "${R_OF_FLOOR[@]}") of that rate"
