@@ -450,3 +450,58 @@ fn slowloris_senders_are_cut_off_after_the_stall_timeout_and_others_are_served_m
     );
     assert_same_messages(&sent, &sorted_records(&[&out]));
 }
+
+#[test]
+fn a_sender_whose_receiver_stopped_reading_stops_within_seconds_and_counts_what_it_held() {
+    let dir = tempfile::tempdir().unwrap();
+    // 64 MB: more than the socket buffers and the queue take.
+    let payload = vec![b'x'; 64 << 10];
+    let mut recording = Vec::new();
+    for i in 0..1_000 {
+        recording.extend_from_slice(&record(
+            &format!("1 {i:024x} 1700000000000000000 0"),
+            &payload,
+        ));
+    }
+    let input = dir.path().join("in.gor");
+    std::fs::write(&input, recording).unwrap();
+    // Accepts every connection and never reads from it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().collect();
+        drop(held);
+    });
+    let sender = Running::start(&[
+        "--input-file",
+        input.to_str().unwrap(),
+        "--output-tcp",
+        &target,
+    ]);
+    // Time to fill the sockets and the queue (about 10 MB/s would do).
+    std::thread::sleep(Duration::from_secs(1));
+    let stop = std::time::Instant::now();
+    sender.signal(libc::SIGTERM);
+    let s = sender.wait(DEADLINE);
+    let took = stop.elapsed();
+    assert_eq!(s.code(), Some(0), "{}", s.stderr);
+    // Five seconds without progress, then the blocked writes are cut: well
+    // inside the ten seconds `docker stop` waits before it kills.
+    assert!(
+        took < Duration::from_secs(8),
+        "took {took:?}:\n{}",
+        s.stderr
+    );
+    assert!(!s.stderr.contains("did not end"), "{}", s.stderr);
+    assert_eq!(
+        s.stderr.matches("could not be sent before closing").count(),
+        1,
+        "{}",
+        s.stderr
+    );
+    assert!(
+        counted(&s.stderr, "output_tcp.abandoned_at_close") > 0,
+        "{}",
+        s.stderr
+    );
+}

@@ -144,6 +144,10 @@ impl Link for TcpLink {
     fn close(&mut self) {
         self.stream.close();
     }
+
+    fn interrupt_handle(&self) -> Option<std::net::TcpStream> {
+        self.stream.socket().try_clone().ok()
+    }
 }
 
 /// Writes every slice, however the kernel splits the writes.

@@ -215,6 +215,10 @@ impl Link for WsLink {
         let _ = self.ws.flush();
         self.ws.get_mut().close();
     }
+
+    fn interrupt_handle(&self) -> Option<std::net::TcpStream> {
+        self.ws.get_ref().socket().try_clone().ok()
+    }
 }
 
 #[cfg(test)]

@@ -21,15 +21,27 @@
 //! worker that fails; its end by the last one to connect again). At close, the
 //! pool keeps sending while it makes progress; what it still could not send
 //! is counted (`<output>.abandoned_at_close`), never silently lost.
+//!
+//! A receiver that accepts connections but stops reading would otherwise
+//! hold a stop forever: every worker blocked in a write, the copy loop
+//! blocked on the full queue. At a stop, once nothing has been sent for
+//! [`CLOSE_PATIENCE`] (counted from the stop at the earliest), the pool
+//! gives up: it cuts the blocked writes (a shutdown of each worker's
+//! socket), and what the queues, the workers and later writes hold is
+//! counted as abandoned. gor then exits in seconds, inside the 10 s a
+//! `docker stop` allows.
 
 use crate::message::{Message, PayloadType};
 use crate::plugin::{Output, Result, Shutdown};
 use crate::queue_stats::QueueStats;
 use crate::stats::{self, Counter};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
+use crossbeam_channel::{
+    Receiver, RecvTimeoutError, SendTimeoutError, Sender, TryRecvError, TrySendError, bounded,
+};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 /// Messages queued per worker.
@@ -43,9 +55,11 @@ const BATCH_MESSAGES: usize = 256;
 const CLOSE_CHECK: Duration = Duration::from_millis(20);
 /// Longest wait between two dial attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
-/// At close, how long the pool may go without sending anything before it
+/// At a stop, how long the pool may go without sending anything before it
 /// gives up on what is left.
-const CLOSE_PATIENCE: Duration = Duration::from_secs(5);
+pub const CLOSE_PATIENCE: Duration = Duration::from_secs(5);
+/// How often a write waiting for room in a full queue looks at the stop.
+const STOP_CHECK: Duration = Duration::from_millis(100);
 
 /// One open connection of a worker.
 pub trait Link: Send {
@@ -59,6 +73,13 @@ pub trait Link: Send {
 
     /// Ends the connection politely.
     fn close(&mut self);
+
+    /// A second handle on the connection's socket, through which the pool
+    /// cuts a write that would block forever when it gives up at a stop.
+    /// `None`: nothing to cut.
+    fn interrupt_handle(&self) -> Option<TcpStream> {
+        None
+    }
 }
 
 /// Opens connections to one target.
@@ -143,6 +164,47 @@ impl Counters {
     }
 }
 
+/// What the workers sent, and when they last sent something.
+struct Progress {
+    start: Instant,
+    /// Messages sent so far.
+    sent: AtomicU64,
+    /// When something was last sent (or the stop was first seen), in
+    /// milliseconds since `start`.
+    last_ms: AtomicU64,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            start: Instant::now(),
+            sent: AtomicU64::new(0),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn sent(&self, n: usize) {
+        self.sent.fetch_add(n as u64, Ordering::SeqCst);
+        self.touch();
+    }
+
+    /// Starts the patience from now.
+    fn touch(&self) {
+        let now = self.start.elapsed().as_millis() as u64;
+        self.last_ms.fetch_max(now, Ordering::SeqCst);
+    }
+
+    /// How long nothing has been sent.
+    fn quiet_for(&self) -> Duration {
+        let now = self.start.elapsed().as_millis() as u64;
+        Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::SeqCst)))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A running pool: the output itself (`--output-tcp`, `--output-ws`).
 pub struct Pool {
     name: String,
@@ -152,9 +214,17 @@ pub struct Pool {
     receivers: Vec<Receiver<Message>>,
     sticky: bool,
     counters: Counters,
-    /// Messages sent so far: progress, for the patience at close.
-    progress: Arc<AtomicU64>,
+    progress: Arc<Progress>,
+    shutdown: Shutdown,
+    /// Set once the stop has been seen (the patience starts then at the
+    /// earliest).
+    stop_seen: AtomicBool,
+    /// Set when the pool gives up; dropping `give_up` tells the workers.
+    given_up: AtomicBool,
     give_up: Mutex<Option<Sender<()>>>,
+    /// Each worker's socket while it has a connection, to cut a blocked
+    /// write when the pool gives up.
+    sockets: Arc<Mutex<Vec<Option<TcpStream>>>>,
     /// Disconnected once every worker has ended.
     done: Receiver<()>,
     stats: Option<Arc<QueueStats>>,
@@ -173,7 +243,8 @@ impl Pool {
         }
         let name = format!("--{} {}", config.flag, config.target);
         let counters = Counters::new(config.flag);
-        let progress = Arc::new(AtomicU64::new(0));
+        let progress = Arc::new(Progress::new());
+        let sockets = Arc::new(Mutex::new((0..config.workers).map(|_| None).collect()));
         let connected = Arc::new(AtomicUsize::new(0));
         let failing = Arc::new(AtomicUsize::new(0));
         let (give_up_tx, give_up_rx) = bounded::<()>(0);
@@ -201,6 +272,8 @@ impl Pool {
                 }
             };
             let worker = Worker {
+                index,
+                sockets: sockets.clone(),
                 name: name.clone(),
                 rx,
                 connector: connector.clone(),
@@ -242,7 +315,11 @@ impl Pool {
             sticky: config.sticky,
             counters,
             progress,
+            shutdown: shutdown.clone(),
+            stop_seen: AtomicBool::new(false),
+            given_up: AtomicBool::new(false),
             give_up: Mutex::new(Some(give_up_tx)),
+            sockets,
             done: done_rx,
             stats,
         })
@@ -282,19 +359,67 @@ impl Pool {
             s.record(self.receivers.iter().map(Receiver::len).sum());
         }
     }
+
+    /// Starts the patience at the stop, if this is the first look at it.
+    fn see_stop(&self) {
+        if !self.stop_seen.swap(true, Ordering::SeqCst) {
+            self.progress.touch();
+        }
+    }
+
+    /// At a stop: gives up once nothing has been sent for
+    /// [`CLOSE_PATIENCE`]. True once given up.
+    fn give_up_if_stuck(&self) -> bool {
+        if self.shutdown.is_stopping() {
+            self.see_stop();
+            if self.progress.quiet_for() >= CLOSE_PATIENCE {
+                self.give_up();
+            }
+        }
+        self.given_up.load(Ordering::SeqCst)
+    }
+
+    /// Stops waiting for the receiver: workers count what they hold and
+    /// end, and writes blocked in a socket are cut.
+    fn give_up(&self) {
+        if self.given_up.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        lock(&self.give_up).take();
+        for sock in lock(&self.sockets).iter().flatten() {
+            let _ = sock.shutdown(std::net::Shutdown::Both);
+        }
+    }
 }
 
 impl Output for Pool {
     /// Queues `msg`, waiting for room in its worker's queue (back-pressure
     /// up to the input).
+    /// At a stop, a receiver that takes nothing for [`CLOSE_PATIENCE`] is
+    /// given up on, and this message and those after it are counted as
+    /// abandoned instead.
     fn write(&self, msg: &Message) -> Result<()> {
         if !self.relayed(msg) {
             return Ok(());
         }
         let queue = self.queue_for(msg)?;
-        if queue.send(msg.clone()).is_err() {
-            self.counters.abandon(1);
-            anyhow::bail!("{} is closed", self.name);
+        let mut msg = msg.clone();
+        loop {
+            if self.given_up.load(Ordering::Relaxed) {
+                self.counters.abandon(1);
+                return Ok(());
+            }
+            match queue.send_timeout(msg, STOP_CHECK) {
+                Ok(()) => break,
+                Err(SendTimeoutError::Timeout(m)) => {
+                    msg = m;
+                    self.give_up_if_stuck();
+                }
+                Err(SendTimeoutError::Disconnected(_)) => {
+                    self.counters.abandon(1);
+                    anyhow::bail!("{} is closed", self.name);
+                }
+            }
         }
         self.after_enqueue();
         Ok(())
@@ -331,33 +456,26 @@ impl Output for Pool {
             return;
         }
         drop(queues);
-        let mut last = self.progress.load(Ordering::SeqCst);
-        let mut progress_at = Instant::now();
+        self.see_stop();
         let finished = loop {
             match self.done.recv_timeout(Duration::from_millis(50)) {
                 Err(RecvTimeoutError::Disconnected) => break true,
                 Ok(()) | Err(RecvTimeoutError::Timeout) => {}
             }
-            let now = self.progress.load(Ordering::SeqCst);
-            if now != last {
-                last = now;
-                progress_at = Instant::now();
-            } else if progress_at.elapsed() > CLOSE_PATIENCE {
+            if self.given_up.load(Ordering::SeqCst) || self.progress.quiet_for() >= CLOSE_PATIENCE {
                 break false;
             }
         };
         if !finished {
-            // Workers waiting to dial count what they hold and end.
-            self.give_up
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take();
-            if let Err(RecvTimeoutError::Timeout) = self.done.recv_timeout(Duration::from_secs(2)) {
-                // A worker stuck in a write: what its queue holds is lost.
-                let left: usize = self.receivers.iter().map(Receiver::len).sum();
-                self.counters.abandon(left);
-            }
+            // Workers waiting to dial or blocked in a write count what they
+            // hold and end.
+            self.give_up();
+            let _ = self.done.recv_timeout(Duration::from_secs(2));
         }
+        // Whatever no worker took (workers that ended, or one that did not
+        // end in time): taken here, so that it is counted once.
+        let left: usize = self.receivers.iter().map(|rx| rx.try_iter().count()).sum();
+        self.counters.abandon(left);
         self.counters.report_abandoned(&self.name);
         if let Some(s) = &self.stats {
             s.stop();
@@ -370,6 +488,9 @@ impl Output for Pool {
 }
 
 struct Worker {
+    index: usize,
+    /// The pool's list of sockets to cut; this worker's is at `index`.
+    sockets: Arc<Mutex<Vec<Option<TcpStream>>>>,
     name: String,
     rx: Receiver<Message>,
     /// Held by the worker waiting on `rx` (shared by the workers of one
@@ -379,7 +500,7 @@ struct Worker {
     give_up: Receiver<()>,
     shutdown: Shutdown,
     counters: Counters,
-    progress: Arc<AtomicU64>,
+    progress: Arc<Progress>,
     connected: Arc<AtomicUsize>,
     /// Workers that cannot connect right now: an outage is logged by the
     /// first of them and its end by the last, not once per worker.
@@ -389,12 +510,36 @@ struct Worker {
 }
 
 impl Worker {
-    /// A new connection, counted as connected (and as a reconnect).
+    /// A new connection, counted as connected (and as a reconnect), its
+    /// socket listed for the pool to cut.
     fn dial(&self) -> std::result::Result<Box<dyn Link>, String> {
         let link = self.connector.connect()?;
         self.connected.fetch_add(1, Ordering::Relaxed);
         self.counters.reconnects.inc();
+        if let Some(sock) = link.interrupt_handle() {
+            let mut sockets = lock(&self.sockets);
+            // The pool gives up first, then cuts what is listed: a socket
+            // listed after that is cut here.
+            if self.gave_up() {
+                let _ = sock.shutdown(std::net::Shutdown::Both);
+            }
+            sockets[self.index] = Some(sock);
+        }
         Ok(link)
+    }
+
+    /// Ends a connection: politely, unless the pool gave up on it.
+    fn hang_up(&self, mut link: Box<dyn Link>) {
+        lock(&self.sockets)[self.index] = None;
+        if !self.gave_up() {
+            link.close();
+        }
+        self.connected.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// True once the pool gave up (its `give_up` sender is gone).
+    fn gave_up(&self) -> bool {
+        matches!(self.give_up.try_recv(), Err(TryRecvError::Disconnected))
     }
 
     fn run(self) {
@@ -433,10 +578,13 @@ impl Worker {
                     // A receiver that stops gracefully half-closes and
                     // reads on until we close: nothing written is lost.
                     tracing::debug!(target: crate::logging::FLOW, "{}: the receiver closed; reconnecting", self.name);
-                    l.close();
-                    link = None;
-                    self.connected.fetch_sub(1, Ordering::Relaxed);
+                    if let Some(l) = link.take() {
+                        self.hang_up(l);
+                    }
                 }
+            }
+            if self.gave_up() {
+                break;
             }
             let mut backoff = Duration::from_millis(10);
             while link.is_none() {
@@ -488,8 +636,7 @@ impl Worker {
             match l.send(&batch) {
                 Ok(()) => {
                     self.counters.sent.add(batch.len() as u64);
-                    self.progress
-                        .fetch_add(batch.len() as u64, Ordering::SeqCst);
+                    self.progress.sent(batch.len());
                 }
                 Err(e) => {
                     tracing::debug!(
@@ -500,17 +647,18 @@ impl Worker {
                     for m in batch.drain(..).rev() {
                         pending.push_front(m);
                     }
-                    l.close();
-                    link = None;
-                    self.connected.fetch_sub(1, Ordering::Relaxed);
+                    if let Some(l) = link.take() {
+                        self.hang_up(l);
+                    }
                 }
             }
         }
+        // A batch cut short when the pool gave up is counted whole: its
+        // receiver had not read it.
         let left = pending.len() + self.rx.try_iter().count();
         self.counters.abandon(left);
-        if let Some(mut l) = link {
-            l.close();
-            self.connected.fetch_sub(1, Ordering::Relaxed);
+        if let Some(l) = link {
+            self.hang_up(l);
         }
     }
 }
@@ -734,6 +882,96 @@ mod tests {
         }
         pool.close();
         assert_eq!(pool.counters.abandoned_here.load(Ordering::Relaxed), 50);
+    }
+
+    /// A plain socket: each message's data, back to back.
+    struct SocketLink(TcpStream);
+
+    impl Link for SocketLink {
+        fn send(&mut self, batch: &[Message]) -> std::io::Result<()> {
+            use std::io::Write;
+            for m in batch {
+                self.0.write_all(&m.data)?;
+            }
+            Ok(())
+        }
+        fn peer_closed(&mut self) -> bool {
+            false
+        }
+        fn close(&mut self) {}
+        fn interrupt_handle(&self) -> Option<TcpStream> {
+            self.0.try_clone().ok()
+        }
+    }
+
+    struct Dialer(std::net::SocketAddr);
+
+    impl Connector for Dialer {
+        fn connect(&self) -> std::result::Result<Box<dyn Link>, String> {
+            let sock = TcpStream::connect(self.0).map_err(|e| e.to_string())?;
+            Ok(Box::new(SocketLink(sock)))
+        }
+    }
+
+    #[test]
+    fn a_receiver_that_stopped_reading_is_given_up_at_a_stop_and_every_message_is_counted() {
+        // Accepts connections and never reads them.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let held: Vec<_> = listener.incoming().collect();
+            drop(held);
+        });
+        let shutdown = Shutdown::new();
+        let config = PoolConfig {
+            flag: "output-stuck-receiver-test",
+            target: addr.to_string(),
+            workers: 2,
+            sticky: false,
+            stats_period: None,
+        };
+        let pool = Arc::new(Pool::start(config, Arc::new(Dialer(addr)), &shutdown).unwrap());
+        // 64 KB each: far more than the socket buffers and queues hold.
+        const N: usize = 2_000;
+        let (done_tx, done_rx) = bounded::<()>(1);
+        let writer = {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                let data = bytes::Bytes::from(vec![b'x'; 64 << 10]);
+                for i in 0..N {
+                    let m =
+                        Message::new(PayloadType::Request, &format!("id{i}"), 1, 0, data.clone());
+                    pool.write(&m).unwrap();
+                }
+                let _ = done_tx.send(());
+            })
+        };
+        // The writes block once the sockets and the queue are full.
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(done_rx.try_recv().is_err(), "the receiver took everything");
+        let stop = Instant::now();
+        shutdown.stop("test");
+        done_rx
+            .recv_timeout(CLOSE_PATIENCE + Duration::from_secs(5))
+            .expect("the blocked writes gave up");
+        writer.join().unwrap();
+        pool.close();
+        assert!(
+            stop.elapsed() < CLOSE_PATIENCE + Duration::from_secs(3),
+            "{:?}",
+            stop.elapsed()
+        );
+        let sent = pool.counters.sent.get();
+        let abandoned = pool.counters.abandoned_here.load(Ordering::Relaxed);
+        assert!(
+            sent > 0 && abandoned > 0,
+            "sent {sent}, abandoned {abandoned}"
+        );
+        assert_eq!(
+            sent + abandoned,
+            N as u64,
+            "sent {sent}, abandoned {abandoned}"
+        );
     }
 
     #[test]
