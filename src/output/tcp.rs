@@ -108,8 +108,11 @@ struct TcpConnector {
 }
 
 impl Connector for TcpConnector {
-    fn connect(&self) -> std::result::Result<Box<dyn Link>, String> {
-        let stream = stream::dial(&self.address, self.tls.as_ref())?;
+    fn connect(
+        &self,
+        on_socket: &dyn Fn(&std::net::TcpStream),
+    ) -> std::result::Result<Box<dyn Link>, String> {
+        let stream = stream::dial(&self.address, self.tls.as_ref(), on_socket)?;
         Ok(Box::new(TcpLink { stream }))
     }
 }
@@ -143,10 +146,6 @@ impl Link for TcpLink {
 
     fn close(&mut self) {
         self.stream.close();
-    }
-
-    fn interrupt_handle(&self) -> Option<std::net::TcpStream> {
-        self.stream.socket().try_clone().ok()
     }
 }
 

@@ -140,10 +140,13 @@ struct WsConnector {
 }
 
 impl Connector for WsConnector {
-    fn connect(&self) -> std::result::Result<Box<dyn Link>, String> {
+    fn connect(
+        &self,
+        on_socket: &dyn Fn(&std::net::TcpStream),
+    ) -> std::result::Result<Box<dyn Link>, String> {
         let t = &self.target;
         let address = format!("{}:{}", t.host, t.port);
-        let stream = stream::dial(&address, self.tls.as_ref())?;
+        let stream = stream::dial(&address, self.tls.as_ref(), on_socket)?;
         let mut request = t
             .url
             .as_str()
@@ -214,10 +217,6 @@ impl Link for WsLink {
         let _ = self.ws.close(None);
         let _ = self.ws.flush();
         self.ws.get_mut().close();
-    }
-
-    fn interrupt_handle(&self) -> Option<std::net::TcpStream> {
-        self.ws.get_ref().socket().try_clone().ok()
     }
 }
 

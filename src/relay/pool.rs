@@ -23,13 +23,14 @@
 //! is counted (`<output>.abandoned_at_close`), never silently lost.
 //!
 //! A receiver that accepts connections but stops reading would otherwise
-//! hold a stop forever: every worker blocked in a write, the copy loop
-//! blocked on the full queue. At a stop, once nothing has been sent for
-//! [`CLOSE_PATIENCE`] (counted from the stop at the earliest), the pool
-//! gives up: it cuts the blocked writes (a shutdown of each worker's
-//! socket), and what the queues, the workers and later writes hold is
-//! counted as abandoned. gor then exits in seconds, inside the 10 s a
-//! `docker stop` allows.
+//! hold a stop for as long as the writes block: every worker blocked in a
+//! write, the copy loop blocked on the full queue. At a stop, once nothing
+//! has been sent for [`CLOSE_PATIENCE`] (counted from the stop at the
+//! earliest), the pool gives up: it cuts the blocked dials, TLS or
+//! WebSocket handshakes and writes (a shutdown of each worker's socket),
+//! and what the queues, the workers and later writes hold is counted as
+//! abandoned. gor then exits in seconds, inside the 10 s a `docker stop`
+//! allows.
 
 use crate::message::{Message, PayloadType};
 use crate::plugin::{Output, Result, Shutdown};
@@ -73,20 +74,16 @@ pub trait Link: Send {
 
     /// Ends the connection politely.
     fn close(&mut self);
-
-    /// A second handle on the connection's socket, through which the pool
-    /// cuts a write that would block forever when it gives up at a stop.
-    /// `None`: nothing to cut.
-    fn interrupt_handle(&self) -> Option<TcpStream> {
-        None
-    }
 }
 
 /// Opens connections to one target.
 pub trait Connector: Send + Sync {
     /// A new connection (connect, TLS handshake, protocol upgrade), within
-    /// the dial timeout. The error is one line for the log.
-    fn connect(&self) -> std::result::Result<Box<dyn Link>, String>;
+    /// the dial timeout. The error is one line for the log. `on_socket`
+    /// sees the socket before its connect starts: through it the pool cuts
+    /// a dial, a handshake or a write that hangs when it gives up at a stop.
+    fn connect(&self, on_socket: &dyn Fn(&TcpStream))
+    -> std::result::Result<Box<dyn Link>, String>;
 }
 
 /// How the pool runs.
@@ -510,21 +507,28 @@ struct Worker {
 }
 
 impl Worker {
-    /// A new connection, counted as connected (and as a reconnect), its
-    /// socket listed for the pool to cut.
+    /// A new connection, counted as connected (and as a reconnect). Its
+    /// socket is listed for the pool to cut from the moment it exists.
     fn dial(&self) -> std::result::Result<Box<dyn Link>, String> {
-        let link = self.connector.connect()?;
-        self.connected.fetch_add(1, Ordering::Relaxed);
-        self.counters.reconnects.inc();
-        if let Some(sock) = link.interrupt_handle() {
+        let list = |sock: &TcpStream| {
+            let Ok(handle) = sock.try_clone() else { return };
             let mut sockets = lock(&self.sockets);
             // The pool gives up first, then cuts what is listed: a socket
             // listed after that is cut here.
             if self.gave_up() {
-                let _ = sock.shutdown(std::net::Shutdown::Both);
+                let _ = handle.shutdown(std::net::Shutdown::Both);
             }
-            sockets[self.index] = Some(sock);
-        }
+            sockets[self.index] = Some(handle);
+        };
+        let link = match self.connector.connect(&list) {
+            Ok(link) => link,
+            Err(e) => {
+                lock(&self.sockets)[self.index] = None;
+                return Err(e);
+            }
+        };
+        self.connected.fetch_add(1, Ordering::Relaxed);
+        self.counters.reconnects.inc();
         Ok(link)
     }
 
@@ -602,6 +606,7 @@ impl Worker {
                             );
                         }
                     }
+                    Err(_) if self.gave_up() => break 'work,
                     Err(e) => {
                         if outage.is_none() {
                             outage = Some(Instant::now());
@@ -697,7 +702,7 @@ mod tests {
     }
 
     impl Connector for Recorders {
-        fn connect(&self) -> std::result::Result<Box<dyn Link>, String> {
+        fn connect(&self, _: &dyn Fn(&TcpStream)) -> std::result::Result<Box<dyn Link>, String> {
             Ok(Box::new(Recorder {
                 conn: self.made.fetch_add(1, Ordering::SeqCst),
                 log: self.log.clone(),
@@ -805,7 +810,7 @@ mod tests {
     }
 
     impl Connector for Hanging {
-        fn connect(&self) -> std::result::Result<Box<dyn Link>, String> {
+        fn connect(&self, _: &dyn Fn(&TcpStream)) -> std::result::Result<Box<dyn Link>, String> {
             let conn = self.made.fetch_add(1, Ordering::SeqCst);
             Ok(Box::new(HangingLink {
                 inner: Recorder {
@@ -861,7 +866,7 @@ mod tests {
     struct Unreachable;
 
     impl Connector for Unreachable {
-        fn connect(&self) -> std::result::Result<Box<dyn Link>, String> {
+        fn connect(&self, _: &dyn Fn(&TcpStream)) -> std::result::Result<Box<dyn Link>, String> {
             Err("connection refused".into())
         }
     }
@@ -885,7 +890,7 @@ mod tests {
     }
 
     /// A plain socket: each message's data, back to back.
-    struct SocketLink(TcpStream);
+    struct SocketLink(crate::relay::stream::RelayStream);
 
     impl Link for SocketLink {
         fn send(&mut self, batch: &[Message]) -> std::io::Result<()> {
@@ -899,17 +904,17 @@ mod tests {
             false
         }
         fn close(&mut self) {}
-        fn interrupt_handle(&self) -> Option<TcpStream> {
-            self.0.try_clone().ok()
-        }
     }
 
     struct Dialer(std::net::SocketAddr);
 
     impl Connector for Dialer {
-        fn connect(&self) -> std::result::Result<Box<dyn Link>, String> {
-            let sock = TcpStream::connect(self.0).map_err(|e| e.to_string())?;
-            Ok(Box::new(SocketLink(sock)))
+        fn connect(
+            &self,
+            on_socket: &dyn Fn(&TcpStream),
+        ) -> std::result::Result<Box<dyn Link>, String> {
+            let stream = crate::relay::stream::dial(&self.0.to_string(), None, on_socket)?;
+            Ok(Box::new(SocketLink(stream)))
         }
     }
 

@@ -11,7 +11,7 @@
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,15 +51,21 @@ impl TlsTarget {
 }
 
 /// Connects to `address` (`host:port`), trying each address it resolves
-/// to, then runs the TLS handshake if `tls` is given.
-pub fn dial(address: &str, tls: Option<&TlsTarget>) -> Result<RelayStream, String> {
+/// to, then runs the TLS handshake if `tls` is given. `on_socket` sees each
+/// socket before its connect starts (the relay pool keeps a handle on it to
+/// cut a dial or a write that hangs at a stop).
+pub fn dial(
+    address: &str,
+    tls: Option<&TlsTarget>,
+    on_socket: &dyn Fn(&TcpStream),
+) -> Result<RelayStream, String> {
     let addrs = address
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {address}: {e}"))?;
     let mut last = format!("{address} resolves to no address");
     let mut sock = None;
     for addr in addrs {
-        match TcpStream::connect_timeout(&addr, DIAL_TIMEOUT) {
+        match connect(addr, on_socket) {
             Ok(s) => {
                 sock = Some(s);
                 break;
@@ -84,6 +90,19 @@ pub fn dial(address: &str, tls: Option<&TlsTarget>) -> Result<RelayStream, Strin
     }
     let _ = stream.sock.set_read_timeout(None);
     Ok(RelayStream::Tls(Box::new(stream)))
+}
+
+/// A socket, shown to `on_socket`, then connected within [`DIAL_TIMEOUT`].
+fn connect(addr: SocketAddr, on_socket: &dyn Fn(&TcpStream)) -> io::Result<TcpStream> {
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    let sock = TcpStream::from(sock);
+    on_socket(&sock);
+    socket2::SockRef::from(&sock).connect_timeout(&addr.into(), DIAL_TIMEOUT)?;
+    Ok(sock)
 }
 
 /// What a non-blocking look at the socket found.
