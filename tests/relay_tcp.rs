@@ -451,8 +451,9 @@ fn slowloris_senders_are_cut_off_after_the_stall_timeout_and_others_are_served_m
     assert_same_messages(&sent, &sorted_records(&[&out]));
 }
 
-#[test]
-fn a_sender_whose_receiver_stopped_reading_stops_within_seconds_and_counts_what_it_held() {
+/// A receiver that accepts connections and then neither reads nor
+/// answers (not even a TLS handshake); SIGTERM to the sender.
+fn stop_with_a_receiver_that_stopped_reading(tls: bool) {
     let dir = tempfile::tempdir().unwrap();
     // 64 MB: more than the socket buffers and the queue take.
     let payload = vec![b'x'; 64 << 10];
@@ -472,12 +473,16 @@ fn a_sender_whose_receiver_stopped_reading_stops_within_seconds_and_counts_what_
         let held: Vec<_> = listener.incoming().collect();
         drop(held);
     });
-    let sender = Running::start(&[
+    let mut args = vec![
         "--input-file",
         input.to_str().unwrap(),
         "--output-tcp",
         &target,
-    ]);
+    ];
+    if tls {
+        args.extend(["--output-tcp-secure", "--output-tcp-skip-verify"]);
+    }
+    let sender = Running::start(&args);
     // Time to fill the sockets and the queue (about 10 MB/s would do).
     std::thread::sleep(Duration::from_secs(1));
     let stop = std::time::Instant::now();
@@ -504,4 +509,14 @@ fn a_sender_whose_receiver_stopped_reading_stops_within_seconds_and_counts_what_
         "{}",
         s.stderr
     );
+}
+
+#[test]
+fn a_sender_whose_receiver_stopped_reading_stops_within_seconds_and_counts_what_it_held() {
+    stop_with_a_receiver_that_stopped_reading(false);
+}
+
+#[test]
+fn a_sender_whose_receiver_never_answers_the_tls_handshake_stops_within_seconds() {
+    stop_with_a_receiver_that_stopped_reading(true);
 }
