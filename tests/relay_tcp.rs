@@ -32,6 +32,20 @@ fn secure_receiver<'a>(tls: bool, cert: &'a str, key: &'a str) -> Vec<&'a str> {
     }
 }
 
+/// A sender of `input` to `target` over `--output-tcp`, with TLS when `tls`.
+fn sender_args<'a>(input: &'a std::path::Path, target: &'a str, tls: bool) -> Vec<&'a str> {
+    let mut args = vec![
+        "--input-file",
+        input.to_str().unwrap(),
+        "--output-tcp",
+        target,
+    ];
+    if tls {
+        args.extend(["--output-tcp-secure", "--output-tcp-skip-verify"]);
+    }
+    args
+}
+
 fn relay_ten_thousand(tls: bool) {
     let dir = tempfile::tempdir().unwrap();
     let sent = messages(10_000, 7, |_| 1_700_000_000_000_000_000);
@@ -42,15 +56,8 @@ fn relay_ten_thousand(tls: bool) {
     let secure = secure_receiver(tls, &cert, &key);
     let (gor_in, port) = receiver("127.0.0.1:0", &out, &secure);
     let target = format!("localhost:{port}");
-    let mut args = vec![
-        "--input-file",
-        input.to_str().unwrap(),
-        "--output-tcp",
-        &target,
-    ];
-    if tls {
-        args.extend(["--output-tcp-secure", "--output-tcp-skip-verify"]);
-    } else {
+    let mut args = sender_args(&input, &target, tls);
+    if !tls {
         args.extend(["--stats", "--output-tcp-stats"]);
     }
     let sender = run(&args, DEADLINE);
@@ -112,17 +119,8 @@ fn restart_mid_stream(tls: bool) {
     let first = dir.path().join("first.gor");
     let second = dir.path().join("second.gor");
     let (gor_a, _) = receiver(&addr, &first, &secure);
-    let mut args = vec![
-        "--input-file",
-        input.to_str().unwrap(),
-        "--output-tcp",
-        &addr,
-        "--output-tcp-workers",
-        "3",
-    ];
-    if tls {
-        args.extend(["--output-tcp-secure", "--output-tcp-skip-verify"]);
-    }
+    let mut args = sender_args(&input, &addr, tls);
+    args.extend(["--output-tcp-workers", "3"]);
     let sender = Running::start(&args);
     std::thread::sleep(Duration::from_millis(700));
     gor_a.signal(libc::SIGTERM);
@@ -473,16 +471,7 @@ fn stop_with_a_receiver_that_stopped_reading(tls: bool) {
         let held: Vec<_> = listener.incoming().collect();
         drop(held);
     });
-    let mut args = vec![
-        "--input-file",
-        input.to_str().unwrap(),
-        "--output-tcp",
-        &target,
-    ];
-    if tls {
-        args.extend(["--output-tcp-secure", "--output-tcp-skip-verify"]);
-    }
-    let sender = Running::start(&args);
+    let sender = Running::start(&sender_args(&input, &target, tls));
     // Time to fill the sockets and the queue (about 10 MB/s would do).
     std::thread::sleep(Duration::from_secs(1));
     let stop = std::time::Instant::now();
