@@ -434,9 +434,17 @@ impl Shutdown {
                     tracing::error!("thread {} panicked", t.name);
                 }
             } else {
-                tracing::warn!("thread {} did not end within {bound:?} of the stop", t.name);
                 late.push(t.name);
             }
+        }
+        // One line, however many are late (ten workers stuck alike would
+        // otherwise make ten).
+        if !late.is_empty() {
+            tracing::warn!(
+                "{} thread(s) did not end within {bound:?} of the stop: {}",
+                late.len(),
+                late.join(", ")
+            );
         }
         late
     }
