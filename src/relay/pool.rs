@@ -58,7 +58,7 @@ const CLOSE_CHECK: Duration = Duration::from_millis(20);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// At a stop, how long the pool may go without sending anything before it
 /// gives up on what is left.
-pub const CLOSE_PATIENCE: Duration = Duration::from_secs(5);
+const CLOSE_PATIENCE: Duration = Duration::from_secs(5);
 /// How often a write waiting for room in a full queue looks at the stop.
 const STOP_CHECK: Duration = Duration::from_millis(100);
 
@@ -161,11 +161,9 @@ impl Counters {
     }
 }
 
-/// What the workers sent, and when they last sent something.
+/// When the workers last sent something, for the patience at a stop.
 struct Progress {
     start: Instant,
-    /// Messages sent so far.
-    sent: AtomicU64,
     /// When something was last sent (or the stop was first seen), in
     /// milliseconds since `start`.
     last_ms: AtomicU64,
@@ -175,17 +173,11 @@ impl Progress {
     fn new() -> Progress {
         Progress {
             start: Instant::now(),
-            sent: AtomicU64::new(0),
             last_ms: AtomicU64::new(0),
         }
     }
 
-    fn sent(&self, n: usize) {
-        self.sent.fetch_add(n as u64, Ordering::SeqCst);
-        self.touch();
-    }
-
-    /// Starts the patience from now.
+    /// Something was sent, or the stop was seen: the patience starts now.
     fn touch(&self) {
         let now = self.start.elapsed().as_millis() as u64;
         self.last_ms.fetch_max(now, Ordering::SeqCst);
@@ -365,15 +357,14 @@ impl Pool {
     }
 
     /// At a stop: gives up once nothing has been sent for
-    /// [`CLOSE_PATIENCE`]. True once given up.
-    fn give_up_if_stuck(&self) -> bool {
+    /// [`CLOSE_PATIENCE`].
+    fn give_up_if_stuck(&self) {
         if self.shutdown.is_stopping() {
             self.see_stop();
             if self.progress.quiet_for() >= CLOSE_PATIENCE {
                 self.give_up();
             }
         }
-        self.given_up.load(Ordering::SeqCst)
     }
 
     /// Stops waiting for the receiver: workers count what they hold and
@@ -392,6 +383,7 @@ impl Pool {
 impl Output for Pool {
     /// Queues `msg`, waiting for room in its worker's queue (back-pressure
     /// up to the input).
+    ///
     /// At a stop, a receiver that takes nothing for [`CLOSE_PATIENCE`] is
     /// given up on, and this message and those after it are counted as
     /// abandoned instead.
@@ -641,7 +633,7 @@ impl Worker {
             match l.send(&batch) {
                 Ok(()) => {
                     self.counters.sent.add(batch.len() as u64);
-                    self.progress.sent(batch.len());
+                    self.progress.touch();
                 }
                 Err(e) => {
                     tracing::debug!(
