@@ -203,7 +203,10 @@ impl Drop for Running {
     }
 }
 
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Locks `m`, taking it over from a thread that panicked while holding it
+/// (what it guards stays usable: a panic there is a bug to report, not a
+/// reason to stop every other thread).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 

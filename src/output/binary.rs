@@ -27,7 +27,7 @@
 //! (`output_binary.abandoned_at_close`).
 
 use crate::message::{Message, PayloadType, now_ns};
-use crate::plugin::{Input, Output, Result, Shutdown};
+use crate::plugin::{Input, Output, Result, Shutdown, lock};
 use crate::settings::{Settings, UsageError};
 use crate::stats::{self, Counter};
 use crossbeam_channel::{Receiver, Sender};
@@ -54,10 +54,6 @@ const DEFAULT_RESPONSE_BUFFER: usize = 100 * 1024;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest payload shown by `--output-binary-debug`.
 const DEBUG_SHOWN: usize = 4096;
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// How many workers run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

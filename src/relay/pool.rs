@@ -33,7 +33,7 @@
 //! allows.
 
 use crate::message::{Message, PayloadType};
-use crate::plugin::{Output, Result, Shutdown};
+use crate::plugin::{Output, Result, Shutdown, lock};
 use crate::queue_stats::QueueStats;
 use crate::stats::{self, Counter};
 use crossbeam_channel::{
@@ -42,7 +42,7 @@ use crossbeam_channel::{
 use std::collections::VecDeque;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 /// Messages queued per worker.
@@ -188,10 +188,6 @@ impl Progress {
         let now = self.start.elapsed().as_millis() as u64;
         Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::SeqCst)))
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A running pool: the output itself (`--output-tcp`, `--output-ws`).
@@ -553,7 +549,7 @@ impl Worker {
                 // One worker at a time waits on the queue and takes a
                 // batch; the others sleep on this lock rather than each
                 // spinning on the queue and waking for a message or two.
-                let _turn = self.intake.lock().unwrap_or_else(|e| e.into_inner());
+                let _turn = lock(&self.intake);
                 match self.rx.recv() {
                     Ok(m) => pending.push_back(m),
                     // Closed and drained: the pool is closing.
