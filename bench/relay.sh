@@ -55,6 +55,13 @@ FILE_FLAGS=(--output-file-queue-limit 0 --output-file-size-limit 4gb)
 PORT=$((20000 + RANDOM % 20000))
 
 now() { date +%s%N; }
+# wait_for LOG TEXT: until the server writing LOG has written TEXT (10 s at most).
+wait_for() {
+  for _ in $(seq 200); do
+    grep -q "$2" "$1" 2> /dev/null && break
+    sleep 0.05
+  done
+}
 mbps() { awk -v b="$BYTES" -v ns="$1" 'BEGIN { printf "%.0f", b / 1048576 / (ns / 1e9) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b / a }'; }
 
@@ -85,10 +92,7 @@ relay() {
   /usr/bin/time -f '%M %U %S' -o "$WORK/recv.time" "$GOR" --input-tcp "127.0.0.1:$PORT" "${recv_tls[@]}" \
     --output-file "$OUT_DIR/relay.gor" "${FILE_FLAGS[@]}" > /dev/null 2> "$WORK/recv.log" &
   RECV_PID=$!
-  for _ in $(seq 200); do
-    grep -q "listening on" "$WORK/recv.log" 2> /dev/null && break
-    sleep 0.05
-  done
+  wait_for "$WORK/recv.log" "listening on"
   local start gor_pid
   # /usr/bin/time's child is the receiving gor (looked up before the clock
   # starts: pgrep reads all of /proc).
@@ -117,10 +121,7 @@ relay_ws() {
   rm -f "$WORK/ws.count" "$WORK/ws.log"
   "$WS_SINK" "127.0.0.1:$PORT" "$WORK/ws.count" 2> "$WORK/ws.log" &
   RECV_PID=$!
-  for _ in $(seq 200); do
-    grep -q "listening on" "$WORK/ws.log" 2> /dev/null && break
-    sleep 0.05
-  done
+  wait_for "$WORK/ws.log" "listening on"
   local start
   start=$(now)
   "$GOR" --input-file "$BIG|$SPEED" --output-ws "ws://127.0.0.1:$PORT/" > /dev/null 2> "$WORK/send.log"
@@ -151,10 +152,7 @@ floor() {
   rm -f "$OUT_DIR"/*
   "$FLOOR" recv "$PORT" "$OUT_DIR/floor-relay.gor" > "$WORK/floor.log" &
   RECV_PID=$!
-  for _ in $(seq 200); do
-    grep -q "listening" "$WORK/floor.log" 2> /dev/null && break
-    sleep 0.05
-  done
+  wait_for "$WORK/floor.log" "listening"
   start=$(now)
   "$FLOOR" send "$PORT" "$BIG"
   wait "$RECV_PID"
